@@ -1,0 +1,31 @@
+# Two entry points for a fresh machine with Python >= 3.10 (see README.md):
+#   make demo   set up .venv and run the main job on the bundled sample
+#   make test   set up .venv and run ruff + the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: $(STAMP)
+	$(BIN)/hcanalysis info hcanalysis/data/sample.h5
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# pytest exits 5 when no tests are collected: that is not a failure of the suite.
+test: lint
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q || [ $$? -eq 5 ]
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks run --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def window_bounds(n_frames: int, window: int | None = None, stride: int | None = None) -> np.ndarray:
+def window_bounds(
+    n_frames: int, window: int | None = None, stride: int | None = None
+) -> np.ndarray:
     """Start (inclusive) and stop (exclusive) frame of each window.
 
     Parameters

@@ -1,0 +1,600 @@
+"""Void-tessellation kernels: exact periodic distance field, periodic watershed, components with
+percolation (union-find with image offsets), throats and local thickness.
+
+Arrays in, arrays out. Grids are periodic over a (triclinic) cell whose rows are the cell
+vectors; grid point ``(i, j, k)`` sits at fractional coordinates ``(i/nx, j/ny, k/nz)``.
+Flat indices are C order: ``p = (i * ny + j) * nz + k``.
+
+Distance field (exact): for a query point the nearest atom surface ``min_a |x - a| - r_a`` is
+found with a periodic cell list searched in Chebyshev shells of cells around the point's cell;
+every atom image is handled explicitly (no minimum-image convention needed), and the search
+stops once the nearest possible atom in the next unsearched shell, at least ``s * w_min`` away
+(``w_min`` the smallest perpendicular width of a cell-list cell), cannot beat the best
+surface distance found (``s * w_min - r_max >= best``). The result is the exact value for every
+grid point, whatever its distance to the carbon.
+
+Backends: plain numpy references (``*_reference``), Numba CPU kernels (``*_numba``) and CUDA
+kernel (``distance_grid_cuda``, the dominant cost) that also runs under Numba's CUDA
+simulator. The watershed, union-find and local-thickness sweeps are sequential by nature
+(ordered by descending d) and run on the CPU for both backends.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda, njit, prange
+
+from hcanalysis.kernels.pbc import perpendicular_widths
+
+# --------------------------------------------------------------------------- geometry helpers
+
+
+def grid_shape(box: np.ndarray, spacing: float) -> tuple[int, int, int]:
+    """Grid points per cell vector so that the spacing along each is about ``spacing`` (Å)."""
+    lengths = np.linalg.norm(np.asarray(box, dtype=np.float64), axis=1)
+    n = np.maximum(3, np.rint(lengths / float(spacing)).astype(np.int64))
+    return int(n[0]), int(n[1]), int(n[2])
+
+
+def wrap_fractional(positions: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Fractional coordinates of ``positions`` wrapped into [0, 1)."""
+    s = np.asarray(positions, dtype=np.float64) @ np.linalg.inv(np.asarray(box, np.float64))
+    s -= np.floor(s)
+    s[s >= 1.0] = 0.0
+    return s
+
+
+def build_cell_list(frac: np.ndarray, box: np.ndarray, cell_size: float = 2.5):
+    """Periodic cell list over fractional coordinates in [0, 1).
+
+    Returns
+    -------
+    m : (3,) int64
+        Cells per axis (each cell at least ``cell_size`` thick perpendicular to its faces,
+        unless the cell is thinner than that).
+    cell_start : (M + 1,) int64
+        Atoms of cell ``c`` are ``cell_atoms[cell_start[c]:cell_start[c + 1]]``.
+    cell_atoms : (n,) int64
+    w_min : float
+        Smallest perpendicular width of a cell-list cell, Å.
+    """
+    widths = perpendicular_widths(box)
+    m = np.maximum(1, np.floor(widths / cell_size)).astype(np.int64)
+    idx = np.minimum((frac * m).astype(np.int64), m - 1)
+    cid = (idx[:, 0] * m[1] + idx[:, 1]) * m[2] + idx[:, 2]
+    order = np.argsort(cid, kind="stable").astype(np.int64)
+    counts = np.bincount(cid, minlength=int(np.prod(m)))
+    cell_start = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=cell_start[1:])
+    return m, cell_start, order, float(np.min(widths / m))
+
+
+def max_shell(box: np.ndarray, w_min: float) -> int:
+    """Shell count that certainly contains the nearest image of any atom."""
+    reach = 0.5 * float(np.sum(np.linalg.norm(box, axis=1)))
+    return int(math.ceil(reach / w_min)) + 2
+
+
+# --------------------------------------------------------------------------- references
+
+
+def distance_points_reference(
+    qfrac: np.ndarray, afrac: np.ndarray, radii: np.ndarray, box: np.ndarray
+) -> np.ndarray:
+    """Brute force: min over atoms and over all images within +-2 cells of |x - a| - r_a."""
+    h = np.asarray(box, dtype=np.float64)
+    shifts = np.array(
+        [[i, j, k] for i in range(-2, 3) for j in range(-2, 3) for k in range(-2, 3)], float
+    )
+    out = np.empty(len(qfrac))
+    for q, s in enumerate(np.asarray(qfrac, dtype=np.float64)):
+        df = afrac[:, None, :] + shifts[None, :, :] - s  # (n, 125, 3)
+        r = np.linalg.norm(df @ h, axis=-1) - radii[:, None]
+        out[q] = r.min()
+    return out
+
+
+def grid_fractional(shape: tuple[int, int, int]) -> np.ndarray:
+    """Fractional coordinates of all grid points, (nx*ny*nz, 3), C order."""
+    nx, ny, nz = shape
+    i, j, k = np.meshgrid(np.arange(nx) / nx, np.arange(ny) / ny, np.arange(nz) / nz,
+                          indexing="ij")
+    return np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1)
+
+
+def distance_grid_reference(afrac, radii, box, shape) -> np.ndarray:
+    """Brute-force distance field on the grid (small grids only)."""
+    return distance_points_reference(grid_fractional(shape), afrac, radii, box).reshape(shape)
+
+
+# --------------------------------------------------------------------------- Numba CPU
+
+
+@njit(cache=True)
+def _nearest_surface(sx, sy, sz, afrac, radii, h, m0, m1, m2, cell_start, cell_atoms,
+                     w_min, r_max, n_shell):
+    cx = min(int(math.floor(sx * m0)), m0 - 1)
+    cy = min(int(math.floor(sy * m1)), m1 - 1)
+    cz = min(int(math.floor(sz * m2)), m2 - 1)
+    best = 1e300
+    s = 0
+    while True:
+        for ox in range(-s, s + 1):
+            aox = abs(ox)
+            gx = cx + ox
+            wx = gx % m0
+            nx = (gx - wx) // m0
+            for oy in range(-s, s + 1):
+                aoy = abs(oy)
+                gy = cy + oy
+                wy = gy % m1
+                ny = (gy - wy) // m1
+                for oz in range(-s, s + 1):
+                    if aox != s and aoy != s and abs(oz) != s:
+                        continue
+                    gz = cz + oz
+                    wz = gz % m2
+                    nz = (gz - wz) // m2
+                    c = (wx * m1 + wy) * m2 + wz
+                    for t in range(cell_start[c], cell_start[c + 1]):
+                        a = cell_atoms[t]
+                        fx = afrac[a, 0] + nx - sx
+                        fy = afrac[a, 1] + ny - sy
+                        fz = afrac[a, 2] + nz - sz
+                        x = fx * h[0, 0] + fy * h[1, 0] + fz * h[2, 0]
+                        y = fx * h[0, 1] + fy * h[1, 1] + fz * h[2, 1]
+                        z = fx * h[0, 2] + fy * h[1, 2] + fz * h[2, 2]
+                        dd = math.sqrt(x * x + y * y + z * z) - radii[a]
+                        if dd < best:
+                            best = dd
+        if s * w_min - r_max >= best or s >= n_shell:
+            break
+        s += 1
+    return best
+
+
+@njit(parallel=True, cache=True)
+def distance_grid_numba(afrac, radii, h, m, cell_start, cell_atoms, w_min, n_shell, nx, ny, nz):
+    """Exact distance field on the grid (Numba, parallel over grid rows)."""
+    out = np.empty((nx, ny, nz), dtype=np.float64)
+    r_max = radii.max()
+    for ij in prange(nx * ny):
+        i = ij // ny
+        j = ij - i * ny
+        for k in range(nz):
+            out[i, j, k] = _nearest_surface(i / nx, j / ny, k / nz, afrac, radii, h, m[0], m[1],
+                                            m[2], cell_start, cell_atoms, w_min, r_max, n_shell)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def distance_points_numba(qfrac, afrac, radii, h, m, cell_start, cell_atoms, w_min, n_shell):
+    """Exact distance to the nearest atom surface at arbitrary points (fractional, in [0,1))."""
+    n = qfrac.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    r_max = radii.max()
+    for q in prange(n):
+        out[q] = _nearest_surface(qfrac[q, 0], qfrac[q, 1], qfrac[q, 2], afrac, radii, h, m[0],
+                                  m[1], m[2], cell_start, cell_atoms, w_min, r_max, n_shell)
+    return out
+
+
+# 26 neighbour offsets, and the 13 "forward" ones (one of each +-pair)
+_OFFS = np.array(
+    [[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)
+     if (a, b, c) != (0, 0, 0)],
+    dtype=np.int64,
+)
+_FWD = np.array([o for o in _OFFS.tolist() if tuple(o) > (0, 0, 0)], dtype=np.int64)
+
+
+@njit(cache=True)
+def _neighbour(p, o0, o1, o2, nx, ny, nz):
+    k = p % nz
+    j = (p // nz) % ny
+    i = p // (ny * nz)
+    gi = i + o0
+    gj = j + o1
+    gk = k + o2
+    ti = 0
+    tj = 0
+    tk = 0
+    if gi < 0:
+        gi += nx
+        ti = -1
+    elif gi >= nx:
+        gi -= nx
+        ti = 1
+    if gj < 0:
+        gj += ny
+        tj = -1
+    elif gj >= ny:
+        gj -= ny
+        tj = 1
+    if gk < 0:
+        gk += nz
+        tk = -1
+    elif gk >= nz:
+        gk -= nz
+        tk = 1
+    return (gi * ny + gj) * nz + gk, ti, tj, tk
+
+
+@njit(cache=True)
+def _find_off(x, parent, off):
+    r = x
+    ox = 0
+    oy = 0
+    oz = 0
+    while parent[r] != r:
+        ox += off[r, 0]
+        oy += off[r, 1]
+        oz += off[r, 2]
+        r = parent[r]
+    # path compression keeping offsets consistent
+    y = x
+    rx = ox
+    ry = oy
+    rz = oz
+    while parent[y] != y:
+        nxt = parent[y]
+        ax = off[y, 0]
+        ay = off[y, 1]
+        az = off[y, 2]
+        parent[y] = r
+        off[y, 0] = rx
+        off[y, 1] = ry
+        off[y, 2] = rz
+        rx -= ax
+        ry -= ay
+        rz -= az
+        y = nxt
+    return r, ox, oy, oz
+
+
+@njit(cache=True)
+def components_sweep_numba(dflat, order, stop, nx, ny, nz, offs):
+    """Add grid points in descending ``d`` (``order``) down to ``d >= stop``, uniting each with
+    its already-added 26 neighbours in a union-find that tracks periodic image offsets.
+
+    Returns ``root`` (per point, -1 when not added), ``perc`` (per root, (N, 3) bool: the
+    component joins itself to an image shifted along that axis) and ``level`` (3,): the
+    highest ``d`` at which some component first percolated along each axis (-inf if never).
+    Along each axis ``level`` is the grid maximin radius: the largest r with {d >= r}
+    percolating -> PLD = 2 * level.
+    """
+    n = dflat.size
+    parent = np.full(n, -1, dtype=np.int64)
+    off = np.zeros((n, 3), dtype=np.int64)
+    size = np.zeros(n, dtype=np.int64)
+    perc = np.zeros((n, 3), dtype=np.bool_)
+    level = np.full(3, -np.inf)
+    for t in range(order.size):
+        p = order[t]
+        dp = dflat[p]
+        if dp < stop:
+            break
+        parent[p] = p
+        size[p] = 1
+        for u in range(offs.shape[0]):
+            q, tx, ty, tz = _neighbour(p, offs[u, 0], offs[u, 1], offs[u, 2], nx, ny, nz)
+            if parent[q] < 0:
+                continue
+            rp, px, py, pz = _find_off(p, parent, off)
+            rq, qx, qy, qz = _find_off(q, parent, off)
+            # p at image 0, its root at image (px,py,pz); q at image t, its root at t + oq
+            if rp == rq:
+                cx = tx + qx - px
+                cy = ty + qy - py
+                cz = tz + qz - pz
+                if cx != 0 and not perc[rp, 0]:
+                    perc[rp, 0] = True
+                    if level[0] == -np.inf:
+                        level[0] = dp
+                if cy != 0 and not perc[rp, 1]:
+                    perc[rp, 1] = True
+                    if level[1] == -np.inf:
+                        level[1] = dp
+                if cz != 0 and not perc[rp, 2]:
+                    perc[rp, 2] = True
+                    if level[2] == -np.inf:
+                        level[2] = dp
+            else:
+                if size[rq] > size[rp]:  # attach rp under rq
+                    parent[rp] = rq
+                    off[rp, 0] = tx + qx - px
+                    off[rp, 1] = ty + qy - py
+                    off[rp, 2] = tz + qz - pz
+                    size[rq] += size[rp]
+                    for a in range(3):
+                        perc[rq, a] = perc[rq, a] or perc[rp, a]
+                else:
+                    parent[rq] = rp
+                    off[rq, 0] = px - tx - qx
+                    off[rq, 1] = py - ty - qy
+                    off[rq, 2] = pz - tz - qz
+                    size[rp] += size[rq]
+                    for a in range(3):
+                        perc[rp, a] = perc[rp, a] or perc[rq, a]
+    root = np.full(n, -1, dtype=np.int64)
+    for p in range(n):
+        if parent[p] >= 0:
+            r, _a, _b, _c = _find_off(p, parent, off)
+            root[p] = r
+    return root, perc, level
+
+
+@njit(cache=True)
+def _find(x, parent):
+    r = x
+    while parent[r] != r:
+        r = parent[r]
+    while parent[x] != r:
+        nxt = parent[x]
+        parent[x] = r
+        x = nxt
+    return r
+
+
+@njit(cache=True)
+def watershed_numba(dflat, order, stop, delta, nx, ny, nz, offs):
+    """Periodic watershed of ``d`` by flooding from the maxima (union-find, descending ``d``).
+
+    Each point joins the basin of its highest already-flooded neighbour (steepest ascent); a
+    point without flooded neighbours is a new maximum. When two basins with peaks
+    ``p_hi >= p_lo`` first meet at a point of height ``d_s`` (their highest saddle), they are
+    merged if ``p_lo - d_s <= delta`` (persistence rule; plateaus have persistence 0 and are
+    always merged). Returns the basin root (a seed point index, the highest point of the basin)
+    per point, -1 where ``d < stop``.
+    """
+    n = dflat.size
+    lab = np.full(n, -1, dtype=np.int64)
+    parent = np.full(n, -1, dtype=np.int64)  # union-find over seed indices
+    roots = np.empty(26, dtype=np.int64)
+    for t in range(order.size):
+        p = order[t]
+        dp = dflat[p]
+        if dp < stop:
+            break
+        best_q = -1
+        best_d = -np.inf
+        nr = 0
+        for u in range(offs.shape[0]):
+            q, _tx, _ty, _tz = _neighbour(p, offs[u, 0], offs[u, 1], offs[u, 2], nx, ny, nz)
+            if lab[q] < 0:
+                continue
+            r = _find(lab[q], parent)
+            if dflat[q] > best_d:
+                best_d = dflat[q]
+                best_q = r
+            seen = False
+            for v in range(nr):
+                if roots[v] == r:
+                    seen = True
+                    break
+            if not seen:
+                roots[nr] = r
+                nr += 1
+        if nr == 0:
+            parent[p] = p
+            lab[p] = p
+            continue
+        lab[p] = best_q
+        # persistence merging among the basins meeting here
+        for v in range(nr):
+            for w in range(v + 1, nr):
+                a = _find(roots[v], parent)
+                b = _find(roots[w], parent)
+                if a == b:
+                    continue
+                if dflat[a] < dflat[b] or (dflat[a] == dflat[b] and a > b):
+                    a, b = b, a
+                # a is the higher peak
+                if dflat[b] - dp <= delta:
+                    parent[b] = a
+    for p in range(n):
+        if lab[p] >= 0:
+            lab[p] = _find(lab[p], parent)
+    return lab
+
+
+@njit(cache=True)
+def throat_pairs_numba(labels, dflat, nx, ny, nz, fwd):
+    """For every pair of neighbouring grid points in different pores, ``(a, b, min(d_p, d_q))``
+    with a < b. Returns three arrays (one entry per neighbouring pair)."""
+    n = labels.size
+    cnt = 0
+    for p in range(n):
+        lp = labels[p]
+        if lp < 0:
+            continue
+        for u in range(fwd.shape[0]):
+            q, _a, _b, _c = _neighbour(p, fwd[u, 0], fwd[u, 1], fwd[u, 2], nx, ny, nz)
+            lq = labels[q]
+            if lq >= 0 and lq != lp:
+                cnt += 1
+    pa = np.empty(cnt, dtype=np.int64)
+    pb = np.empty(cnt, dtype=np.int64)
+    sv = np.empty(cnt, dtype=np.float64)
+    cnt = 0
+    for p in range(n):
+        lp = labels[p]
+        if lp < 0:
+            continue
+        for u in range(fwd.shape[0]):
+            q, _a, _b, _c = _neighbour(p, fwd[u, 0], fwd[u, 1], fwd[u, 2], nx, ny, nz)
+            lq = labels[q]
+            if lq >= 0 and lq != lp:
+                pa[cnt] = min(lp, lq)
+                pb[cnt] = max(lp, lq)
+                sv[cnt] = min(dflat[p], dflat[q])
+                cnt += 1
+    return pa, pb, sv
+
+
+@njit(cache=True)
+def _ball_bounds(r, hinv, nx, ny, nz):
+    # half-extent in grid steps of a ball of radius r along each fractional axis
+    e0 = math.sqrt(hinv[0, 0] ** 2 + hinv[1, 0] ** 2 + hinv[2, 0] ** 2)
+    e1 = math.sqrt(hinv[0, 1] ** 2 + hinv[1, 1] ** 2 + hinv[2, 1] ** 2)
+    e2 = math.sqrt(hinv[0, 2] ** 2 + hinv[1, 2] ** 2 + hinv[2, 2] ** 2)
+    return (int(math.floor(r * e0 * nx)), int(math.floor(r * e1 * ny)),
+            int(math.floor(r * e2 * nz)))
+
+
+@njit(cache=True)
+def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
+    """Local thickness: for each void point the largest ``d(c)`` over void centres ``c`` whose
+    ball ``|x - c| <= d(c)`` covers it.
+
+    Balls are painted in descending ``d``; the first ball to reach a point is the largest that
+    covers it. A centre is skipped when its ball lies inside the ball that first painted it up
+    to ``tol`` Å (``|c - c'| + d(c) <= d(c') + tol``): with ``tol = 0`` this is exact; a small
+    ``tol`` only affects points within ``tol`` of a larger ball's surface.
+    """
+    n = dflat.size
+    lt = np.zeros(n, dtype=np.float64)
+    owner = np.full(n, -1, dtype=np.int64)
+    for t in range(order.size):
+        c = order[t]
+        if not mask[c]:
+            continue
+        r = dflat[c]
+        if r < 0.0:
+            break
+        ck = c % nz
+        cj = (c // nz) % ny
+        ci = c // (ny * nz)
+        o = owner[c]
+        if o >= 0:
+            ok_ = o % nz
+            oj = (o // nz) % ny
+            oi = o // (ny * nz)
+            fx = (ci - oi) / nx
+            fy = (cj - oj) / ny
+            fz = (ck - ok_) / nz
+            fx -= np.rint(fx)
+            fy -= np.rint(fy)
+            fz -= np.rint(fz)
+            x = fx * h[0, 0] + fy * h[1, 0] + fz * h[2, 0]
+            y = fx * h[0, 1] + fy * h[1, 1] + fz * h[2, 1]
+            z = fx * h[0, 2] + fy * h[1, 2] + fz * h[2, 2]
+            if math.sqrt(x * x + y * y + z * z) + r <= dflat[o] + tol:
+                continue
+        else:
+            lt[c] = r
+            owner[c] = c
+        bi, bj, bk = _ball_bounds(r, hinv, nx, ny, nz)
+        r2 = r * r
+        for di in range(-bi, bi + 1):
+            gi = (ci + di) % nx
+            fx = di / nx
+            for dj in range(-bj, bj + 1):
+                gj = (cj + dj) % ny
+                fy = dj / ny
+                for dk in range(-bk, bk + 1):
+                    fz = dk / nz
+                    x = fx * h[0, 0] + fy * h[1, 0] + fz * h[2, 0]
+                    y = fx * h[0, 1] + fy * h[1, 1] + fz * h[2, 1]
+                    z = fx * h[0, 2] + fy * h[1, 2] + fz * h[2, 2]
+                    if x * x + y * y + z * z > r2:
+                        continue
+                    q = (gi * ny + gj) * nz + (ck + dk) % nz
+                    if owner[q] < 0 and mask[q]:
+                        owner[q] = c
+                        lt[q] = r
+    return lt
+
+
+def local_thickness_reference(dflat, mask, h, shape):
+    """Brute force local thickness (tiny grids): max d(c) over void c with |x - c| <= d(c)."""
+    frac = grid_fractional(shape)
+    idx = np.flatnonzero(mask)
+    out = np.zeros(dflat.size)
+    for x in idx:
+        df = frac[idx] - frac[x]
+        df -= np.rint(df)
+        # exact minimum image for small tilts: check 27 images
+        best = np.inf * np.ones(len(idx))
+        for s in np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1)
+                           for c in (-1, 0, 1)], float):
+            best = np.minimum(best, np.linalg.norm((df + s) @ h, axis=1))
+        cover = best <= dflat[idx] + 1e-12
+        out[x] = dflat[idx][cover].max()
+    return out
+
+
+# --------------------------------------------------------------------------- CUDA
+
+
+@cuda.jit(device=True)
+def _nearest_surface_dev(sx, sy, sz, afrac, radii, h, m0, m1, m2, cell_start, cell_atoms,
+                         w_min, r_max, n_shell):
+    cx = min(int(math.floor(sx * m0)), m0 - 1)
+    cy = min(int(math.floor(sy * m1)), m1 - 1)
+    cz = min(int(math.floor(sz * m2)), m2 - 1)
+    best = 1e300
+    s = 0
+    while True:
+        for ox in range(-s, s + 1):
+            gx = cx + ox
+            wx = gx % m0
+            nx = (gx - wx) // m0
+            for oy in range(-s, s + 1):
+                gy = cy + oy
+                wy = gy % m1
+                ny = (gy - wy) // m1
+                for oz in range(-s, s + 1):
+                    if abs(ox) != s and abs(oy) != s and abs(oz) != s:
+                        continue
+                    gz = cz + oz
+                    wz = gz % m2
+                    nz = (gz - wz) // m2
+                    c = (wx * m1 + wy) * m2 + wz
+                    for t in range(cell_start[c], cell_start[c + 1]):
+                        a = cell_atoms[t]
+                        fx = afrac[a, 0] + nx - sx
+                        fy = afrac[a, 1] + ny - sy
+                        fz = afrac[a, 2] + nz - sz
+                        x = fx * h[0, 0] + fy * h[1, 0] + fz * h[2, 0]
+                        y = fx * h[0, 1] + fy * h[1, 1] + fz * h[2, 1]
+                        z = fx * h[0, 2] + fy * h[1, 2] + fz * h[2, 2]
+                        dd = math.sqrt(x * x + y * y + z * z) - radii[a]
+                        if dd < best:
+                            best = dd
+        if s * w_min - r_max >= best or s >= n_shell:
+            break
+        s += 1
+    return best
+
+
+@cuda.jit
+def _distance_grid_kernel(afrac, radii, h, m, cell_start, cell_atoms, w_min, r_max, n_shell,
+                          nx, ny, nz, out):
+    p = cuda.grid(1)
+    if p >= nx * ny * nz:
+        return
+    k = p % nz
+    j = (p // nz) % ny
+    i = p // (ny * nz)
+    out[p] = _nearest_surface_dev(i / nx, j / ny, k / nz, afrac, radii, h, m[0], m[1], m[2],
+                                  cell_start, cell_atoms, w_min, r_max, n_shell)
+
+
+def distance_grid_cuda(afrac, radii, h, m, cell_start, cell_atoms, w_min, n_shell, nx, ny, nz):
+    """CUDA version of :func:`distance_grid_numba` (one thread per grid point)."""
+    n = nx * ny * nz
+    out = cuda.device_array(n, dtype=np.float64)
+    args = [cuda.to_device(np.ascontiguousarray(a)) for a in
+            (afrac, radii, h, np.asarray(m, np.int64), cell_start, cell_atoms)]
+    tpb = 128
+    blocks = (n + tpb - 1) // tpb
+    _distance_grid_kernel[blocks, tpb](*args, float(w_min), float(np.max(radii)), int(n_shell),
+                                       nx, ny, nz, out)
+    return out.copy_to_host().reshape(nx, ny, nz)
+
+
+OFFSETS_26 = _OFFS
+OFFSETS_FORWARD_13 = _FWD

@@ -1,0 +1,444 @@
+"""Periodic void tessellation of a carbon framework and per-ion void descriptors.
+
+:func:`tessellate` grids the (triclinic) periodic cell, computes the exact distance ``d`` from
+every grid point to the nearest atom surface, and returns a :class:`VoidMap` with the void
+mask (``d >= probe``), pores (periodic watershed of ``d``), throats, connected components and
+percolation per axis, porosity, LCD, PLD and the local-thickness pore-size distribution.
+:func:`ion_descriptors` and :func:`void_descriptors` turn it into per-ion (per frame / per
+window) descriptors. Definitions and methods: ``docs/voids.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hcanalysis.kernels import voids as kv
+from hcanalysis.kernels.backend import resolve_backend
+
+#: Default atomic radii (Å) for the distance field: carbon van der Waals radius.
+DEFAULT_RADII: dict[str, float] = {"C": 1.7}
+#: Default persistence (Å) below which two watershed basins are merged.
+DEFAULT_MERGE_DELTA = 0.25
+#: Default tolerance (Å) of the local-thickness ball pruning.
+DEFAULT_LT_TOL = 0.05
+
+
+@dataclass
+class VoidMap:
+    """The void space of one carbon frame on a periodic grid.
+
+    Attributes
+    ----------
+    box : (3, 3) float64
+        Cell, rows are the cell vectors a, b, c, Å.
+    distance : (nx, ny, nz) float64
+        Exact distance from each grid point to the nearest atom surface (centre distance minus
+        radius), Å; negative inside atoms. Grid point (i, j, k) is at fractional
+        (i/nx, j/ny, k/nz).
+    probe : float
+        Probe radius defining the void, Å: ``mask = distance >= probe``.
+    labels : (nx, ny, nz) int64
+        Pore id per grid point (row of :attr:`pores`), -1 outside the void.
+    components : (nx, ny, nz) int64
+        Connected void component per grid point (26-connected, periodic), -1 outside the void.
+    component_percolates : (n_components, 3) bool
+        Component percolates along a, b, c (joins its own periodic image).
+    pld : (3,) float64
+        Pore limiting diameter along a, b, c, Å (0 where the void does not percolate).
+    pores : pandas.DataFrame
+        One row per pore: ``volume`` (Å³), ``radius`` (largest inscribed sphere, Å),
+        ``centre_x``, ``centre_y``, ``centre_z`` (its centre, Å), ``n_points``, ``n_throats``.
+    throats : pandas.DataFrame
+        One row per pore pair that touches: ``pore_a``, ``pore_b``, ``radius`` (Å, largest
+        sphere that passes from one to the other, the highest saddle of d).
+    params : dict
+        The parameters that made the map.
+    """
+
+    box: np.ndarray
+    distance: np.ndarray
+    probe: float
+    labels: np.ndarray
+    components: np.ndarray
+    component_percolates: np.ndarray
+    pld: np.ndarray
+    pores: pd.DataFrame
+    throats: pd.DataFrame
+    params: dict = field(default_factory=dict)
+    _lt: np.ndarray | None = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- geometry
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Grid points along a, b, c."""
+        return tuple(int(n) for n in self.distance.shape)  # type: ignore[return-value]
+
+    @property
+    def spacing(self) -> np.ndarray:
+        """Actual grid spacing along each cell vector, Å."""
+        return np.linalg.norm(self.box, axis=1) / np.asarray(self.shape)
+
+    @property
+    def volume(self) -> float:
+        """Cell volume, Å³."""
+        return float(abs(np.linalg.det(self.box)))
+
+    @property
+    def voxel_volume(self) -> float:
+        """Volume per grid point, Å³."""
+        return self.volume / float(np.prod(self.shape))
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Void grid points, ``distance >= probe`` (bool, shape ``shape``)."""
+        return self.distance >= self.probe
+
+    def index_to_frac(self, idx: np.ndarray) -> np.ndarray:
+        """Grid indices (..., 3) -> fractional coordinates."""
+        return np.asarray(idx, dtype=np.float64) / np.asarray(self.shape)
+
+    def index_to_cart(self, idx: np.ndarray) -> np.ndarray:
+        """Grid indices (..., 3) -> Cartesian positions, Å."""
+        return self.index_to_frac(idx) @ self.box
+
+    def frac_to_index(self, frac: np.ndarray) -> np.ndarray:
+        """Fractional coordinates (..., 3) -> nearest grid index, wrapped into the grid."""
+        n = np.asarray(self.shape)
+        return np.mod(np.rint(np.asarray(frac, dtype=np.float64) * n).astype(np.int64), n)
+
+    def cart_to_index(self, xyz: np.ndarray) -> np.ndarray:
+        """Cartesian positions (..., 3), Å -> nearest grid index, wrapped."""
+        return self.frac_to_index(np.asarray(xyz, dtype=np.float64) @ np.linalg.inv(self.box))
+
+    def grid_points(self) -> np.ndarray:
+        """Cartesian position of every grid point, (nx, ny, nz, 3), Å."""
+        return kv.grid_fractional(self.shape).reshape(*self.shape, 3) @ self.box
+
+    def distance_at(self, xyz: np.ndarray) -> np.ndarray:
+        """Exact distance to the nearest atom surface at arbitrary points (n, 3), Å."""
+        atoms = self.params.get("_atoms")
+        if atoms is None:
+            raise ValueError("this VoidMap has no atom positions (read from a cache); use "
+                             "the grid value at cart_to_index(xyz) instead")
+        afrac, radii = atoms
+        q = kv.wrap_fractional(np.atleast_2d(xyz), self.box)
+        m, start, cells, w_min = kv.build_cell_list(afrac, self.box)
+        return kv.distance_points_numba(q, afrac, radii, self.box, m, start, cells, w_min,
+                                        kv.max_shell(self.box, w_min))
+
+    # ---------------------------------------------------------------- scalars
+    @property
+    def porosity(self) -> float:
+        """Void volume fraction (grid points with ``d >= probe``)."""
+        return float(np.mean(self.mask))
+
+    @property
+    def lcd(self) -> float:
+        """Largest cavity diameter: 2 x the largest d (largest inscribed sphere), Å."""
+        return float(2.0 * max(self.distance.max(), 0.0))
+
+    @property
+    def n_pores(self) -> int:
+        """Number of pores."""
+        return len(self.pores)
+
+    @property
+    def pore_centres(self) -> np.ndarray:
+        """Centres of the pores' largest inscribed spheres, (n_pores, 3), Å."""
+        return self.pores[["centre_x", "centre_y", "centre_z"]].to_numpy()
+
+    @property
+    def percolates(self) -> np.ndarray:
+        """Whether the void (``d >= probe``) percolates along a, b, c."""
+        if len(self.component_percolates) == 0:
+            return np.zeros(3, dtype=bool)
+        return self.component_percolates.any(axis=0)
+
+    def accessible_porosity(self, probe: float | None = None) -> float:
+        """Volume fraction of grid points with ``d >= probe`` that belong to a void component
+        percolating along at least one axis (the space a probe centre can reach from far
+        away, Zeo++'s accessible volume for probe centres)."""
+        probe = self.probe if probe is None else float(probe)
+        root, perc = _components(self.distance, probe)
+        if root.size == 0:
+            return 0.0
+        ok = perc.any(axis=1)
+        return float(np.count_nonzero(ok[root[root >= 0]]) / root.size)
+
+    # ---------------------------------------------------------------- local thickness / PSD
+    @property
+    def local_thickness(self) -> np.ndarray:
+        """Local thickness (radius, Å) of each void point: the largest ``d(c)`` of a void
+        centre ``c`` whose inscribed ball covers it; 0 outside the void. Computed on first use.
+        """
+        if self._lt is None:
+            d = self.distance.ravel()
+            order = np.argsort(-d, kind="stable")
+            h = np.ascontiguousarray(self.box)
+            nx, ny, nz = self.shape
+            lt = kv.local_thickness_numba(d, self.mask.ravel(), order, h, np.linalg.inv(h),
+                                          nx, ny, nz,
+                                          float(self.params.get("lt_tol", DEFAULT_LT_TOL)))
+            self._lt = lt.reshape(self.shape)
+        return self._lt
+
+    def psd(self, bins: int | Sequence[float] | np.ndarray = 30) -> tuple[np.ndarray, np.ndarray]:
+        """Pore size distribution by local thickness.
+
+        Parameters
+        ----------
+        bins : int or array of edges
+            Histogram bins of the local-thickness *radius* (Å); an int spans 0 .. max.
+
+        Returns
+        -------
+        fraction : (n_bins,) float
+            Fraction of the void volume whose local thickness falls in each bin (sums to 1
+            when the bins cover every value).
+        edges : (n_bins + 1,) float
+            Bin edges, Å (radius).
+        """
+        lt = self.local_thickness[self.mask]
+        if isinstance(bins, int | np.integer):
+            top = float(lt.max()) if lt.size else 1.0
+            bins = np.linspace(0.0, top * (1 + 1e-9) + 1e-12, int(bins) + 1)
+        counts, edges = np.histogram(lt, bins=np.asarray(bins, dtype=np.float64))
+        frac = counts / max(lt.size, 1)
+        return frac, edges
+
+    # ---------------------------------------------------------------- lookups
+    def pore_at(self, xyz: np.ndarray) -> np.ndarray:
+        """Pore id at each position (nearest grid point; when that is wall, its void
+        26-neighbour with the largest d; -1 when none)."""
+        idx = self.cart_to_index(np.atleast_2d(xyz))
+        lab = self.labels[idx[:, 0], idx[:, 1], idx[:, 2]].copy()
+        n = np.asarray(self.shape)
+        for q in np.flatnonzero(lab < 0):
+            best, best_d = -1, -np.inf
+            for o in kv.OFFSETS_26:
+                i, j, k = np.mod(idx[q] + o, n)
+                if self.labels[i, j, k] >= 0 and self.distance[i, j, k] > best_d:
+                    best, best_d = self.labels[i, j, k], self.distance[i, j, k]
+            lab[q] = best
+        return lab
+
+    # ---------------------------------------------------------------- HDF5
+    def to_h5(self, group) -> None:
+        """Write into an open h5py group (distance as float32, compressed)."""
+        group.attrs["probe"] = self.probe
+        group.create_dataset("box", data=self.box)
+        group.create_dataset("distance", data=self.distance.astype(np.float32),
+                             compression="gzip", shuffle=True)
+        group.create_dataset("labels", data=self.labels.astype(np.int32), compression="gzip")
+        group.create_dataset("components", data=self.components.astype(np.int32),
+                             compression="gzip")
+        group.create_dataset("component_percolates", data=self.component_percolates)
+        group.create_dataset("pld", data=self.pld)
+        for name in ("pores", "throats"):
+            sub = group.create_group(name)
+            for col in getattr(self, name).columns:
+                sub.create_dataset(col, data=getattr(self, name)[col].to_numpy())
+        for k, v in self.params.items():
+            if not k.startswith("_"):
+                group.attrs[f"param_{k}"] = v
+
+    @classmethod
+    def from_h5(cls, group) -> VoidMap:
+        """Read a map written by :meth:`to_h5` (distance comes back as float32 precision)."""
+        params = {k[6:]: group.attrs[k] for k in group.attrs if k.startswith("param_")}
+        return cls(
+            box=group["box"][()],
+            distance=group["distance"][()].astype(np.float64),
+            probe=float(group.attrs["probe"]),
+            labels=group["labels"][()].astype(np.int64),
+            components=group["components"][()].astype(np.int64),
+            component_percolates=group["component_percolates"][()],
+            pld=group["pld"][()],
+            pores=pd.DataFrame({c: group["pores"][c][()] for c in group["pores"]}),
+            throats=pd.DataFrame({c: group["throats"][c][()] for c in group["throats"]}),
+            params=params,
+        )
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def _radii_for(species: np.ndarray, radii: Mapping[str, float]) -> np.ndarray:
+    species = np.asarray(species).astype(str)
+    missing = sorted(set(species) - set(radii))
+    if missing:
+        raise ValueError(
+            f"no radius for species {missing}; pass radii={{...}} with a radius (Å) for each "
+            "framework species, or select only the framework atoms"
+        )
+    return np.array([float(radii[s]) for s in species], dtype=np.float64)
+
+
+def distance_field(
+    positions: np.ndarray,
+    box: np.ndarray,
+    radii: np.ndarray,
+    shape: tuple[int, int, int],
+    backend: str = "auto",
+) -> np.ndarray:
+    """Exact periodic distance field (Å) on the grid ``shape`` (see module docs)."""
+    h = np.ascontiguousarray(box, dtype=np.float64)
+    pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    if len(pos) == 0:
+        raise ValueError("no framework atoms: the distance field needs at least one atom")
+    afrac = kv.wrap_fractional(pos, h)
+    m, start, cells, w_min = kv.build_cell_list(afrac, h)
+    n_shell = kv.max_shell(h, w_min)
+    radii = np.ascontiguousarray(radii, dtype=np.float64)
+    nx, ny, nz = shape
+    if resolve_backend(backend) == "cuda":
+        return kv.distance_grid_cuda(afrac, radii, h, m, start, cells, w_min, n_shell,
+                                     nx, ny, nz)
+    return kv.distance_grid_numba(afrac, radii, h, m, start, cells, w_min, n_shell, nx, ny, nz)
+
+
+def _components(distance: np.ndarray, stop: float, order: np.ndarray | None = None):
+    d = distance.ravel()
+    if order is None:
+        order = np.argsort(-d, kind="stable")
+    nx, ny, nz = distance.shape
+    root, perc, _level = kv.components_sweep_numba(d, order, stop, nx, ny, nz, kv.OFFSETS_26)
+    roots = np.unique(root[root >= 0])
+    remap = np.full(d.size, -1, dtype=np.int64)
+    remap[roots] = np.arange(roots.size)
+    comp = np.where(root >= 0, remap[np.maximum(root, 0)], -1)
+    return comp, perc[roots]
+
+
+def tessellate(
+    positions: np.ndarray,
+    box: np.ndarray,
+    species: Sequence[str] | np.ndarray | None = None,
+    *,
+    spacing: float = 0.3,
+    radii: Mapping[str, float] | float = DEFAULT_RADII,
+    probe: float = 0.0,
+    merge_delta: float = DEFAULT_MERGE_DELTA,
+    lt_tol: float = DEFAULT_LT_TOL,
+    backend: str = "auto",
+) -> VoidMap:
+    """Tessellate the void space of one periodic frame.
+
+    Parameters
+    ----------
+    positions : (n, 3) float
+        Framework atom positions, Å (any image; wrapped internally).
+    box : (3, 3) float
+        Cell, rows are cell vectors, Å (triclinic allowed).
+    species : (n,) str, optional
+        Element per atom; atoms whose species is not in ``radii`` raise. ``None`` = all
+        atoms take the single radius (``radii`` a float or a one-entry mapping).
+    spacing : float
+        Target grid spacing along each cell vector, Å.
+    radii : mapping or float
+        Atomic radius per species, Å (default carbon vdW 1.7 Å).
+    probe : float
+        Probe radius, Å: the void is ``d >= probe``.
+    merge_delta : float
+        Persistence threshold of the watershed, Å: two basins meeting at a saddle of height
+        ``d_s`` are one pore when the lower peak exceeds ``d_s`` by at most this.
+    lt_tol : float
+        Tolerance of the local-thickness ball pruning, Å.
+    backend : {"auto", "cpu", "cuda"}
+        Backend of the distance field.
+
+    Returns
+    -------
+    VoidMap
+    """
+    h = np.asarray(box, dtype=np.float64)
+    if h.shape != (3, 3) or abs(np.linalg.det(h)) < 1e-9:
+        raise ValueError("box must be a non-singular 3x3 cell matrix (rows are cell vectors)")
+    if spacing <= 0:
+        raise ValueError(f"spacing={spacing}: must be positive (Å)")
+    pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    if species is None:
+        r = float(radii) if not isinstance(radii, Mapping) else float(next(iter(radii.values())))
+        rad = np.full(len(pos), r)
+    elif not isinstance(radii, Mapping):
+        rad = np.full(len(pos), float(radii))
+    else:
+        rad = _radii_for(species, radii)
+    shape = kv.grid_shape(h, spacing)
+    dist = distance_field(pos, h, rad, shape, backend=backend)
+    return from_distance(dist, h, probe=probe, merge_delta=merge_delta, lt_tol=lt_tol,
+                         params={"spacing": float(spacing), "probe": float(probe),
+                                 "merge_delta": float(merge_delta), "lt_tol": float(lt_tol),
+                                 "_atoms": (kv.wrap_fractional(pos, h), rad)})
+
+
+def from_distance(
+    distance: np.ndarray,
+    box: np.ndarray,
+    *,
+    probe: float = 0.0,
+    merge_delta: float = DEFAULT_MERGE_DELTA,
+    lt_tol: float = DEFAULT_LT_TOL,
+    params: dict | None = None,
+) -> VoidMap:
+    """Pores, throats, components and PLD from a distance field already on the grid."""
+    if merge_delta < 0:
+        raise ValueError(f"merge_delta={merge_delta}: must be >= 0 Å")
+    h = np.asarray(box, dtype=np.float64)
+    dist = np.ascontiguousarray(distance, dtype=np.float64)
+    nx, ny, nz = dist.shape
+    d = dist.ravel()
+    order = np.argsort(-d, kind="stable")
+    # components at the probe level; PLD from the maximin sweep down to d = 0
+    root, perc, level = kv.components_sweep_numba(d, order, float(probe), nx, ny, nz,
+                                                  kv.OFFSETS_26)
+    if probe > 0:
+        _r, _p, level = kv.components_sweep_numba(d, order, 0.0, nx, ny, nz, kv.OFFSETS_26)
+    roots = np.unique(root[root >= 0])
+    remap = np.full(d.size, -1, dtype=np.int64)
+    remap[roots] = np.arange(roots.size)
+    comp = np.where(root >= 0, remap[np.maximum(root, 0)], -1)
+    pld = np.where(np.isfinite(level), 2.0 * np.maximum(level, 0.0), 0.0)
+    # watershed pores
+    seed = kv.watershed_numba(d, order, float(probe), float(merge_delta), nx, ny, nz,
+                              kv.OFFSETS_26)
+    seeds = np.unique(seed[seed >= 0])
+    seeds = seeds[np.argsort(-d[seeds], kind="stable")]  # pore 0 = largest radius
+    pmap = np.full(d.size, -1, dtype=np.int64)
+    pmap[seeds] = np.arange(seeds.size)
+    labels = np.where(seed >= 0, pmap[np.maximum(seed, 0)], -1)
+    n_pores = seeds.size
+    vox = abs(np.linalg.det(h)) / d.size
+    npts = np.bincount(labels[labels >= 0], minlength=n_pores)
+    sidx = np.stack(np.unravel_index(seeds, dist.shape), axis=1)
+    centres = (sidx / np.array(dist.shape)) @ h
+    # throats: highest min(d_p, d_q) over neighbouring points of two pores
+    pa, pb, sv = kv.throat_pairs_numba(labels, d, nx, ny, nz, kv.OFFSETS_FORWARD_13)
+    if pa.size:
+        key = pa * n_pores + pb
+        o = np.lexsort((-sv, key))
+        first = np.ones(o.size, dtype=bool)
+        first[1:] = key[o][1:] != key[o][:-1]
+        sel = o[first]
+        throats = pd.DataFrame({"pore_a": pa[sel], "pore_b": pb[sel], "radius": sv[sel]})
+    else:
+        throats = pd.DataFrame({"pore_a": np.zeros(0, np.int64), "pore_b": np.zeros(0, np.int64),
+                                "radius": np.zeros(0)})
+    n_thr = np.bincount(np.concatenate([throats["pore_a"].to_numpy(),
+                                        throats["pore_b"].to_numpy()]), minlength=n_pores)
+    pores = pd.DataFrame({
+        "volume": npts * vox,
+        "radius": d[seeds] if n_pores else np.zeros(0),
+        "centre_x": centres[:, 0], "centre_y": centres[:, 1], "centre_z": centres[:, 2],
+        "n_points": npts,
+        "n_throats": n_thr[:n_pores],
+    })
+    p = {"probe": float(probe), "merge_delta": float(merge_delta), "lt_tol": float(lt_tol)}
+    p.update(params or {})
+    return VoidMap(box=h, distance=dist, probe=float(probe), labels=labels.reshape(dist.shape),
+                   components=comp.reshape(dist.shape), component_percolates=perc[roots],
+                   pld=pld, pores=pores, throats=throats, params=p)

@@ -1,0 +1,548 @@
+"""Hop-detection kernels: the cage-jump indicator p_hop and the displacement rule.
+
+Arrays in, arrays out. Positions are ``(n_frames, n_ions, 3)`` (float32 or float64, Å,
+unwrapped); indicator arrays are ``(n_frames, n_ions)`` float64 (frame-major, so the CPU kernel
+streams the positions once in file order). Three implementations of each quantity:
+
+* ``*_reference``: plain numpy / Python, slow, obviously right (tests);
+* ``*_cpu``: Numba, ``parallel=True``;
+* ``*_cuda``: Numba CUDA kernels (run under ``NUMBA_ENABLE_CUDASIM=1`` in the tests).
+
+p_hop (Candelier, Dauchot & Biroli, PRL 105, 135702, 2010), half-window ``w`` frames::
+
+    A = frames [t-w, t]  (inclusive, w+1 frames),  B = frames [t, t+w]  (inclusive)
+    p_hop(t) = sqrt( <|r - <r>_B|^2>_A * <|r - <r>_A|^2>_B )        (Å^2)
+
+defined for ``w <= t <= n_frames-1-w`` and NaN in the first and last ``w`` frames. Expanding
+the squares, ``<|r - m_B|^2>_A = <|r|^2>_A - 2 m_A.m_B + |m_B|^2``, so only running sums of r
+and |r|^2 over each window are needed: O(T) per ion instead of O(T w). To keep the expansion
+free of cancellation the sums are taken relative to an anchor (the ion's position at the start
+of each block of frames) and recomputed from scratch every block.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda, njit, prange
+
+#: Frames per block of the running-sum kernels (sums are recomputed at each block start).
+CPU_BLOCK = 512
+CUDA_BLOCK = 128
+_THREADS = 128
+
+
+def _check(positions: np.ndarray, w: int) -> np.ndarray:
+    x = np.asarray(positions)
+    if x.ndim != 3 or x.shape[2] != 3:
+        raise ValueError(f"positions must be (n_frames, n_ions, 3), got shape {x.shape}")
+    if int(w) < 1:
+        raise ValueError(f"half_window={w}: must be at least 1 frame")
+    if x.dtype not in (np.float32, np.float64):
+        x = x.astype(np.float64)
+    return np.ascontiguousarray(x)
+
+
+# ---------------------------------------------------------------------------- references
+def phop_reference(positions: np.ndarray, w: int) -> np.ndarray:
+    """p_hop by the direct O(T w) formula (numpy), ``(n_frames, n_ions)``, NaN at the edges."""
+    x = _check(positions, w).astype(np.float64)
+    n_frames, n_ions, _ = x.shape
+    out = np.full((n_frames, n_ions), np.nan)
+    for t in range(w, n_frames - w):
+        a = x[t - w : t + 1]
+        b = x[t : t + w + 1]
+        ma = a.mean(axis=0)
+        mb = b.mean(axis=0)
+        va = ((a - mb) ** 2).sum(axis=2).mean(axis=0)
+        vb = ((b - ma) ** 2).sum(axis=2).mean(axis=0)
+        out[t] = np.sqrt(va * vb)
+    return out
+
+
+def phop_cumsum_numpy(positions: np.ndarray, w: int) -> np.ndarray:
+    """p_hop from whole-trajectory cumulative sums, vectorised numpy (O(T), no Numba).
+
+    Positions are centred on each ion's mean first; cancellation grows with the spread of the
+    path, so this is a benchmark peer, not the production kernel.
+    """
+    x = _check(positions, w).astype(np.float64)
+    n_frames, n_ions, _ = x.shape
+    out = np.full((n_frames, n_ions), np.nan)
+    if n_frames < 2 * w + 1:
+        return out
+    x = x - x.mean(axis=0)
+    c1 = np.zeros((n_frames + 1, n_ions, 3))
+    np.cumsum(x, axis=0, out=c1[1:])
+    c2 = np.zeros((n_frames + 1, n_ions))
+    np.cumsum(np.einsum("tij,tij->ti", x, x), axis=0, out=c2[1:])
+    n = w + 1
+    t = np.arange(w, n_frames - w)
+    ma = (c1[t + 1] - c1[t - w]) / n
+    mb = (c1[t + w + 1] - c1[t]) / n
+    qa = (c2[t + 1] - c2[t - w]) / n
+    qb = (c2[t + w + 1] - c2[t]) / n
+    dot = np.einsum("tij,tij->ti", ma, mb)
+    va = qa - 2 * dot + np.einsum("tij,tij->ti", mb, mb)
+    vb = qb - 2 * dot + np.einsum("tij,tij->ti", ma, ma)
+    out[w : n_frames - w] = np.sqrt(np.maximum(va, 0.0) * np.maximum(vb, 0.0))
+    return out
+
+
+def displacement_reference(positions: np.ndarray, lag: int) -> np.ndarray:
+    """d(t) = |r(t+lag) - r(t)| (Å), ``(n_frames, n_ions)``, NaN for the last ``lag`` frames."""
+    x = _check(positions, lag).astype(np.float64)
+    out = np.full(x.shape[:2], np.nan)
+    if x.shape[0] > lag:
+        out[:-lag] = np.linalg.norm(x[lag:] - x[:-lag], axis=2)
+    return out
+
+
+def hysteresis_reference(signal: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """Hysteresis state per frame and ion (1 = inside an event), plain Python.
+
+    An event starts at the first frame whose signal exceeds ``on`` (strictly) and lasts while
+    the signal stays above ``off`` (strictly); NaN ends an event and never starts one.
+    """
+    s = np.asarray(signal, dtype=np.float64)
+    mask = np.zeros(s.shape, dtype=np.uint8)
+    for i in range(s.shape[1]):
+        inside = False
+        for t in range(s.shape[0]):
+            v = s[t, i]
+            inside = (v > off[i]) if inside else (v > on[i])
+            mask[t, i] = inside
+    return mask
+
+
+def split_displacement_reference(
+    positions: np.ndarray, ion: int, lo: int, hi: int, h: int
+) -> tuple[int, np.ndarray]:
+    """Best split frame ``s`` in ``[lo, hi]`` maximising ``|<r>_[s, s+h) - <r>_[s-h, s)|`` and
+    that displacement vector (plain numpy)."""
+    x = np.asarray(positions, dtype=np.float64)[:, ion]
+    best, best_s, best_d = -1.0, lo, np.zeros(3)
+    for s in range(lo, hi + 1):
+        d = x[s : s + h].mean(axis=0) - x[s - h : s].mean(axis=0)
+        if d @ d > best:
+            best, best_s, best_d = d @ d, s, d
+    return best_s, best_d
+
+
+# ---------------------------------------------------------------------------- Numba CPU
+@njit(parallel=True, cache=True)
+def _phop_cpu(x, w, block, out):
+    n_frames, n_ions, _ = x.shape
+    lo = w
+    hi = n_frames - w  # valid t in [lo, hi)
+    nb = (hi - lo + block - 1) // block
+    inv_n = 1.0 / (w + 1)
+    for b in prange(nb):
+        t0 = lo + b * block
+        t1 = min(t0 + block, hi)
+        anc = np.empty((n_ions, 3))
+        sa = np.zeros((n_ions, 4))
+        sb = np.zeros((n_ions, 4))
+        for i in range(n_ions):
+            for k in range(3):
+                anc[i, k] = x[t0, i, k]
+        for s in range(t0 - w, t0 + 1):
+            for i in range(n_ions):
+                dx = x[s, i, 0] - anc[i, 0]
+                dy = x[s, i, 1] - anc[i, 1]
+                dz = x[s, i, 2] - anc[i, 2]
+                sa[i, 0] += dx
+                sa[i, 1] += dy
+                sa[i, 2] += dz
+                sa[i, 3] += dx * dx + dy * dy + dz * dz
+        for s in range(t0, t0 + w + 1):
+            for i in range(n_ions):
+                dx = x[s, i, 0] - anc[i, 0]
+                dy = x[s, i, 1] - anc[i, 1]
+                dz = x[s, i, 2] - anc[i, 2]
+                sb[i, 0] += dx
+                sb[i, 1] += dy
+                sb[i, 2] += dz
+                sb[i, 3] += dx * dx + dy * dy + dz * dz
+        for t in range(t0, t1):
+            for i in range(n_ions):
+                if t > t0:
+                    # A loses t-1-w and gains t; B loses t-1 and gains t+w
+                    for s, sign in ((t - 1 - w, -1.0), (t, 1.0)):
+                        dx = x[s, i, 0] - anc[i, 0]
+                        dy = x[s, i, 1] - anc[i, 1]
+                        dz = x[s, i, 2] - anc[i, 2]
+                        sa[i, 0] += sign * dx
+                        sa[i, 1] += sign * dy
+                        sa[i, 2] += sign * dz
+                        sa[i, 3] += sign * (dx * dx + dy * dy + dz * dz)
+                    for s, sign in ((t - 1, -1.0), (t + w, 1.0)):
+                        dx = x[s, i, 0] - anc[i, 0]
+                        dy = x[s, i, 1] - anc[i, 1]
+                        dz = x[s, i, 2] - anc[i, 2]
+                        sb[i, 0] += sign * dx
+                        sb[i, 1] += sign * dy
+                        sb[i, 2] += sign * dz
+                        sb[i, 3] += sign * (dx * dx + dy * dy + dz * dz)
+                max_ = sa[i, 0] * inv_n
+                may = sa[i, 1] * inv_n
+                maz = sa[i, 2] * inv_n
+                mbx = sb[i, 0] * inv_n
+                mby = sb[i, 1] * inv_n
+                mbz = sb[i, 2] * inv_n
+                dot = max_ * mbx + may * mby + maz * mbz
+                va = sa[i, 3] * inv_n - 2.0 * dot + (mbx * mbx + mby * mby + mbz * mbz)
+                vb = sb[i, 3] * inv_n - 2.0 * dot + (max_ * max_ + may * may + maz * maz)
+                if va < 0.0:
+                    va = 0.0
+                if vb < 0.0:
+                    vb = 0.0
+                out[t, i] = math.sqrt(va * vb)
+
+
+def phop_cpu(positions: np.ndarray, w: int, block: int = CPU_BLOCK) -> np.ndarray:
+    """p_hop with the Numba running-sum kernel, ``(n_frames, n_ions)``, NaN at the edges."""
+    x = _check(positions, w)
+    out = np.empty(x.shape[:2])
+    n_frames = x.shape[0]
+    out[: min(w, n_frames)] = np.nan
+    out[max(n_frames - w, 0) :] = np.nan
+    if n_frames >= 2 * w + 1 and x.shape[1] > 0:
+        _phop_cpu(x, int(w), max(int(block), 1), out)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _displacement_cpu(x, lag, out):
+    n_frames, n_ions, _ = x.shape
+    for t in prange(n_frames):
+        for i in range(n_ions):
+            if t + lag < n_frames:
+                dx = x[t + lag, i, 0] - x[t, i, 0]
+                dy = x[t + lag, i, 1] - x[t, i, 1]
+                dz = x[t + lag, i, 2] - x[t, i, 2]
+                out[t, i] = math.sqrt(dx * dx + dy * dy + dz * dz)
+            else:
+                out[t, i] = np.nan
+
+
+def displacement_cpu(positions: np.ndarray, lag: int) -> np.ndarray:
+    """d(t) = |r(t+lag) - r(t)| with Numba, ``(n_frames, n_ions)``."""
+    x = _check(positions, lag)
+    out = np.empty(x.shape[:2])
+    _displacement_cpu(x, int(lag), out)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _hysteresis_cpu(s, on, off, mask):
+    n_frames, n_ions = s.shape
+    for i in prange(n_ions):
+        inside = False
+        for t in range(n_frames):
+            v = s[t, i]
+            if inside:
+                inside = v > off[i]
+            else:
+                inside = v > on[i]
+            mask[t, i] = 1 if inside else 0
+
+
+def hysteresis_cpu(signal: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """Hysteresis event mask (see :func:`hysteresis_reference`) with Numba."""
+    s = np.ascontiguousarray(signal, dtype=np.float64)
+    mask = np.empty(s.shape, dtype=np.uint8)
+    _hysteresis_cpu(s, np.asarray(on, np.float64), np.asarray(off, np.float64), mask)
+    return mask
+
+
+@njit(parallel=True, cache=True)
+def _split_cpu(x, ions, lo, hi, h, s_out, d_out):
+    for e in prange(ions.shape[0]):
+        i = ions[e]
+        a = lo[e]
+        # sums of the windows [s-h, s) and [s, s+h) at s = a, relative to an anchor
+        c0 = x[a, i, 0]
+        c1 = x[a, i, 1]
+        c2 = x[a, i, 2]
+        l0 = 0.0
+        l1 = 0.0
+        l2 = 0.0
+        r0 = 0.0
+        r1 = 0.0
+        r2 = 0.0
+        for s in range(a - h, a):
+            l0 += x[s, i, 0] - c0
+            l1 += x[s, i, 1] - c1
+            l2 += x[s, i, 2] - c2
+        for s in range(a, a + h):
+            r0 += x[s, i, 0] - c0
+            r1 += x[s, i, 1] - c1
+            r2 += x[s, i, 2] - c2
+        best = -1.0
+        for s in range(a, hi[e] + 1):
+            if s > a:
+                # left gains s-1, loses s-1-h; right loses s-1, gains s+h-1
+                l0 += x[s - 1, i, 0] - x[s - 1 - h, i, 0]
+                l1 += x[s - 1, i, 1] - x[s - 1 - h, i, 1]
+                l2 += x[s - 1, i, 2] - x[s - 1 - h, i, 2]
+                r0 += x[s + h - 1, i, 0] - x[s - 1, i, 0]
+                r1 += x[s + h - 1, i, 1] - x[s - 1, i, 1]
+                r2 += x[s + h - 1, i, 2] - x[s - 1, i, 2]
+            d0 = (r0 - l0) / h
+            d1 = (r1 - l1) / h
+            d2 = (r2 - l2) / h
+            q = d0 * d0 + d1 * d1 + d2 * d2
+            if q > best:
+                best = q
+                s_out[e] = s
+                d_out[e, 0] = d0
+                d_out[e, 1] = d1
+                d_out[e, 2] = d2
+
+
+def split_displacements(
+    positions: np.ndarray, ions: np.ndarray, lo: np.ndarray, hi: np.ndarray, h: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each event (ion, frame range ``[lo, hi]``) the split frame ``s`` maximising
+    ``|<r>_[s, s+h) - <r>_[s-h, s)|`` and that vector (Å); ranges are clipped to
+    ``[h, n_frames-h]``. Numba, parallel over events."""
+    x = _check(positions, h)
+    n_frames = x.shape[0]
+    lo = np.clip(np.asarray(lo, np.int64), h, n_frames - h)
+    hi = np.clip(np.asarray(hi, np.int64), lo, n_frames - h)
+    s_out = np.empty(len(lo), dtype=np.int64)
+    d_out = np.empty((len(lo), 3))
+    if len(lo) and n_frames >= 2 * h:
+        _split_cpu(x, np.asarray(ions, np.int64), lo, hi, int(h), s_out, d_out)
+    else:
+        s_out[:] = -1
+        d_out[:] = np.nan
+    return s_out, d_out
+
+
+# ---------------------------------------------------------------------------- CUDA
+@cuda.jit
+def _phop_cuda_kernel(x, w, block, out):  # pragma: no cover - runs on GPU / simulator
+    n_frames = x.shape[0]
+    n_ions = x.shape[1]
+    g = cuda.grid(1)
+    i = g % n_ions
+    b = g // n_ions
+    t0 = w + b * block
+    hi = n_frames - w
+    if t0 >= hi:
+        return
+    t1 = min(t0 + block, hi)
+    inv_n = 1.0 / (w + 1)
+    c0 = x[t0, i, 0]
+    c1 = x[t0, i, 1]
+    c2 = x[t0, i, 2]
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    b0 = 0.0
+    b1 = 0.0
+    b2 = 0.0
+    b3 = 0.0
+    for s in range(t0 - w, t0 + 1):
+        dx = x[s, i, 0] - c0
+        dy = x[s, i, 1] - c1
+        dz = x[s, i, 2] - c2
+        a0 += dx
+        a1 += dy
+        a2 += dz
+        a3 += dx * dx + dy * dy + dz * dz
+    for s in range(t0, t0 + w + 1):
+        dx = x[s, i, 0] - c0
+        dy = x[s, i, 1] - c1
+        dz = x[s, i, 2] - c2
+        b0 += dx
+        b1 += dy
+        b2 += dz
+        b3 += dx * dx + dy * dy + dz * dz
+    for t in range(t0, t1):
+        if t > t0:
+            s = t - 1 - w
+            dx = x[s, i, 0] - c0
+            dy = x[s, i, 1] - c1
+            dz = x[s, i, 2] - c2
+            a0 -= dx
+            a1 -= dy
+            a2 -= dz
+            a3 -= dx * dx + dy * dy + dz * dz
+            dx = x[t, i, 0] - c0
+            dy = x[t, i, 1] - c1
+            dz = x[t, i, 2] - c2
+            a0 += dx
+            a1 += dy
+            a2 += dz
+            a3 += dx * dx + dy * dy + dz * dz
+            s = t - 1
+            dx = x[s, i, 0] - c0
+            dy = x[s, i, 1] - c1
+            dz = x[s, i, 2] - c2
+            b0 -= dx
+            b1 -= dy
+            b2 -= dz
+            b3 -= dx * dx + dy * dy + dz * dz
+            s = t + w
+            dx = x[s, i, 0] - c0
+            dy = x[s, i, 1] - c1
+            dz = x[s, i, 2] - c2
+            b0 += dx
+            b1 += dy
+            b2 += dz
+            b3 += dx * dx + dy * dy + dz * dz
+        mx = a0 * inv_n
+        my = a1 * inv_n
+        mz = a2 * inv_n
+        nx = b0 * inv_n
+        ny = b1 * inv_n
+        nz = b2 * inv_n
+        dot = mx * nx + my * ny + mz * nz
+        va = a3 * inv_n - 2.0 * dot + (nx * nx + ny * ny + nz * nz)
+        vb = b3 * inv_n - 2.0 * dot + (mx * mx + my * my + mz * mz)
+        if va < 0.0:
+            va = 0.0
+        if vb < 0.0:
+            vb = 0.0
+        out[t, i] = math.sqrt(va * vb)
+
+
+@cuda.jit
+def _displacement_cuda_kernel(x, lag, out):  # pragma: no cover
+    n_frames = x.shape[0]
+    n_ions = x.shape[1]
+    g = cuda.grid(1)
+    if g >= n_frames * n_ions:
+        return
+    t = g // n_ions
+    i = g % n_ions
+    if t + lag < n_frames:
+        dx = x[t + lag, i, 0] - x[t, i, 0]
+        dy = x[t + lag, i, 1] - x[t, i, 1]
+        dz = x[t + lag, i, 2] - x[t, i, 2]
+        out[t, i] = math.sqrt(dx * dx + dy * dy + dz * dz)
+    else:
+        out[t, i] = math.nan
+
+
+@cuda.jit
+def _hysteresis_cuda_kernel(s, on, off, mask):  # pragma: no cover
+    n_frames = s.shape[0]
+    n_ions = s.shape[1]
+    i = cuda.grid(1)
+    if i >= n_ions:
+        return
+    inside = False
+    for t in range(n_frames):
+        v = s[t, i]
+        if inside:
+            inside = v > off[i]
+        else:
+            inside = v > on[i]
+        mask[t, i] = 1 if inside else 0
+
+
+def _blocks(n: int) -> int:
+    return max((n + _THREADS - 1) // _THREADS, 1)
+
+
+def phop_cuda(positions: np.ndarray, w: int, block: int = CUDA_BLOCK) -> np.ndarray:
+    """p_hop with the CUDA running-sum kernel (one thread per ion and block of frames)."""
+    x = _check(positions, w)
+    n_frames, n_ions, _ = x.shape
+    out = np.full((n_frames, n_ions), np.nan)
+    if n_frames < 2 * w + 1 or n_ions == 0:
+        return out
+    block = max(int(block), 1)
+    nb = (n_frames - 2 * w + block - 1) // block
+    d_x = cuda.to_device(x)
+    d_out = cuda.to_device(out)
+    _phop_cuda_kernel[_blocks(nb * n_ions), _THREADS](d_x, int(w), block, d_out)
+    return d_out.copy_to_host()
+
+
+def displacement_cuda(positions: np.ndarray, lag: int) -> np.ndarray:
+    """d(t) = |r(t+lag) - r(t)| with a CUDA kernel (one thread per frame and ion)."""
+    x = _check(positions, lag)
+    n_frames, n_ions, _ = x.shape
+    d_out = cuda.device_array((n_frames, n_ions), dtype=np.float64)
+    if n_frames * n_ions:
+        _displacement_cuda_kernel[_blocks(n_frames * n_ions), _THREADS](
+            cuda.to_device(x), int(lag), d_out
+        )
+    return d_out.copy_to_host()
+
+
+def hysteresis_cuda(signal: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """Hysteresis event mask with a CUDA kernel (one thread per ion)."""
+    s = np.ascontiguousarray(signal, dtype=np.float64)
+    d_mask = cuda.device_array(s.shape, dtype=np.uint8)
+    if s.size:
+        _hysteresis_cuda_kernel[_blocks(s.shape[1]), _THREADS](
+            cuda.to_device(s),
+            cuda.to_device(np.ascontiguousarray(on, np.float64)),
+            cuda.to_device(np.ascontiguousarray(off, np.float64)),
+            d_mask,
+        )
+    return d_mask.copy_to_host()
+
+
+# ---------------------------------------------------------------------------- dispatch
+def phop(positions: np.ndarray, w: int, backend: str = "cpu") -> np.ndarray:
+    """p_hop ``(n_frames, n_ions)`` on ``backend`` ("cpu" or "cuda")."""
+    return phop_cuda(positions, w) if backend == "cuda" else phop_cpu(positions, w)
+
+
+def displacement(positions: np.ndarray, lag: int, backend: str = "cpu") -> np.ndarray:
+    """d(t) = |r(t+lag) - r(t)| ``(n_frames, n_ions)`` on ``backend``."""
+    return displacement_cuda(positions, lag) if backend == "cuda" else displacement_cpu(
+        positions, lag
+    )
+
+
+def hysteresis(
+    signal: np.ndarray, on: np.ndarray, off: np.ndarray, backend: str = "cpu"
+) -> np.ndarray:
+    """Hysteresis event mask ``(n_frames, n_ions)`` uint8 on ``backend``."""
+    if backend == "cuda":
+        return hysteresis_cuda(signal, on, off)
+    return hysteresis_cpu(signal, on, off)
+
+
+@njit(parallel=True, cache=True)
+def _peaks_cpu(signal, ions, lo, hi, t_out, v_out):
+    for e in prange(ions.shape[0]):
+        i = ions[e]
+        best = -np.inf
+        arg = lo[e]
+        for t in range(lo[e], hi[e] + 1):
+            v = signal[t, i]
+            if v > best:
+                best = v
+                arg = t
+        t_out[e] = arg
+        v_out[e] = best
+
+
+def event_peaks(
+    signal: np.ndarray, ions: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame of the maximum of ``signal[:, ion]`` over each ``[lo, hi]`` and that maximum."""
+    n = len(ions)
+    t_out = np.empty(n, dtype=np.int64)
+    v_out = np.empty(n)
+    if n:
+        _peaks_cpu(
+            np.ascontiguousarray(signal, np.float64),
+            np.asarray(ions, np.int64),
+            np.asarray(lo, np.int64),
+            np.asarray(hi, np.int64),
+            t_out,
+            v_out,
+        )
+    return t_out, v_out

@@ -442,3 +442,86 @@ def from_distance(
     return VoidMap(box=h, distance=dist, probe=float(probe), labels=labels.reshape(dist.shape),
                    components=comp.reshape(dist.shape), component_percolates=perc[roots],
                    pld=pld, pores=pores, throats=throats, params=p)
+
+
+# ---------------------------------------------------------------------------- per ion
+
+
+def voronoi_volumes(positions: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Periodic Voronoi cell volume of every point (freud.locality.Voronoi), Å³."""
+    import freud
+
+    h = np.asarray(box, dtype=np.float64)
+    fbox = freud.box.Box.from_matrix(h.T)
+    frac = kv.wrap_fractional(positions, h)
+    pts = np.asarray(fbox.make_absolute(frac), dtype=np.float64)
+    vor = freud.locality.Voronoi()
+    vor.compute((fbox, pts))
+    return np.asarray(vor.volumes, dtype=np.float64)
+
+
+def ion_descriptors(
+    vm: VoidMap,
+    ions: np.ndarray,
+    framework: np.ndarray | None = None,
+    *,
+    framework_radii: np.ndarray | None = None,
+    voronoi: bool = True,
+) -> pd.DataFrame:
+    """Void descriptors of ions in one frame.
+
+    Parameters
+    ----------
+    vm : VoidMap
+        The void map of the carbon frame (pores and throats come from it).
+    ions : (n_ions, 3)
+        Ion positions, Å.
+    framework : (n, 3), optional
+        Framework positions of this frame, Å, for the exact wall distance and the Voronoi
+        tessellation; default the atoms the map was built from.
+    framework_radii : (n,), optional
+        Radii of ``framework``; default those of the map's atoms (or 1.7 Å).
+    voronoi : bool
+        Compute the Voronoi volumes (freud).
+
+    Returns
+    -------
+    DataFrame with one row per ion: ``pore`` (id, -1 if none), ``pore_radius`` (Å),
+    ``pore_volume`` (Å³), ``wall_distance`` (exact d at the ion, Å), ``pore_throats``,
+    ``voronoi_volume`` (Å³, among framework + ions).
+    """
+    ions = np.atleast_2d(np.asarray(ions, dtype=np.float64))
+    h = vm.box
+    atoms = vm.params.get("_atoms")
+    if framework is None:
+        if atoms is None:
+            raise ValueError("pass framework= positions: this VoidMap carries no atoms")
+        afrac, rad = atoms
+        framework = afrac @ h
+    else:
+        framework = np.asarray(framework, dtype=np.float64).reshape(-1, 3)
+        if framework_radii is not None:
+            rad = np.asarray(framework_radii, dtype=np.float64)
+        elif atoms is not None and len(atoms[1]) == len(framework):
+            rad = atoms[1]
+        else:
+            rad = np.full(len(framework), DEFAULT_RADII["C"])
+        afrac = kv.wrap_fractional(framework, h)
+    m, start, cells, w_min = kv.build_cell_list(afrac, h)
+    d_wall = kv.distance_points_numba(kv.wrap_fractional(ions, h), afrac,
+                                      np.ascontiguousarray(rad, np.float64), h, m, start, cells,
+                                      w_min, kv.max_shell(h, w_min))
+    pore = vm.pore_at(ions)
+    ok = pore >= 0
+    pr = np.full(len(ions), np.nan)
+    pv = np.full(len(ions), np.nan)
+    nt = np.zeros(len(ions), dtype=np.int64)
+    pr[ok] = vm.pores["radius"].to_numpy()[pore[ok]]
+    pv[ok] = vm.pores["volume"].to_numpy()[pore[ok]]
+    nt[ok] = vm.pores["n_throats"].to_numpy()[pore[ok]]
+    if voronoi:
+        vv = voronoi_volumes(np.vstack([framework, ions]), h)[len(framework):]
+    else:
+        vv = np.full(len(ions), np.nan)
+    return pd.DataFrame({"pore": pore, "pore_radius": pr, "pore_volume": pv,
+                         "wall_distance": d_wall, "pore_throats": nt, "voronoi_volume": vv})

@@ -1,0 +1,301 @@
+"""Void tessellation: exact distance field, pores, throats, percolation, LCD/PLD, PSD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import triclinic_box
+from voids_geometry import (
+    BCC,
+    carve,
+    cubic_matrix,
+    cylinder_x,
+    graphene_slit,
+    min_image_norm,
+    sphere,
+)
+
+from hcanalysis import voids
+from hcanalysis.kernels import voids as kv
+
+R_C = 1.7
+
+
+def _grid_halfdiag(vm) -> float:
+    """Largest distance from any point of the cell to its nearest grid point (bound)."""
+    steps = vm.box / np.asarray(vm.shape)[:, None]
+    return 0.5 * float(max(np.linalg.norm(s) for s in
+                           [steps.sum(0), steps[0] + steps[1] - steps[2],
+                            steps[0] - steps[1] + steps[2], -steps[0] + steps[1] + steps[2]]))
+
+
+# ----------------------------------------------------------------------------- distance field
+
+
+def test_distance_field_equals_brute_force_triclinic(rng):
+    box = triclinic_box(9.0, 10.0, 8.0, 2.5, -1.5, 1.0)
+    pos = rng.uniform(-5, 15, size=(25, 3))  # many outside the cell: wrapped internally
+    species = np.where(rng.random(25) < 0.7, "C", "O")
+    radii = {"C": 1.7, "O": 1.2}
+    shape = kv.grid_shape(box, 1.0)
+    rad = np.array([radii[s] for s in species])
+    got = voids.distance_field(pos, box, rad, shape, backend="cpu")
+    ref = kv.distance_grid_reference(kv.wrap_fractional(pos, box), rad, box, shape)
+    assert got.shape == shape
+    np.testing.assert_allclose(got, ref, atol=1e-10)
+    assert got.max() > 0.5  # some points far from every atom: the shell search went wide
+
+
+def test_distance_far_from_sparse_atoms():
+    # two atoms in a 20 A cell: most points lie far outside the first cell shell
+    box = triclinic_box(20.0, 18.0, 16.0, 4.0, 2.0, -3.0)
+    pos = np.array([[1.0, 1.0, 1.0], [10.0, 9.0, 7.0]])
+    shape = kv.grid_shape(box, 2.0)
+    got = voids.distance_field(pos, box, np.array([1.7, 1.0]), shape, backend="cpu")
+    ref = kv.distance_grid_reference(kv.wrap_fractional(pos, box), np.array([1.7, 1.0]), box,
+                                     shape)
+    np.testing.assert_allclose(got, ref, atol=1e-10)
+
+
+@pytest.mark.cudasim
+def test_cuda_distance_equals_cpu(rng):
+    box = triclinic_box(5.0, 5.5, 6.0, 1.0, -0.5, 0.7)
+    pos = rng.uniform(0, 6, size=(5, 3))
+    rad = np.full(5, 1.2)
+    shape = (3, 4, 4)
+    cpu = voids.distance_field(pos, box, rad, shape, backend="cpu")
+    gpu = voids.distance_field(pos, box, rad, shape, backend="cuda")
+    np.testing.assert_allclose(gpu, cpu, atol=1e-12)
+
+
+def test_distance_at_points_exact(rng):
+    pos, box = cubic_matrix(6)
+    pos = pos + rng.normal(0, 0.1, pos.shape)
+    vm = voids.tessellate(pos, box, ["C"] * len(pos), spacing=0.5, backend="cpu")
+    q = rng.uniform(-3, 12, size=(20, 3))
+    ref = kv.distance_points_reference(kv.wrap_fractional(q, box), kv.wrap_fractional(pos, box),
+                                       np.full(len(pos), R_C), box)
+    np.testing.assert_allclose(vm.distance_at(q), ref, atol=1e-10)
+
+
+def test_unknown_species_raises():
+    with pytest.raises(ValueError, match="no radius"):
+        voids.tessellate(np.zeros((2, 3)), np.eye(3) * 5, ["C", "Na"], spacing=0.5)
+
+
+# ----------------------------------------------------------------------------- slit pore
+
+
+def test_graphene_slit_lcd_pld_percolation():
+    s = 7.0
+    pos, box = graphene_slit(s)
+    vm = voids.tessellate(pos, box, ["C"] * len(pos), spacing=0.25, backend="cpu")
+    # exact largest inscribed radius: centre over a hexagon centre, midway between sheets,
+    # 6 atoms at in-plane distance BCC
+    r_star = np.hypot(BCC, s / 2) - R_C
+    # brute force over candidate centres on a fine mesh of the slit mid-plane
+    a = np.sqrt(3) * BCC
+    xs, ys = np.meshgrid(np.linspace(-a, a, 61), np.linspace(-1.5 * BCC, 1.5 * BCC, 61))
+    cand = np.column_stack([xs.ravel(), ys.ravel(), np.zeros(xs.size)])
+    brute = kv.distance_points_reference(kv.wrap_fractional(cand, box),
+                                         kv.wrap_fractional(pos, box), np.full(len(pos), R_C),
+                                         box)
+    assert brute.max() == pytest.approx(r_star, abs=1e-9)
+    # (0, 0, 0) is a grid point and the exact centre, so the grid LCD is exact
+    assert vm.lcd == pytest.approx(2 * r_star, abs=1e-9)
+    assert r_star > (s - 2 * R_C) / 2
+    assert list(vm.percolates) == [True, True, False]
+    # PLD in-plane: the saddle over a C-C bond midpoint, nearest atoms at BCC/2 in-plane;
+    # the grid maximin lies within one grid half-diagonal of it (a discrete path can also
+    # step across the saddle line between two grid points, slightly above the saddle)
+    r_sad = np.hypot(BCC / 2, s / 2) - R_C
+    tol = _grid_halfdiag(vm)
+    for ax in (0, 1):
+        assert abs(vm.pld[ax] / 2 - r_sad) <= tol
+        assert vm.pld[ax] / 2 < r_star - 0.1
+    assert vm.pld[2] == 0.0
+    assert 0.0 < vm.porosity < 1.0
+
+
+# ----------------------------------------------------------------------------- cavity
+
+
+@pytest.fixture(scope="module")
+def cavity():
+    pos, box = cubic_matrix(12)  # 18 A cube
+    centre = np.full(3, 9.0)
+    pos = carve(pos, box, sphere(centre, 3.0, box))
+    vm = voids.tessellate(pos, box, ["C"] * len(pos), spacing=0.3, backend="cpu")
+    return pos, box, centre, vm
+
+
+def test_closed_cavity_one_pore_no_percolation(cavity):
+    pos, box, centre, vm = cavity
+    d_c = min_image_norm(pos - centre, box).min() - R_C
+    assert d_c >= 3.0
+    assert vm.n_pores == 1
+    assert vm.pores["radius"].iloc[0] >= d_c - 1e-9
+    assert vm.lcd == pytest.approx(2 * vm.pores["radius"].iloc[0])
+    assert 2 * 3.0 <= vm.lcd <= 2 * (3.0 + LATTICE_TOL)
+    assert not vm.percolates.any()
+    assert np.all(vm.pld == 0)
+    vol = vm.pores["volume"].iloc[0]
+    assert 4 / 3 * np.pi * 3.0**3 < vol < 4 / 3 * np.pi * (3.0 + LATTICE_TOL) ** 3
+    assert vm.porosity == pytest.approx(vol / vm.volume)
+    assert len(vm.throats) == 0
+
+
+LATTICE_TOL = 0.8  # carving a 1.5 A lattice leaves the cavity up to ~this much larger than R
+
+
+def test_cavity_across_periodic_boundary_is_one_pore(cavity):
+    pos, box, centre, vm = cavity
+    # the same structure shifted by half a cell: the cavity now straddles every face
+    pos2 = pos + 9.0
+    vm2 = voids.tessellate(pos2, box, ["C"] * len(pos), spacing=0.3, backend="cpu")
+    assert vm2.n_pores == 1
+    assert vm2.pores["volume"].iloc[0] == pytest.approx(vm.pores["volume"].iloc[0], rel=1e-12)
+    assert vm2.lcd == pytest.approx(vm.lcd, abs=1e-9)
+    np.testing.assert_allclose(np.roll(vm.distance, 30, axis=(0, 1, 2)), vm2.distance,
+                               atol=1e-9)
+    assert not vm2.percolates.any()
+
+
+def test_triclinic_cell_equals_orthogonal(cavity):
+    pos, box, centre, vm = cavity
+    tilted = np.array([[18.0, 0, 0], [18.0, 18.0, 0], [0, 0, 18.0]])  # same lattice
+    vmt = voids.tessellate(pos, tilted, ["C"] * len(pos), spacing=0.3, backend="cpu")
+    assert vmt.volume == pytest.approx(vm.volume)
+    assert vmt.n_pores == 1
+    # radius and volume agree within the grid resolution
+    assert abs(vmt.lcd - vm.lcd) <= 2 * _grid_halfdiag(vmt)
+    assert vmt.pores["volume"].iloc[0] == pytest.approx(vm.pores["volume"].iloc[0], rel=0.03)
+    assert vmt.porosity == pytest.approx(vm.porosity, rel=0.03)
+    assert not vmt.percolates.any()
+
+
+def test_ion_descriptors_at_cavity_centre(cavity):
+    pos, box, centre, vm = cavity
+    ions = np.array([centre, centre + [1.0, 0.0, 0.0]])
+    desc = voids.ion_descriptors(vm, ions, framework=pos)
+    d_ref = min_image_norm(pos - centre, box).min() - R_C
+    assert desc["wall_distance"][0] == pytest.approx(d_ref, abs=1e-10)
+    assert list(desc["pore"]) == [0, 0]
+    assert desc["pore_radius"][0] == pytest.approx(vm.pores["radius"].iloc[0])
+    assert desc["pore_volume"][0] == pytest.approx(vm.pores["volume"].iloc[0])
+    assert list(desc["pore_throats"]) == [0, 0]
+    # Voronoi volumes of all atoms tile the cell; the ions share the empty cavity
+    assert desc["voronoi_volume"].sum() > 4 / 3 * np.pi * 3.0**3 * 0.5
+    assert desc["voronoi_volume"].sum() < 4 / 3 * np.pi * (3.0 + 1.7 + 1.5) ** 3
+
+
+# ----------------------------------------------------------------------------- channel
+
+
+def test_cylindrical_channel_percolates_along_its_axis_only():
+    pos, box = cubic_matrix(12)
+    R = 2.5
+    pos = carve(pos, box, cylinder_x(9.0, 9.0, R, box))
+    vm = voids.tessellate(pos, box, ["C"] * len(pos), spacing=0.3, backend="cpu")
+    assert list(vm.percolates) == [True, False, False]
+    assert vm.pld[1] == 0 and vm.pld[2] == 0
+    # the channel's narrowest cross-section is at least R wide, at most R + lattice slack
+    assert 2 * (R - _grid_halfdiag(vm)) <= vm.pld[0] <= 2 * (R + LATTICE_TOL)
+    assert vm.pld[0] <= vm.lcd + 1e-12
+    assert vm.accessible_porosity() == pytest.approx(vm.porosity)
+    # a probe wider than the channel's limiting radius cannot pass
+    assert vm.accessible_porosity(vm.pld[0] / 2 + 0.05) == 0.0
+
+
+def test_channel_along_diagonal_of_tilted_cell():
+    # the x-channel expressed in a cell whose second vector is (18, 18, 0): the channel still
+    # runs along a, and b's projection carries no void path -> percolates along a only
+    pos, box = cubic_matrix(12)
+    pos = carve(pos, box, cylinder_x(9.0, 9.0, 2.5, box))
+    tilted = np.array([[18.0, 0, 0], [18.0, 18.0, 0], [0, 0, 18.0]])
+    vm = voids.tessellate(pos, tilted, ["C"] * len(pos), spacing=0.35, backend="cpu")
+    assert list(vm.percolates) == [True, False, False]
+
+
+# ----------------------------------------------------------------------------- two cavities
+
+
+def test_two_cavities_joined_by_throat():
+    pos, box = cubic_matrix(12)
+    box = np.diag([24.0, 18.0, 18.0])
+    g = np.arange(16) * 1.5
+    pos = np.stack(np.meshgrid(g, np.arange(12) * 1.5, np.arange(12) * 1.5, indexing="ij"),
+                   -1).reshape(-1, 3)
+    c1, c2 = np.array([6.0, 9.0, 9.0]), np.array([18.0, 9.0, 9.0])
+    rt = 1.0
+
+    def joined(p):
+        inside = sphere(c1, 3.0, box)(p) | sphere(c2, 3.0, box)(p)
+        seg = (p[:, 0] > 6.0) & (p[:, 0] < 18.0)
+        radial = np.hypot(p[:, 1] - 9.0, p[:, 2] - 9.0)
+        return inside | (seg & (radial < rt + R_C))
+
+    pos = carve(pos, box, joined)
+    vm = voids.tessellate(pos, box, ["C"] * len(pos), spacing=0.3, backend="cpu")
+    assert vm.n_pores == 2
+    assert len(vm.throats) == 1
+    th = vm.throats.iloc[0]
+    assert {int(th.pore_a), int(th.pore_b)} == {0, 1}
+    assert rt - _grid_halfdiag(vm) <= th.radius <= rt + LATTICE_TOL
+    assert th.radius < vm.pores["radius"].min()
+    assert list(vm.pores["n_throats"]) == [1, 1]
+    assert not vm.percolates.any()
+    centres = vm.pore_centres
+    near = [min(min_image_norm(c[None] - c1, box)[0], min_image_norm(c[None] - c2, box)[0])
+            for c in centres]
+    assert max(near) < LATTICE_TOL
+
+
+# ----------------------------------------------------------------------------- watershed rule
+
+
+def _two_bumps(sep: float, dip: float):
+    """Periodic synthetic field on a 40x8x8 grid: two maxima (heights 3 and 2.5) separated by
+    a saddle of height 2.5 - dip along a."""
+    x = np.arange(40)
+    prof = np.interp(x, [0, 10, 20, 30, 39], [0.5, 3.0, 2.5 - dip, 2.5, 0.5])
+    d = np.broadcast_to(prof[:, None, None], (40, 8, 8)).copy()
+    d[:, :, :] -= 0.01 * (np.abs(np.arange(8) - 4)[None, :, None]
+                          + np.abs(np.arange(8) - 4)[None, None, :])
+    return d, np.diag([12.0, 2.4, 2.4])
+
+
+def test_watershed_persistence_rule():
+    d, box = _two_bumps(0, dip=0.6)
+    two = voids.from_distance(d, box, merge_delta=0.25)
+    one = voids.from_distance(d, box, merge_delta=0.7)
+    assert two.n_pores == 2 and one.n_pores == 1
+    assert two.throats["radius"].iloc[0] == pytest.approx(d[20].max(), abs=1e-12)
+    assert sorted(two.pores["radius"]) == pytest.approx(sorted([d[10].max(), d[30].max()]))
+    # plateau maxima are one pore whatever the merge threshold
+    flat = np.full((12, 6, 6), 1.0)
+    assert voids.from_distance(flat, np.eye(3) * 4, merge_delta=0.0).n_pores == 1
+
+
+def test_local_thickness_equals_brute_force(rng):
+    box = triclinic_box(6.0, 6.5, 7.0, 1.0, -0.5, 0.5)
+    pos = rng.uniform(0, 7, size=(4, 3))
+    vm = voids.tessellate(pos, box, ["C"] * 4, spacing=0.6, lt_tol=0.0, backend="cpu")
+    ref = kv.local_thickness_reference(vm.distance.ravel(), vm.mask.ravel(), vm.box, vm.shape)
+    np.testing.assert_allclose(vm.local_thickness.ravel(), ref, atol=1e-12)
+    frac, edges = vm.psd(10)
+    assert frac.sum() == pytest.approx(1.0)
+    assert np.all(vm.local_thickness[vm.mask] >= vm.distance[vm.mask] - 1e-12)
+
+
+def test_h5_round_trip(tmp_path, cavity):
+    h5py = pytest.importorskip("h5py")
+    _pos, _box, _c, vm = cavity
+    with h5py.File(tmp_path / "v.h5", "w") as f:
+        vm.to_h5(f.create_group("m"))
+    with h5py.File(tmp_path / "v.h5", "r") as f:
+        back = voids.VoidMap.from_h5(f["m"])
+    np.testing.assert_array_equal(back.labels, vm.labels)
+    assert back.pores["volume"].to_numpy() == pytest.approx(vm.pores["volume"].to_numpy())
+    np.testing.assert_allclose(back.distance, vm.distance, atol=1e-5)
+    assert back.params["spacing"] == 0.3

@@ -45,7 +45,7 @@ def guess_format(path: str | os.PathLike) -> str:
     """The reader name for a file, from its suffix (``.gz`` is looked through)."""
     p = Path(path)
     suffixes = [s.lower() for s in p.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
+    if suffixes and suffixes[-1] in (".gz", ".bz2"):
         suffixes = suffixes[:-1]
     if suffixes and suffixes[-1] in _SUFFIXES:
         return _SUFFIXES[suffixes[-1]]

@@ -1,0 +1,637 @@
+"""LAMMPS text dumps (``dump custom`` / ``dump atom``, plain or ``.gz``), read lazily.
+
+Opening a dump builds a *frame index* in one pass: for every frame the byte offsets of its
+atom lines, its line number, time step and box. Atom lines are not parsed in that pass: the
+scanner only looks for the next ``ITEM:`` line and counts newlines, both in C over 32 MiB
+blocks, so indexing runs at disk speed. Files of 1 MiB or more have their index cached next to
+the file as ``<file>.hcaidx`` (an ``.npz``), keyed on the file's size and modification time, so
+a second open is instant; when that directory is read-only the index goes to
+``~/.cache/hcanalysis`` (``$HCANALYSIS_INDEX_DIR`` overrides both).
+
+Reading frames seeks to their byte ranges and parses the numeric columns with pandas' C
+parser, many frames per call. Atoms are returned sorted by ``id`` whatever their order in the
+file. For ``.gz`` (and ``.bz2``) files offsets are into the decompressed stream: reading
+forward is one decompression pass, but going back to an earlier frame decompresses the file
+again from its start; convert a compressed dump you analyse repeatedly (``hcanalysis
+convert``) or decompress it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from hcanalysis.errors import TrajectoryFormatError, TruncatedTrajectoryWarning
+from hcanalysis.io.lammps_common import (
+    ColumnLayout,
+    box_from_bounds,
+    column_layout,
+    complete_type_map,
+    load_index,
+    resolve_type_map,
+    save_index,
+    species_from_types,
+    time_axis,
+    to_cartesian,
+)
+from hcanalysis.io.source import FrameBlock
+
+#: Bytes read per block while indexing.
+SCAN_BLOCK = 32 << 20
+#: Bytes kept before the scan position when a new block is read (for trailing-blank handling).
+_KEEP = 1 << 16
+#: Most bytes of atom lines parsed in one pandas call when reading frames.
+PARSE_BATCH = 64 << 20
+
+_INDEX_KIND = "lammps-dump"
+
+
+def _open(path: Path):
+    suf = path.suffix.lower()
+    if suf == ".gz":
+        return gzip.open(path, "rb")
+    if suf == ".bz2":
+        import bz2
+
+        return bz2.open(path, "rb")
+    return open(path, "rb")  # noqa: SIM115
+
+
+class _Truncated(Exception):
+    """End of file inside a frame."""
+
+
+class _Scanner:
+    """Line reader and atom-block skipper over a binary file, in large blocks."""
+
+    def __init__(self, fh, path: Path) -> None:
+        self.fh = fh
+        self.path = path
+        self.buf = b""
+        self.base = 0  # absolute offset of buf[0]
+        self.cur = 0  # position in buf
+        self.line = 1  # 1-based line number at cur
+        self.eof = False
+
+    @property
+    def pos(self) -> int:
+        return self.base + self.cur
+
+    def _fill(self, keep_from: int) -> bool:
+        if self.eof:
+            return False
+        data = self.fh.read(SCAN_BLOCK)
+        if not data:
+            self.eof = True
+            return False
+        self.buf = self.buf[keep_from:] + data
+        self.base += keep_from
+        self.cur -= keep_from
+        return True
+
+    def at_end(self) -> bool:
+        """True when nothing but whitespace is left."""
+        while True:
+            rest = self.buf[self.cur :]
+            if rest.strip():
+                return False
+            if not self._fill(self.cur):
+                return True
+
+    def readline(self) -> bytes:
+        """The next line without its newline; raises _Truncated at end of file."""
+        while True:
+            j = self.buf.find(b"\n", self.cur)
+            if j >= 0:
+                out = self.buf[self.cur : j]
+                self.cur = j + 1
+                self.line += 1
+                return out.rstrip(b"\r")
+            if not self._fill(self.cur):
+                raise _Truncated
+
+    def skip_atoms(self, data_start: int) -> tuple[int, int, bool, bytes]:
+        """Skip atom lines (starting at absolute offset ``data_start``) up to the next line
+        starting with ``ITEM:`` or the end of file.
+
+        Returns (number of lines, absolute end offset, at_eof, last line of the block if the
+        file ends without a newline, else b""). Trailing blank lines at the end of the file are
+        not counted.
+        """
+        count = 0
+        while True:
+            j = self.buf.find(b"\nITEM:", max(self.cur - 1, 0))
+            if j >= 0 and j + 1 >= self.cur:
+                count += self.buf.count(b"\n", self.cur, j + 1)
+                self.cur = j + 1
+                self.line += count
+                return count, self.pos, False, b""
+            safe = max(self.cur, len(self.buf) - 8)
+            count += self.buf.count(b"\n", self.cur, safe)
+            self.cur = safe
+            if not self._fill(max(self.cur - _KEEP, 0)):
+                buf = self.buf
+                e = len(buf)
+                lo = max(data_start - self.base, 0)
+                while e > lo and buf[e - 1] in b" \t\r\n":
+                    e -= 1
+                if e >= self.cur:
+                    count += buf.count(b"\n", self.cur, e)
+                else:  # trailing whitespace already counted
+                    count -= buf.count(b"\n", e, self.cur)
+                last = b""
+                if self.base + e > data_start:
+                    count += 1  # the last line, its newline stripped
+                    if e == len(buf):  # the file ends inside a line
+                        last = buf[buf.rfind(b"\n", 0, e) + 1 : e]
+                self.cur = len(buf)
+                self.line += count
+                return count, self.base + e, True, last
+
+
+def _parse_box(header: bytes, lines: list[bytes], *, path, frame, line):
+    """Cell matrix and origin from an ``ITEM: BOX BOUNDS`` header and its three lines."""
+    words = header.split()[3:]
+    general = b"abc" in words and b"origin" in words
+    try:
+        vals = [np.array(ln.split(), dtype=np.float64) for ln in lines]
+    except ValueError:
+        vals = None
+    need = 4 if general else (3 if b"xy" in words else 2)
+    if vals is None or any(v.size < need for v in vals):
+        bad = next(
+            (k for k, ln in enumerate(lines) if len(ln.split()) < need or not _floats(ln)), 0
+        )
+        raise TrajectoryFormatError(
+            f"malformed box line {lines[bad].decode(errors='replace')!r}: expected {need} "
+            f"numbers after '{header.decode(errors='replace')}'",
+            path=path, frame=frame, line=line + 1 + bad,
+        )
+    v = np.array([x[:need] for x in vals])
+    if not np.all(np.isfinite(v)):
+        raise TrajectoryFormatError(
+            "non-finite number in the box", path=path, frame=frame, line=line + 1
+        )
+    if general:
+        h = v[:, :3].copy()
+        origin = v[:, 3].copy()
+    elif need == 3:
+        h, origin = box_from_bounds(v[:, :2], v[:, 2])
+    else:
+        h, origin = box_from_bounds(v[:, :2])
+    if np.linalg.det(h) <= 0:
+        raise TrajectoryFormatError(
+            "the box has zero or negative volume", path=path, frame=frame, line=line + 1
+        )
+    return h, origin
+
+
+def _floats(line: bytes) -> bool:
+    try:
+        [float(x) for x in line.split()]
+    except ValueError:
+        return False
+    return True
+
+
+def build_index(path: Path) -> dict[str, np.ndarray]:
+    """Scan a text dump once and return its frame index (see the module docstring).
+
+    Raises
+    ------
+    TrajectoryFormatError
+        On a malformed header, box, a changing atom count or column layout, or a frame whose
+        number of atom lines disagrees with its ``NUMBER OF ATOMS``.
+    """
+    starts, data0, data1, line0, steps, natoms, times, boxes, origins = ([] for _ in range(9))
+    columns: bytes | None = None
+    units = ""
+    truncated = ""
+    with _open(path) as fh:
+        sc = _Scanner(fh, path)
+        while not sc.at_end():
+            k = len(starts)
+            fstart, fline = sc.pos, sc.line
+            try:
+                ln = sc.readline()
+                t = np.nan
+                if ln.strip() == b"ITEM: UNITS":
+                    units = sc.readline().strip().decode()
+                    ln = sc.readline()
+                if ln.strip() == b"ITEM: TIME":
+                    t = _number(sc.readline(), float, path, k, sc.line - 1, "time")
+                    ln = sc.readline()
+                if ln.strip() != b"ITEM: TIMESTEP":
+                    raise TrajectoryFormatError(
+                        f"expected 'ITEM: TIMESTEP', found {ln[:60].decode(errors='replace')!r}"
+                        "; is this a LAMMPS text dump (binary dumps end in .bin)?",
+                        path=path, frame=k, line=sc.line - 1,
+                    )
+                step = _number(sc.readline(), int, path, k, sc.line - 1, "time step")
+                ln = sc.readline()
+                if ln.strip() != b"ITEM: NUMBER OF ATOMS":
+                    raise TrajectoryFormatError(
+                        "expected 'ITEM: NUMBER OF ATOMS', found "
+                        f"{ln[:60].decode(errors='replace')!r}",
+                        path=path, frame=k, line=sc.line - 1,
+                    )
+                n = _number(sc.readline(), int, path, k, sc.line - 1, "number of atoms")
+                nline = sc.line - 1
+                ln = sc.readline()
+                if not ln.startswith(b"ITEM: BOX BOUNDS"):
+                    raise TrajectoryFormatError(
+                        f"missing box: expected 'ITEM: BOX BOUNDS', found "
+                        f"{ln[:60].decode(errors='replace')!r}",
+                        path=path, frame=k, line=sc.line - 1,
+                    )
+                bline = sc.line - 1
+                bheader = ln
+                blines = [sc.readline(), sc.readline(), sc.readline()]
+                ln = sc.readline()
+                if not ln.startswith(b"ITEM: ATOMS"):
+                    raise TrajectoryFormatError(
+                        f"malformed box: expected 3 box lines then 'ITEM: ATOMS', found "
+                        f"{ln[:60].decode(errors='replace')!r}",
+                        path=path, frame=k, line=sc.line - 1,
+                    )
+                h, origin = _parse_box(bheader, blines, path=path, frame=k, line=bline)
+                cols = ln[len(b"ITEM: ATOMS") :].strip()
+                cline = sc.line - 1
+                dstart = sc.pos
+                count, end, eof, last = sc.skip_atoms(dstart)
+            except _Truncated:
+                truncated = f"frame {k} (line {fline}) is incomplete (file ends in its header)"
+                break
+            if columns is None:
+                columns = cols
+            elif cols != columns:
+                raise TrajectoryFormatError(
+                    f"the columns change from 'ITEM: ATOMS {columns.decode()}' to "
+                    f"'ITEM: ATOMS {cols.decode()}'; split the file where the dump changed",
+                    path=path, frame=k, line=cline,
+                )
+            if natoms and n != natoms[0]:
+                raise TrajectoryFormatError(
+                    f"the atom count changes from {natoms[0]} (frame 0) to {n}; hcanalysis needs "
+                    "the same atoms in every frame (dump all atoms, or split the file)",
+                    path=path, frame=k, line=nline,
+                )
+            if last and len(last.split()) < len(cols.split()):
+                count -= 1  # the file ends inside an atom line
+            if count != n:
+                if eof and count < n:
+                    truncated = (
+                        f"frame {k} (line {fline}) is incomplete: {count} of {n} atom lines"
+                    )
+                    break
+                raise TrajectoryFormatError(
+                    f"{count} atom lines where 'ITEM: NUMBER OF ATOMS' (line {nline}) says {n}; "
+                    "the file is corrupt here (was it written by two runs at once?)",
+                    path=path, frame=k, line=cline + 1,
+                )
+            starts.append(fstart)
+            data0.append(dstart)
+            data1.append(end)
+            line0.append(cline + 1)
+            steps.append(step)
+            natoms.append(n)
+            times.append(t)
+            boxes.append(h)
+            origins.append(origin)
+    if not starts:
+        raise TrajectoryFormatError(
+            "no complete frame in the file" + (f" ({truncated})" if truncated else ""),
+            path=path,
+        )
+    return {
+        "frame_start": np.asarray(starts, dtype=np.int64),
+        "data_start": np.asarray(data0, dtype=np.int64),
+        "data_end": np.asarray(data1, dtype=np.int64),
+        "data_line": np.asarray(line0, dtype=np.int64),
+        "step": np.asarray(steps, dtype=np.int64),
+        "n_atoms": np.asarray(natoms, dtype=np.int64),
+        "time": np.asarray(times, dtype=np.float64),
+        "boxes": np.asarray(boxes, dtype=np.float64).reshape(-1, 3, 3),
+        "origins": np.asarray(origins, dtype=np.float64).reshape(-1, 3),
+        "columns": np.array((columns or b"").decode()),
+        "units": np.array(units),
+        "truncated": np.array(truncated),
+    }
+
+
+def _number(line: bytes, typ, path, frame, lineno, what):
+    try:
+        return typ(line.strip())
+    except ValueError:
+        raise TrajectoryFormatError(
+            f"expected the {what}, found {line[:60].decode(errors='replace')!r}",
+            path=path, frame=frame, line=lineno,
+        ) from None
+
+
+def open_index(path: Path) -> dict[str, np.ndarray]:
+    """The frame index of ``path``: from the cache when it matches the file, else built (and
+    cached)."""
+    idx = load_index(path, _INDEX_KIND)
+    if idx is None:
+        idx = build_index(path)
+        idx.update(_first_frame_tables(path, idx))
+        save_index(path, _INDEX_KIND, idx)
+    return idx
+
+
+def _first_frame_tables(path: Path, idx: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """ids, types and element names of frame 0, in id order (stored with the index)."""
+    names = str(idx["columns"]).split()
+    layout = column_layout(names, path=path, frame=0, line=int(idx["data_line"][0]) - 1)
+    raw = _read_range(path, int(idx["data_start"][0]), int(idx["data_end"][0]))
+    usecols = [c for c in (layout.id, layout.type, layout.element) if c is not None]
+    out: dict[str, np.ndarray] = {}
+    n = int(idx["n_atoms"][0])
+    if not usecols:
+        out["ids"] = np.arange(1, n + 1, dtype=np.int64)
+        out["order0"] = np.arange(n, dtype=np.int64)
+        return out
+    import pandas as pd
+
+    dtypes = {c: (str if c == layout.element else np.float64) for c in usecols}
+    try:
+        df = pd.read_csv(io.BytesIO(raw), sep=r"\s+", header=None, usecols=usecols,
+                         dtype=dtypes, engine="c", na_filter=False)
+    except (ValueError, pd.errors.ParserError):
+        _locate_bad_line(raw, layout, path, 0, int(idx["data_line"][0]))
+        raise
+    ids = (df[layout.id].to_numpy(np.int64) if layout.id is not None
+           else np.arange(1, n + 1, dtype=np.int64))
+    order = np.argsort(ids, kind="stable")
+    if np.any(np.diff(ids[order]) == 0):
+        dup = int(ids[order][np.flatnonzero(np.diff(ids[order]) == 0)[0]])
+        k = int(np.flatnonzero(ids == dup)[1])
+        raise TrajectoryFormatError(
+            f"atom id {dup} appears twice; each atom needs a unique id",
+            path=path, frame=0, line=int(idx["data_line"][0]) + k,
+        )
+    out["ids"] = ids[order]
+    out["order0"] = order
+    out["lines0"] = (int(idx["data_line"][0]) + order).astype(np.int64)
+    if layout.type is not None:
+        out["types"] = df[layout.type].to_numpy(np.float64).astype(np.int64)[order]
+    if layout.element is not None:
+        out["elements"] = df[layout.element].to_numpy(str)[order]
+    return out
+
+
+def _read_range(path: Path, start: int, end: int) -> bytes:
+    with _open(path) as fh:
+        fh.seek(start)
+        return fh.read(end - start)
+
+
+def _locate_bad_line(raw: bytes, layout: ColumnLayout, path, frame: int, line0: int,
+                     frame_of=None) -> None:
+    """Find the first atom line that is short or has a non-number in a numeric column and raise
+    a TrajectoryFormatError naming it (slow path, only after a parse failure)."""
+    numeric = layout.numeric()
+    ncol = len(layout.names)
+    for k, ln in enumerate(raw.split(b"\n")):
+        words = ln.split()
+        if not words and k == len(raw.split(b"\n")) - 1:
+            break
+        fr, lineno = (frame, line0 + k) if frame_of is None else frame_of(k)
+        if len(words) < ncol:
+            raise TrajectoryFormatError(
+                f"{len(words)} values where 'ITEM: ATOMS' names {ncol} columns: "
+                f"{ln[:80].decode(errors='replace')!r}",
+                path=path, frame=fr, line=lineno,
+            )
+        for c in numeric:
+            try:
+                float(words[c])
+            except ValueError:
+                raise TrajectoryFormatError(
+                    f"column '{layout.names[c]}' is not a number: "
+                    f"{words[c][:30].decode(errors='replace')!r}",
+                    path=path, frame=fr, line=lineno,
+                ) from None
+
+
+class LammpsDumpSource:
+    """A LAMMPS text dump as a :class:`~hcanalysis.io.source.FrameSource`.
+
+    Parameters
+    ----------
+    path : path-like
+        ``*.dump``, ``*.lammpstrj`` (optionally ``.gz``).
+    dt_ps : float, optional
+        MD time step, ps: time = step × dt_ps. Default: the file's ``ITEM: TIME`` when it has
+        one, else 0.001 ps (LAMMPS ``metal``; noted in :attr:`notes`).
+    type_map : mapping int -> str, optional
+        Element per LAMMPS type (takes precedence over an ``element`` column).
+    topology : path-like, optional
+        A LAMMPS data file whose ``Masses`` give the elements (guess noted in :attr:`notes`).
+
+    Notes
+    -----
+    Positions are Cartesian in LAMMPS' own frame: unscaled columns as written, scaled ones
+    converted as ``origin + s @ H``. The box origin of each frame is in :attr:`origins`. Image
+    flags (``ix iy iz``) are returned as they are; wrapped columns are preferred over unwrapped
+    ones when image flags are present (the flags then carry the unwrapping), unwrapped ones
+    otherwise.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        dt_ps: float | None = None,
+        type_map: Mapping[int, str] | None = None,
+        topology: str | os.PathLike | None = None,
+    ) -> None:
+        self.path = str(path)
+        self._path = Path(path)
+        self.notes: list[str] = []
+        idx = open_index(self._path)
+        self._idx = idx
+        trunc = str(idx["truncated"])
+        if trunc:
+            msg = (f"{self.path}: {trunc}; using the {len(idx['step'])} complete frames "
+                   "before it")
+            warnings.warn(msg, TruncatedTrajectoryWarning, stacklevel=3)
+            self.notes.append(f"truncated: {trunc}; the complete frames before it are used")
+        self.layout = column_layout(str(idx["columns"]).split(), path=self.path, frame=0,
+                                    line=int(idx["data_line"][0]) - 1)
+        self.n_frames = int(len(idx["step"]))
+        self.n_atoms = int(idx["n_atoms"][0])
+        self.steps = idx["step"]
+        self.boxes = idx["boxes"]
+        self.origins = idx["origins"]
+        self.units = str(idx["units"]) or None
+        self.ids = idx["ids"]
+        self.has_images = self.layout.img is not None
+        self.has_velocities = self.layout.vel is not None
+        self.coords_unwrapped = self.layout.unwrapped
+        if self.layout.id is None:
+            self.notes.append("no id column: atoms are in file order, assumed the same in "
+                              "every frame")
+        self.species = self._species(type_map, topology)
+        self.time_ps = time_axis(self.steps, idx["time"], self.units, dt_ps, self.notes)
+        self._fh = None
+        self._compressed = self._path.suffix.lower() in (".gz", ".bz2")
+
+    # ------------------------------------------------------------------ metadata
+    def _species(self, type_map, topology) -> np.ndarray:
+        idx = self._idx
+        tmap = resolve_type_map(type_map, topology, self.notes)
+        if tmap is not None and not type_map and "types" in idx:
+            tmap = complete_type_map(tmap, idx["types"], self.notes)
+        if "types" in idx and (tmap or "elements" not in idx):
+            return species_from_types(idx["types"], tmap, path=self.path, frame=0,
+                                      lines=idx.get("lines0"), notes=self.notes)
+        if "elements" in idx:
+            return np.asarray(idx["elements"]).astype(str)
+        self.notes.append("no 'type' or 'element' column: every atom is named 'X' (re-dump "
+                          "with 'dump custom ... id type x y z' to tell species apart)")
+        return np.full(self.n_atoms, "X")
+
+    # ------------------------------------------------------------------ data
+    def _handle(self):
+        if self._fh is None:
+            self._fh = _open(self._path)
+        return self._fh
+
+    def _read_bytes(self, start: int, end: int) -> bytes:
+        fh = self._handle()
+        if self._compressed and start < fh.tell():
+            fh.close()  # gzip cannot seek back cheaply: reopen and decompress again
+            self._fh = fh = _open(self._path)
+        fh.seek(start)
+        return fh.read(end - start)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def read(self, frames: np.ndarray, atoms: np.ndarray | None = None) -> FrameBlock:
+        """Positions (Å, Cartesian), image flags and velocities of ``frames`` (sorted by atom
+        id), for ``atoms`` (indices into the id-sorted atoms; None = all)."""
+        frames = np.asarray(frames, dtype=np.int64).ravel()
+        n_sel = self.n_atoms if atoms is None else len(atoms)
+        nf = len(frames)
+        pos = np.empty((nf, n_sel, 3))
+        img = np.empty((nf, n_sel, 3), np.int32) if self.has_images else None
+        vel = np.empty((nf, n_sel, 3)) if self.has_velocities else None
+        s0, s1 = self._idx["data_start"], self._idx["data_end"]
+        lo = 0
+        while lo < nf:
+            # a batch: up to PARSE_BATCH bytes of frames
+            hi, size = lo, 0
+            while hi < nf and (hi == lo or size + s1[frames[hi]] - s0[frames[hi]] <= PARSE_BATCH):
+                size += int(s1[frames[hi]] - s0[frames[hi]])
+                hi += 1
+            batch = frames[lo:hi]
+            p, i, v = self._parse_batch(batch)
+            sel = slice(None) if atoms is None else atoms
+            pos[lo:hi] = to_cartesian(p[:, sel], self.layout.kind, self.boxes[batch],
+                                      self.origins[batch])
+            if img is not None:
+                img[lo:hi] = i[:, sel]
+            if vel is not None:
+                vel[lo:hi] = v[:, sel]
+            lo = hi
+        return FrameBlock(positions=pos, images=img, velocities=vel)
+
+    def _parse_batch(self, batch: np.ndarray):
+        import pandas as pd
+
+        s0, s1 = self._idx["data_start"], self._idx["data_end"]
+        parts = []
+        k = 0
+        while k < len(batch):  # read runs of consecutive frames in one go
+            j = k
+            while j + 1 < len(batch) and batch[j + 1] == batch[j] + 1:
+                j += 1
+            raw = self._read_bytes(int(s0[batch[k]]), int(s1[batch[j]]))
+            base = int(s0[batch[k]])
+            for f in batch[k : j + 1]:
+                chunk = raw[int(s0[f]) - base : int(s1[f]) - base]
+                parts.append(chunk if chunk.endswith(b"\n") else chunk + b"\n")
+            k = j + 1
+        joined = b"".join(parts)
+        lay = self.layout
+        cols = lay.numeric()
+        n = self.n_atoms
+        nf = len(batch)
+
+        def frame_of(row: int) -> tuple[int, int]:
+            f = row // n
+            return int(batch[f]), int(self._idx["data_line"][batch[f]]) + row % n
+
+        try:
+            arr = pd.read_csv(io.BytesIO(joined), sep=r"\s+", header=None, usecols=cols,
+                              dtype=np.float64, engine="c").to_numpy(np.float64)
+        except (ValueError, pd.errors.ParserError):
+            _locate_bad_line(joined, lay, self.path, 0, 0, frame_of)
+            raise
+        if arr.shape[0] != nf * n:
+            _locate_bad_line(joined, lay, self.path, 0, 0, frame_of)
+            raise TrajectoryFormatError(
+                f"expected {nf * n} atom lines, parsed {arr.shape[0]}; the file changed "
+                "since it was indexed? delete its .hcaidx file",
+                path=self.path, frame=int(batch[0]),
+            )
+        col = {c: j for j, c in enumerate(cols)}
+        arr = arr.reshape(nf, n, len(cols))
+        if lay.id is not None:
+            ids = arr[:, :, col[lay.id]].astype(np.int64)
+            if np.array_equal(ids, np.broadcast_to(ids[:1], ids.shape)) and nf > 1:
+                order = np.broadcast_to(np.argsort(ids[0], kind="stable"), ids.shape)
+            else:
+                order = np.argsort(ids, axis=1, kind="stable")
+            sorted_ids = np.take_along_axis(ids, order, axis=1)
+            bad = np.flatnonzero(np.any(sorted_ids != self.ids[None, :], axis=1))
+            if bad.size:
+                f = int(bad[0])
+                a = int(np.flatnonzero(sorted_ids[f] != self.ids)[0])
+                raise TrajectoryFormatError(
+                    f"the atom ids differ from frame 0 (id {int(sorted_ids[f][a])} where frame "
+                    f"0 has {int(self.ids[a])}); hcanalysis needs the same atoms in every frame",
+                    path=self.path, frame=int(batch[f]),
+                    line=int(self._idx["data_line"][batch[f]]),
+                )
+            arr = np.take_along_axis(arr, order[:, :, None], axis=1)
+        else:
+            order = np.broadcast_to(np.arange(n), (nf, n))
+
+        def grp(g):
+            return arr[:, :, [col[c] for c in g]]
+
+        p = grp(lay.pos)
+        fin = np.isfinite(p).all(axis=2)
+        if not fin.all():
+            f, a = (int(x[0]) for x in np.nonzero(~fin))
+            row = int(order[f, a])
+            _locate_bad_line(joined[sum(len(x) for x in parts[:f]):][: len(parts[f])], lay,
+                             self.path, int(batch[f]), int(self._idx["data_line"][batch[f]]))
+            aid = int(self.ids[a]) if lay.id is not None else a + 1
+            raise TrajectoryFormatError(
+                f"non-finite coordinate {tuple(float(x) for x in p[f, a])} for atom id {aid}; "
+                "the simulation blew up here: use the frames before it (frames=slice(0, "
+                f"{int(batch[f])}))",
+                path=self.path, frame=int(batch[f]),
+                line=int(self._idx["data_line"][batch[f]]) + row,
+            )
+        i = grp(lay.img).astype(np.int32) if lay.img is not None else None
+        v = grp(lay.vel) if lay.vel is not None else None
+        return p, i, v

@@ -536,18 +536,10 @@ class H5MDSource:
         else:
             atoms = np.asarray(atoms, dtype=np.int64)
             uat, ainv = np.unique(atoms, return_inverse=True)
-            span = int(uat[-1] - uat[0] + 1)
-            lo = int(uat[0])
-            dense = span <= 4 * len(uat) + 64
-            if dense or not fcontig:
-                if not dense and len(ufr) * span * 24 > 512 * 1024**2:
-                    data = np.stack([ds[int(fr), uat] for fr in ufr])
-                else:
-                    data = ds[fsel, lo:lo + span][:, uat - lo]
-            else:
-                data = ds[fsel, uat]
-            data = data[:, ainv] if len(uat) != len(atoms) or not np.array_equal(uat, atoms) \
-                else data
+            data = np.concatenate([ds[fsel, b0:b1][:, uat[k0:k1] - b0]
+                                   for b0, b1, k0, k1 in _atom_blocks(uat, ds.chunks)], axis=1)
+            if len(uat) != len(atoms) or not np.array_equal(uat, atoms):
+                data = data[:, ainv.ravel()]
         if len(ufr) != len(frames) or not np.array_equal(ufr, frames):
             data = data[finv.ravel()]
         return data
@@ -568,6 +560,24 @@ class H5MDSource:
             if self._vel_scale != 1.0:
                 vel = vel * self._vel_scale
         return FrameBlock(positions=pos, images=img, velocities=vel)
+
+
+def _atom_blocks(uat: np.ndarray, chunks: tuple | None) -> list[tuple[int, int, int, int]]:
+    """Contiguous atom ranges ``[b0, b1)`` to read for the sorted unique atoms ``uat``, with the
+    slice ``uat[k0:k1]`` of the atoms inside each.
+
+    Runs of atom chunks that hold a wanted atom are merged, and each block is cut to the atoms
+    it needs, so a read only touches chunks that hold wanted atoms and never uses h5py's slow
+    point-list selections. Without chunking (contiguous layout), atoms closer than 256 apart
+    share a block.
+    """
+    ca = int(chunks[1]) if chunks else 256
+    cid = uat // ca
+    # a new block starts where the chunk id jumps by more than one
+    starts = np.flatnonzero(np.diff(cid) > 1) + 1
+    bounds = np.concatenate([[0], starts, [len(uat)]])
+    return [(int(uat[k0]), int(uat[k1 - 1]) + 1, int(k0), int(k1))
+            for k0, k1 in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _velocity_scale(unit: str, path: Any) -> float:

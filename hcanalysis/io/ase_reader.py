@@ -11,7 +11,7 @@
   so), which is fine for the small structure files such formats hold.
 
 Times: ``dt_ps`` when given; else a per-frame ``info`` entry ``time_ps`` (ps), ``time_fs`` (fs)
-or ``time`` (taken as ps; noted); else frame k is at k × 1 ps, with a note asking for
+or ``time``/``Time`` (taken as ps; noted); else frame k is at k × 1 ps, with a note asking for
 ``dt_ps``. Velocities (ASE momenta / masses, or an extxyz ``vel``/``velocities`` column) are
 converted from ASE units to Å/ps (a ``vel``/``velocities`` column has no unit convention and
 is taken as Å/ps).
@@ -37,13 +37,18 @@ def _ase_to_A_per_ps() -> float:
     return 1000.0 * units.fs
 
 
+#: extxyz files larger than this show a progress bar while they are indexed.
+PROGRESS_BYTES = 64 * 1024**2
+
+
 def _frame_time(info: dict) -> tuple[float | None, str | None]:
     if "time_ps" in info:
         return float(info["time_ps"]), None
     if "time_fs" in info:
         return float(info["time_fs"]) * 1e-3, None
-    if "time" in info:
-        return float(info["time"]), "time taken from info['time'], assumed to be in ps"
+    for key in ("time", "Time"):
+        if key in info:
+            return float(info[key]), f"time taken from info[{key!r}], assumed to be in ps"
     return None, None
 
 
@@ -135,14 +140,26 @@ class AseSource:
         return self._times(infos)
 
     def _index_extxyz(self) -> list[float] | None:
+        from contextlib import nullcontext
+
         from ase.io.extxyz import key_val_str_to_dict
 
         offsets, boxes, infos, pbcs = [], [], [], []
         n_atoms = None
-        with open(self.path, "rb") as fh:
+        size = os.path.getsize(self.path)
+        bar = None
+        if size > PROGRESS_BYTES:
+            from hcanalysis.cli.app import progress
+
+            bar = progress()
+        with open(self.path, "rb") as fh, (bar if bar is not None else nullcontext()):
+            task = (bar.add_task(f"indexing {Path(self.path).name}", total=size)
+                    if bar is not None else None)
             lineno = 0
             while True:
                 pos = fh.tell()
+                if bar is not None and len(offsets) % 64 == 0:
+                    bar.update(task, completed=pos)
                 line = fh.readline()
                 if not line:
                     break

@@ -608,7 +608,7 @@ class LammpsDumpSource:
                     f"the atom ids differ from frame 0 (id {int(sorted_ids[f][a])} where frame "
                     f"0 has {int(self.ids[a])}); hcanalysis needs the same atoms in every frame",
                     path=self.path, frame=int(batch[f]),
-                    line=int(self._idx["data_line"][batch[f]]),
+                    line=int(self._idx["data_line"][batch[f]]) + int(order[f, a]),
                 )
             arr = np.take_along_axis(arr, order[:, :, None], axis=1)
         else:

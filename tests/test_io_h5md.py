@@ -313,3 +313,12 @@ def test_not_h5md(tmp_path):
         f["data"] = [1, 2]
     with pytest.raises(TrajectoryFormatError, match="no /particles group"):
         H5MDSource(tmp_path / "y.h5")
+
+
+def test_source_steps_are_written(tmp_path, rng):
+    traj, *_ = make_traj(rng, n_frames=5, n_atoms=4)
+    traj.source.steps = np.arange(5) * 250
+    hca.write_h5md(traj, tmp_path / "st.h5")
+    with h5py.File(tmp_path / "st.h5") as f:
+        assert list(f["particles/all/position/step"][()]) == [0, 250, 500, 750, 1000]
+    assert np.array_equal(H5MDSource(tmp_path / "st.h5").steps, np.arange(5) * 250)

@@ -29,6 +29,7 @@ from numba import cuda, njit, prange
 
 #: Frames per block of the running-sum kernels (sums are recomputed at each block start).
 CPU_BLOCK = 512
+CPU_TILE = 256
 CUDA_BLOCK = 128
 _THREADS = 128
 
@@ -132,84 +133,104 @@ def split_displacement_reference(
 
 # ---------------------------------------------------------------------------- Numba CPU
 @njit(parallel=True, cache=True)
-def _phop_cpu(x, w, block, out):
+def _phop_cpu(x, w, block, tile, out):
     n_frames, n_ions, _ = x.shape
     lo = w
     hi = n_frames - w  # valid t in [lo, hi)
     nb = (hi - lo + block - 1) // block
+    nt = (n_ions + tile - 1) // tile
     inv_n = 1.0 / (w + 1)
-    for b in prange(nb):
-        t0 = lo + b * block
+    for task in prange(nb * nt):
+        t0 = lo + (task // nt) * block
         t1 = min(t0 + block, hi)
-        anc = np.empty((n_ions, 3))
-        sa = np.zeros((n_ions, 4))
-        sb = np.zeros((n_ions, 4))
-        for i in range(n_ions):
-            for k in range(3):
-                anc[i, k] = x[t0, i, k]
-        for s in range(t0 - w, t0 + 1):
-            for i in range(n_ions):
-                dx = x[s, i, 0] - anc[i, 0]
-                dy = x[s, i, 1] - anc[i, 1]
-                dz = x[s, i, 2] - anc[i, 2]
-                sa[i, 0] += dx
-                sa[i, 1] += dy
-                sa[i, 2] += dz
-                sa[i, 3] += dx * dx + dy * dy + dz * dz
-        for s in range(t0, t0 + w + 1):
-            for i in range(n_ions):
-                dx = x[s, i, 0] - anc[i, 0]
-                dy = x[s, i, 1] - anc[i, 1]
-                dz = x[s, i, 2] - anc[i, 2]
-                sb[i, 0] += dx
-                sb[i, 1] += dy
-                sb[i, 2] += dz
-                sb[i, 3] += dx * dx + dy * dy + dz * dz
+        i0 = (task % nt) * tile
+        m = min(i0 + tile, n_ions) - i0
+        f0 = t0 - w
+        n_loc = t1 + w - f0
+        # the block's frames and tile's ions, relative to the anchor r(t0), in SoA layout so
+        # the loops over ions are unit-stride (vectorisable)
+        xs = np.empty((n_loc, 3, m))
+        for s in range(n_loc):
+            for j in range(m):
+                for c in range(3):
+                    xs[s, c, j] = x[f0 + s, i0 + j, c] - x[t0, i0 + j, c]
+        sa = np.zeros((4, m))
+        sb = np.zeros((4, m))
+        for s in range(0, w + 1):
+            for j in range(m):
+                dx = xs[s, 0, j]
+                dy = xs[s, 1, j]
+                dz = xs[s, 2, j]
+                sa[0, j] += dx
+                sa[1, j] += dy
+                sa[2, j] += dz
+                sa[3, j] += dx * dx + dy * dy + dz * dz
+        for s in range(w, 2 * w + 1):
+            for j in range(m):
+                dx = xs[s, 0, j]
+                dy = xs[s, 1, j]
+                dz = xs[s, 2, j]
+                sb[0, j] += dx
+                sb[1, j] += dy
+                sb[2, j] += dz
+                sb[3, j] += dx * dx + dy * dy + dz * dz
         for t in range(t0, t1):
-            for i in range(n_ions):
-                if t > t0:
-                    # A loses t-1-w and gains t; B loses t-1 and gains t+w
-                    for s, sign in ((t - 1 - w, -1.0), (t, 1.0)):
-                        dx = x[s, i, 0] - anc[i, 0]
-                        dy = x[s, i, 1] - anc[i, 1]
-                        dz = x[s, i, 2] - anc[i, 2]
-                        sa[i, 0] += sign * dx
-                        sa[i, 1] += sign * dy
-                        sa[i, 2] += sign * dz
-                        sa[i, 3] += sign * (dx * dx + dy * dy + dz * dz)
-                    for s, sign in ((t - 1, -1.0), (t + w, 1.0)):
-                        dx = x[s, i, 0] - anc[i, 0]
-                        dy = x[s, i, 1] - anc[i, 1]
-                        dz = x[s, i, 2] - anc[i, 2]
-                        sb[i, 0] += sign * dx
-                        sb[i, 1] += sign * dy
-                        sb[i, 2] += sign * dz
-                        sb[i, 3] += sign * (dx * dx + dy * dy + dz * dz)
-                max_ = sa[i, 0] * inv_n
-                may = sa[i, 1] * inv_n
-                maz = sa[i, 2] * inv_n
-                mbx = sb[i, 0] * inv_n
-                mby = sb[i, 1] * inv_n
-                mbz = sb[i, 2] * inv_n
-                dot = max_ * mbx + may * mby + maz * mbz
-                va = sa[i, 3] * inv_n - 2.0 * dot + (mbx * mbx + mby * mby + mbz * mbz)
-                vb = sb[i, 3] * inv_n - 2.0 * dot + (max_ * max_ + may * may + maz * maz)
-                if va < 0.0:
-                    va = 0.0
-                if vb < 0.0:
-                    vb = 0.0
-                out[t, i] = math.sqrt(va * vb)
+            u = t - f0
+            if t > t0:
+                # A loses t-1-w and gains t; B loses t-1 and gains t+w
+                ra = u - 1 - w
+                rb = u - 1
+                ab = u + w
+                for j in range(m):
+                    px = xs[ra, 0, j]
+                    py = xs[ra, 1, j]
+                    pz = xs[ra, 2, j]
+                    qx = xs[u, 0, j]
+                    qy = xs[u, 1, j]
+                    qz = xs[u, 2, j]
+                    sa[0, j] += qx - px
+                    sa[1, j] += qy - py
+                    sa[2, j] += qz - pz
+                    sa[3, j] += (qx * qx + qy * qy + qz * qz) - (px * px + py * py + pz * pz)
+                    px = xs[rb, 0, j]
+                    py = xs[rb, 1, j]
+                    pz = xs[rb, 2, j]
+                    qx = xs[ab, 0, j]
+                    qy = xs[ab, 1, j]
+                    qz = xs[ab, 2, j]
+                    sb[0, j] += qx - px
+                    sb[1, j] += qy - py
+                    sb[2, j] += qz - pz
+                    sb[3, j] += (qx * qx + qy * qy + qz * qz) - (px * px + py * py + pz * pz)
+            for j in range(m):
+                mx = sa[0, j] * inv_n
+                my = sa[1, j] * inv_n
+                mz = sa[2, j] * inv_n
+                nx = sb[0, j] * inv_n
+                ny = sb[1, j] * inv_n
+                nz = sb[2, j] * inv_n
+                dot = mx * nx + my * ny + mz * nz
+                va = max(sa[3, j] * inv_n - 2.0 * dot + (nx * nx + ny * ny + nz * nz), 0.0)
+                vb = max(sb[3, j] * inv_n - 2.0 * dot + (mx * mx + my * my + mz * mz), 0.0)
+                out[t, i0 + j] = math.sqrt(va * vb)
 
 
-def phop_cpu(positions: np.ndarray, w: int, block: int = CPU_BLOCK) -> np.ndarray:
-    """p_hop with the Numba running-sum kernel, ``(n_frames, n_ions)``, NaN at the edges."""
+def phop_cpu(
+    positions: np.ndarray, w: int, block: int = CPU_BLOCK, tile: int = CPU_TILE
+) -> np.ndarray:
+    """p_hop with the Numba running-sum kernel, ``(n_frames, n_ions)``, NaN at the edges.
+
+    Work is split into blocks of ``block`` frames x ``tile`` ions (run in parallel); each task
+    copies its frames (plus the ``w`` frames either side) into a small structure-of-arrays
+    buffer relative to an anchor, then slides the window sums along it.
+    """
     x = _check(positions, w)
     out = np.empty(x.shape[:2])
     n_frames = x.shape[0]
     out[: min(w, n_frames)] = np.nan
     out[max(n_frames - w, 0) :] = np.nan
     if n_frames >= 2 * w + 1 and x.shape[1] > 0:
-        _phop_cpu(x, int(w), max(int(block), 1), out)
+        _phop_cpu(x, int(w), max(int(block), 1), max(int(tile), 1), out)
     return out
 
 

@@ -1,0 +1,127 @@
+"""Benchmark B2 of the hops family: p_hop on 1,000 ions x 20,000 frames.
+
+Side by side, in one run:
+
+* the Numba running-sum kernel (hcanalysis, CPU; and CUDA when a real GPU is present);
+* a vectorised numpy running-sum (whole-trajectory cumulative sums) version;
+* the naive numpy O(T w) reference (timed on a slice of frames and scaled linearly in T,
+  since it takes minutes on the full array);
+* the memory-bound floor: one read of the positions array (a Numba parallel sum);
+* the whole :func:`hcanalysis.hops.detect` pipeline.
+
+There is no direct peer library for p_hop. Usage::
+
+    python -m benchmarks.bench_hops            # B2: 1000 ions x 20000 frames
+    python -m benchmarks.bench_hops --quick    # < 30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from numba import njit, prange
+
+from benchmarks.common import best_of, write_results
+from hcanalysis import hops
+from hcanalysis.kernels import hops as K
+from hcanalysis.kernels.backend import _real_gpu_present
+
+
+@njit(parallel=True, cache=True, fastmath=True)
+def _sum_flat(flat):
+    n_chunks = 256
+    acc = np.zeros(n_chunks)
+    step = (flat.size + n_chunks - 1) // n_chunks
+    for c in prange(n_chunks):
+        s = 0.0
+        for k in range(c * step, min((c + 1) * step, flat.size)):
+            s += flat[k]
+        acc[c] = s
+    return acc.sum()
+
+
+def _read_once(x):
+    """One streaming read of the array (vectorised parallel sum)."""
+    return _sum_flat(x.reshape(-1))
+
+
+def _positions(n_frames: int, n_ions: int, seed: int = 7) -> np.ndarray:
+    """Caged ions (sigma 0.1 Å) that hop 2 Å at random about every 2,000 frames."""
+    rng = np.random.default_rng(seed)
+    jumps = rng.random((n_frames, n_ions)) < 1 / 2000
+    steps = rng.normal(size=(n_frames, n_ions, 3))
+    steps *= (2.0 / np.linalg.norm(steps, axis=2) * jumps)[..., None]
+    x = np.cumsum(steps, axis=0)
+    x += rng.normal(scale=0.1, size=x.shape)
+    return x
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, < 30 s")
+    ap.add_argument("--half-window", type=int, default=25)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+    n_ions, n_frames, naive_frames = (200, 5000, 400) if args.quick else (1000, 20000, 1000)
+    w = args.half_window
+    x = _positions(n_frames, n_ions)
+    nbytes = x.nbytes
+    print(f"p_hop: {n_ions} ions x {n_frames} frames, half_window={w}, "
+          f"{nbytes / 2**20:.0f} MiB float64")
+
+    # warm up the JIT on a small input
+    K.phop_cpu(x[: 4 * w + 2, :4], w)
+    _read_once(x[:10])
+    hops.detect(x[: 8 * w, :4], half_window=w, backend="cpu")
+
+    times: dict[str, float] = {}
+    times["read_floor"] = min(
+        best_of(lambda: _read_once(x), args.repeat), best_of(lambda: x.sum(), args.repeat)
+    )
+    times["numba_cpu"] = best_of(lambda: K.phop_cpu(x, w), args.repeat)
+    times["numpy_cumsum"] = best_of(lambda: K.phop_cumsum_numpy(x, w), 1)
+    xs = np.ascontiguousarray(x[:naive_frames])
+    t_naive = best_of(lambda: K.phop_reference(xs, w), 1)
+    times["numpy_naive_extrapolated"] = t_naive * (n_frames - 2 * w) / (naive_frames - 2 * w)
+    times["detect_cpu"] = best_of(lambda: hops.detect(x, half_window=w, backend="cpu"), 1)
+    if _real_gpu_present():
+        K.phop_cuda(x[: 4 * w + 2, :4], w)
+        times["numba_cuda"] = best_of(lambda: K.phop_cuda(x, w), args.repeat)
+
+    # correctness of what was timed (on a slice)
+    ref = K.phop_reference(xs[:, :50], w)
+    err = float(np.nanmax(np.abs(K.phop_cpu(xs[:, :50], w) - ref)) / np.nanmax(ref))
+
+    ratios = {
+        "numba_cpu_vs_read_floor": times["numba_cpu"] / times["read_floor"],
+        "numpy_cumsum_vs_numba_cpu": times["numpy_cumsum"] / times["numba_cpu"],
+        "numpy_naive_vs_numba_cpu": times["numpy_naive_extrapolated"] / times["numba_cpu"],
+    }
+    if "numba_cuda" in times:
+        ratios["numba_cpu_vs_numba_cuda"] = times["numba_cpu"] / times["numba_cuda"]
+    print(f"{'method':<28}{'time (s)':>12}{'GB/s':>10}")
+    for k, v in times.items():
+        print(f"{k:<28}{v:>12.4f}{nbytes / v / 1e9:>10.2f}")
+    for k, v in ratios.items():
+        print(f"{k:<28}{v:>12.2f}x")
+    print(f"max relative deviation from the direct formula: {err:.2e}")
+    result = {
+        "benchmark": "B2 p_hop",
+        "n_ions": n_ions,
+        "n_frames": n_frames,
+        "half_window": w,
+        "bytes": nbytes,
+        "naive_timed_frames": naive_frames,
+        "times_s": times,
+        "ratios": ratios,
+        "max_rel_error_vs_reference": err,
+        "quick": bool(args.quick),
+    }
+    out = write_results("hops_cpu" + ("_quick" if args.quick else ""), result)
+    print(f"results: {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

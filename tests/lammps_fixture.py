@@ -99,6 +99,8 @@ def run_lammps(outdir: Path, triclinic: bool) -> dict[str, Path]:
         path = outdir / f"{name}.bin"
         files[name] = path
         cmds.append(f"dump {name} all custom {EVERY} {path} {cols}")
+        if name == "bin_xu":
+            cmds.append(f"dump_modify {name} units yes time yes")
     cmds.append(f"run {N_STEPS}")
     for c in cmds:
         lmp.command(c)

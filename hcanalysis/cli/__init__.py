@@ -6,11 +6,19 @@ Each command family lives in its own module here and registers itself on :data:`
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-# Command modules register their commands on import; one line per family.
-from hcanalysis.cli import io_cmds  # noqa: E402,F401  (info, convert)
 from hcanalysis.cli.app import app, console, state
+
+# Command modules register their commands on import: add one name per command family.
+COMMAND_MODULES = (
+    "io_cmds",  # info, convert
+    "analyze_cmd",  # analyze, demo
+    "hops_cmd",  # hops
+)
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"hcanalysis.cli.{_name}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,235 @@
+"""``hcanalysis hops``: hop events, per-ion hop statistics, plots."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from hcanalysis.cli.app import app, console
+from hcanalysis.errors import HCAnalysisError
+
+
+def _sha256(path: Path, chunk: int = 1 << 24) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_output(path: Path, inputs: list[Path], force: bool) -> None:
+    for p in inputs:
+        if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():
+            raise HCAnalysisError(f"{path}: the output would overwrite an input file")
+    if path.exists() and not force:
+        raise HCAnalysisError(f"{path} exists; use --force to overwrite it")
+
+
+def mobility_order(positions: np.ndarray) -> np.ndarray:
+    """Ions from least to most mobile: origin-averaged squared displacement at a lag of a
+    quarter of the trajectory."""
+    lag = max(positions.shape[0] // 4, 1)
+    d = positions[lag:] - positions[:-lag]
+    return np.argsort(np.einsum("tij,tij->i", d, d) / max(d.shape[0], 1), kind="stable")
+
+
+def _write_h5(out: Path, events, table, wt, corr, thresholds, ion_atoms, meta: dict) -> None:
+    import h5py
+
+    from hcanalysis import __version__
+
+    with h5py.File(out, "w") as f:
+        f.attrs["hcanalysis_version"] = __version__
+        for k, v in meta.items():
+            f.attrs[k] = "none" if v is None else v
+        g = f.create_group("events")
+        g.attrs["description"] = "one row per hop event (see docs/hops.md); times ps, lengths Å"
+        for col in events.columns:
+            g.create_dataset(col, data=events[col].to_numpy())
+        g = f.create_group("per_ion")
+        g.attrs["description"] = "one row per (ion, window); rates 1/ps, times ps, lengths Å"
+        for col in table.columns:
+            g.create_dataset(col, data=table[col].to_numpy())
+        f.create_dataset("thresholds", data=thresholds).attrs["units"] = (
+            "Å^2 (p_hop)" if meta["method"] == "p_hop" else "Å (displacement)"
+        )
+        f.create_dataset("ion_atom_index", data=ion_atoms)
+        g = f.create_group("waiting_times")
+        g.attrs["units"] = "ps"
+        g.attrs["residence_mle_ps"] = wt.residence_mle
+        g.attrs["rate_per_ion_per_ps"] = wt.rate
+        g.attrs["n_hops"] = wt.n_hops
+        for name in ("complete", "first_censored", "last_censored", "no_hop"):
+            g.create_dataset(name, data=getattr(wt, name))
+        g = f.create_group("correlated")
+        g.attrs["fraction"] = corr.fraction
+        g.attrs["cutoff_A"] = meta["cutoff_A"]
+        g.attrs["time_tolerance_ps"] = meta["time_tolerance_ps"]
+        g.create_dataset("correlated", data=corr.correlated)
+        g.create_dataset("partner", data=corr.partner)
+        g.create_dataset("distance", data=corr.distance)
+
+
+def _plot_phop(path: Path, time_ps, phop, events, order, thresholds, method: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(order)
+    k = min(5, (n + 1) // 2) if n > 1 else 1
+    groups = [("most mobile", order[::-1][:k]), ("least mobile", order[:k] if n > 1 else [])]
+    fig, axes = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    ylabel = "p_hop (Å²)" if method == "p_hop" else "|r(t+Δ) − r(t)| (Å)"
+    for ax, (title, ions) in zip(axes, groups, strict=True):
+        for i in ions:
+            (line,) = ax.plot(time_ps, phop[i], lw=0.7, label=f"ion {i}")
+            ev = events[events["ion"] == i]
+            ax.plot(ev["t_peak"], phop[i][ev["frame_peak"].to_numpy()], "v",
+                    color=line.get_color(), ms=6)
+            ax.axhline(thresholds[i], color=line.get_color(), lw=0.5, ls="--")
+        ax.set_title(f"{title} ions (▼ detected hops, -- threshold)")
+        ax.set_ylabel(ylabel)
+        if len(ions):
+            ax.set_yscale("log")
+            ax.legend(fontsize=7, ncol=5, loc="upper right")
+    axes[-1].set_xlabel("time (ps)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_hist(path: Path, events, wt) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    if len(events):
+        a.hist(events["length"], bins=40, color="C0")
+    a.set_xlabel("hop length (Å)")
+    a.set_ylabel("hops")
+    a.set_title(f"{len(events)} hops")
+    if wt.complete.size:
+        b.hist(wt.complete, bins=40, density=True, color="C1", label="complete intervals")
+        tau = wt.residence_mle
+        if np.isfinite(tau):
+            t = np.linspace(0, wt.complete.max(), 200)
+            b.plot(t, np.exp(-t / tau) / tau, "k-", label=f"exp., MLE τ = {tau:.3g} ps")
+        b.legend(fontsize=8)
+    b.set_xlabel("waiting time between hops (ps)")
+    b.set_ylabel("density (1/ps)")
+    b.set_title(f"censored: {wt.first_censored.size} first, {wt.last_censored.size} last")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@app.command("hops")
+def hops_cmd(
+    traj_path: Path = typer.Argument(..., help="Trajectory file.", metavar="TRAJ"),
+    output: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file (.h5)."),
+    species: str = typer.Option("Na", "--species", help="Element of the mobile ions."),
+    half_window: int = typer.Option(25, "--half-window", "-w", help="p_hop half-window, frames."),
+    threshold: str = typer.Option(
+        "auto", "--threshold", help="'auto' (9 x the ion's median p_hop) or p_c in Å² "
+        "(d_hop in Å for --method displacement)."
+    ),
+    method: str = typer.Option("p_hop", "--method", help="p_hop or displacement."),
+    min_separation: int = typer.Option(None, "--min-separation",
+                                       help="Merge runs closer than this, frames."),
+    window: int = typer.Option(None, "--window", help="Window length, frames (default all)."),
+    stride: int = typer.Option(None, "--stride", help="Window stride, frames."),
+    cage_size: float = typer.Option(1.0, "--cage-size", help="Trapped below this rms, Å."),
+    cutoff: float = typer.Option(4.0, "--cutoff", help="Neighbour cutoff for concerted hops, Å."),
+    tolerance_ps: float = typer.Option(None, "--tolerance-ps",
+                                       help="Time tolerance of concerted hops (default w·dt)."),
+    backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
+    format: str = typer.Option(None, "--format", "-f", help="Reader (default: from the name)."),
+    topology: Path = typer.Option(None, "--topology", "-t", help="Topology (XTC/DCD need one)."),
+    type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na."),
+    dt_ps: float = typer.Option(None, "--dt-ps", help="MD step (dumps) or frame spacing, ps."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the PNG plots."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
+) -> None:
+    """Hop events (p_hop or displacement rule), per-ion/window hop statistics, waiting
+    times, trapped ions, concerted hops; PNGs of p_hop(t) and of the distributions."""
+    from hcanalysis import hops
+    from hcanalysis.cli.io_cmds import parse_type_map
+    from hcanalysis.io import load
+
+    png_phop = output.with_name(output.stem + "_phop.png")
+    png_hist = output.with_name(output.stem + "_hist.png")
+    inputs = [traj_path, topology]
+    for p in [output] + ([png_phop, png_hist] if plots else []):
+        _check_output(p, inputs, force)
+    thr: str | float = threshold
+    if threshold != "auto":
+        try:
+            thr = float(threshold)
+        except ValueError:
+            raise HCAnalysisError(
+                f"--threshold {threshold!r}: give 'auto' or a number"
+            ) from None
+    traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
+                type_map=parse_type_map(type_map))
+    ion_atoms = traj.atom_indices[traj.indices(species)]
+    with console.status(f"reading {len(ion_atoms)} {species} positions (unwrapped)"):
+        x = traj.positions(species, unwrap=True)
+    time_ps = traj.time_ps
+    with console.status("detecting hops"):
+        events = hops.detect(x, half_window=half_window, threshold=thr, method=method,
+                             min_separation=min_separation, time_ps=time_ps, backend=backend)
+        if method == "p_hop":
+            signal = hops.p_hop(x, half_window, backend=backend)
+        else:
+            from hcanalysis.kernels import hops as kernels
+            lag = events.attrs["lag"]
+            signal = kernels.displacement(x, lag, "cpu").T
+        table = hops.per_ion(x, events, window=window, stride=stride, cage_size=cage_size,
+                             p_hop_values=signal if method == "p_hop" else None)
+        wt = hops.waiting_times(events)
+        tol = tolerance_ps if tolerance_ps is not None else half_window * events.attrs["dt_ps"]
+        corr = hops.correlated_hops(events, x, traj.boxes(), cutoff=cutoff,
+                                    time_tolerance_ps=tol)
+    thresholds = np.asarray(events.attrs["thresholds"])
+    mean_l2 = float(np.mean(events["length"] ** 2)) if len(events) else float("nan")
+    d_hop = wt.rate * mean_l2 / 6 if len(events) else 0.0
+    meta = {
+        "input": str(traj_path),
+        "input_sha256": _sha256(traj_path),
+        "species": species,
+        "method": method,
+        "half_window_frames": int(half_window),
+        "threshold_rule": events.attrs["threshold_rule"],
+        "auto_factor": events.attrs["auto_factor"],
+        "hysteresis": events.attrs["hysteresis"],
+        "min_separation_frames": events.attrs["min_separation"],
+        "window_frames": -1 if window is None else int(window),
+        "stride_frames": -1 if stride is None else int(stride),
+        "cage_size_A": cage_size,
+        "cutoff_A": cutoff,
+        "time_tolerance_ps": tol,
+        "dt_ps": events.attrs["dt_ps"],
+        "D_hop_A2_per_ps": d_hop,
+    }
+    _write_h5(output, events, table, wt, corr, thresholds, ion_atoms, meta)
+    if plots:
+        order = mobility_order(x)
+        _plot_phop(png_phop, time_ps, signal, events, order, thresholds, method)
+        _plot_hist(png_hist, events, wt)
+    n_ions = len(ion_atoms)
+    console.print(
+        f"{n_ions} {species} ions, {traj.n_frames} frames: {len(events)} hops; "
+        f"rate {wt.rate:.4g} /ps per ion; mean length "
+        f"{events['length'].mean() if len(events) else float('nan'):.3g} Å; "
+        f"residence (MLE) {wt.residence_mle:.4g} ps; concerted fraction {corr.fraction:.3g}; "
+        f"trapped {int(table['trapped'].sum())}/{len(table)} ion-windows; "
+        f"threshold median {np.nanmedian(thresholds):.3g}; "
+        f"D_hop = rate<l²>/6 = {d_hop:.4g} Å²/ps"
+    )
+    console.print(f"wrote {output}" + (f", {png_phop.name}, {png_hist.name}" if plots else ""))

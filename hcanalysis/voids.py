@@ -23,6 +23,8 @@ from hcanalysis.kernels.backend import resolve_backend
 DEFAULT_RADII: dict[str, float] = {"C": 1.7}
 #: Default persistence (Å) below which two watershed basins are merged.
 DEFAULT_MERGE_DELTA = 0.25
+#: Reach (Å) beyond the largest atomic radius of the scatter pass of the distance field.
+SCATTER_EXTRA = 1.5
 #: Default tolerance (Å) of the local-thickness ball pruning.
 DEFAULT_LT_TOL = 0.05
 
@@ -177,7 +179,8 @@ class VoidMap:
         """
         if self._lt is None:
             d = self.distance.ravel()
-            order = np.argsort(-d, kind="stable")
+            cand = np.flatnonzero(self.mask.ravel())
+            order = cand[np.argsort(-d[cand], kind="stable")]
             h = np.ascontiguousarray(self.box)
             nx, ny, nz = self.shape
             lt = kv.local_thickness_numba(d, self.mask.ravel(), order, h, np.linalg.inv(h),
@@ -298,13 +301,21 @@ def distance_field(
     if resolve_backend(backend) == "cuda":
         return kv.distance_grid_cuda(afrac, radii, h, m, start, cells, w_min, n_shell,
                                      nx, ny, nz)
-    return kv.distance_grid_numba(afrac, radii, h, m, start, cells, w_min, n_shell, nx, ny, nz)
+    # pass 1: scatter every atom over the grid points within `cutoff` of it (exact there);
+    # pass 2: exact cell-list shell search for the points no atom reached closely enough
+    cutoff = float(radii.max()) + SCATTER_EXTRA
+    out = kv.distance_scatter_numba(afrac, radii, h, np.linalg.inv(h), cutoff, nx, ny, nz)
+    todo = np.flatnonzero(out > cutoff - float(radii.max()))
+    kv.distance_resolve_numba(out, todo, afrac, radii, h, m, start, cells, w_min, n_shell,
+                              nx, ny, nz)
+    return out.reshape(shape)
 
 
 def _components(distance: np.ndarray, stop: float, order: np.ndarray | None = None):
     d = distance.ravel()
     if order is None:
-        order = np.argsort(-d, kind="stable")
+        cand = np.flatnonzero(d >= stop)
+        order = cand[np.argsort(-d[cand], kind="stable")]
     nx, ny, nz = distance.shape
     root, perc, _level = kv.components_sweep_numba(d, order, stop, nx, ny, nz, kv.OFFSETS_26)
     roots = np.unique(root[root >= 0])
@@ -392,7 +403,8 @@ def from_distance(
     dist = np.ascontiguousarray(distance, dtype=np.float64)
     nx, ny, nz = dist.shape
     d = dist.ravel()
-    order = np.argsort(-d, kind="stable")
+    cand = np.flatnonzero(d >= min(float(probe), 0.0))
+    order = cand[np.argsort(-d[cand], kind="stable")]
     # components at the probe level; PLD from the maximin sweep down to d = 0
     root, perc, level = kv.components_sweep_numba(d, order, float(probe), nx, ny, nz,
                                                   kv.OFFSETS_26)

@@ -191,35 +191,40 @@ _FWD = np.array([o for o in _OFFS.tolist() if tuple(o) > (0, 0, 0)], dtype=np.in
 
 
 @njit(cache=True)
-def _neighbour(p, o0, o1, o2, nx, ny, nz):
+def _fill_neighbours(p, nx, ny, nz, offs, qbuf, tbuf):
+    """Flat indices (qbuf) and image shifts (tbuf) of the neighbours ``offs`` of point p."""
     k = p % nz
     j = (p // nz) % ny
     i = p // (ny * nz)
-    gi = i + o0
-    gj = j + o1
-    gk = k + o2
-    ti = 0
-    tj = 0
-    tk = 0
-    if gi < 0:
-        gi += nx
-        ti = -1
-    elif gi >= nx:
-        gi -= nx
-        ti = 1
-    if gj < 0:
-        gj += ny
-        tj = -1
-    elif gj >= ny:
-        gj -= ny
-        tj = 1
-    if gk < 0:
-        gk += nz
-        tk = -1
-    elif gk >= nz:
-        gk -= nz
-        tk = 1
-    return (gi * ny + gj) * nz + gk, ti, tj, tk
+    for u in range(offs.shape[0]):
+        gi = i + offs[u, 0]
+        gj = j + offs[u, 1]
+        gk = k + offs[u, 2]
+        ti = 0
+        tj = 0
+        tk = 0
+        if gi < 0:
+            gi += nx
+            ti = -1
+        elif gi >= nx:
+            gi -= nx
+            ti = 1
+        if gj < 0:
+            gj += ny
+            tj = -1
+        elif gj >= ny:
+            gj -= ny
+            tj = 1
+        if gk < 0:
+            gk += nz
+            tk = -1
+        elif gk >= nz:
+            gk -= nz
+            tk = 1
+        qbuf[u] = (gi * ny + gj) * nz + gk
+        tbuf[u, 0] = ti
+        tbuf[u, 1] = tj
+        tbuf[u, 2] = tk
 
 
 @njit(cache=True)
@@ -271,6 +276,8 @@ def components_sweep_numba(dflat, order, stop, nx, ny, nz, offs):
     size = np.zeros(n, dtype=np.int64)
     perc = np.zeros((n, 3), dtype=np.bool_)
     level = np.full(3, -np.inf)
+    qbuf = np.empty(offs.shape[0], dtype=np.int64)
+    tbuf = np.empty((offs.shape[0], 3), dtype=np.int64)
     for t in range(order.size):
         p = order[t]
         dp = dflat[p]
@@ -278,11 +285,20 @@ def components_sweep_numba(dflat, order, stop, nx, ny, nz, offs):
             break
         parent[p] = p
         size[p] = 1
+        rp = p
+        px = 0
+        py = 0
+        pz = 0
+        _fill_neighbours(p, nx, ny, nz, offs, qbuf, tbuf)
         for u in range(offs.shape[0]):
-            q, tx, ty, tz = _neighbour(p, offs[u, 0], offs[u, 1], offs[u, 2], nx, ny, nz)
+            q = qbuf[u]
             if parent[q] < 0:
                 continue
-            rp, px, py, pz = _find_off(p, parent, off)
+            tx = tbuf[u, 0]
+            ty = tbuf[u, 1]
+            tz = tbuf[u, 2]
+            if parent[rp] != rp:  # p's root was attached under another root: re-find
+                rp, px, py, pz = _find_off(p, parent, off)
             rq, qx, qy, qz = _find_off(q, parent, off)
             # p at image 0, its root at image (px,py,pz); q at image t, its root at t + oq
             if rp == rq:
@@ -353,6 +369,8 @@ def watershed_numba(dflat, order, stop, delta, nx, ny, nz, offs):
     lab = np.full(n, -1, dtype=np.int64)
     parent = np.full(n, -1, dtype=np.int64)  # union-find over seed indices
     roots = np.empty(26, dtype=np.int64)
+    qbuf = np.empty(offs.shape[0], dtype=np.int64)
+    tbuf = np.empty((offs.shape[0], 3), dtype=np.int64)
     for t in range(order.size):
         p = order[t]
         dp = dflat[p]
@@ -361,8 +379,9 @@ def watershed_numba(dflat, order, stop, delta, nx, ny, nz, offs):
         best_q = -1
         best_d = -np.inf
         nr = 0
+        _fill_neighbours(p, nx, ny, nz, offs, qbuf, tbuf)
         for u in range(offs.shape[0]):
-            q, _tx, _ty, _tz = _neighbour(p, offs[u, 0], offs[u, 1], offs[u, 2], nx, ny, nz)
+            q = qbuf[u]
             if lab[q] < 0:
                 continue
             r = _find(lab[q], parent)
@@ -406,12 +425,15 @@ def throat_pairs_numba(labels, dflat, nx, ny, nz, fwd):
     with a < b. Returns three arrays (one entry per neighbouring pair)."""
     n = labels.size
     cnt = 0
+    qbuf = np.empty(fwd.shape[0], dtype=np.int64)
+    tbuf = np.empty((fwd.shape[0], 3), dtype=np.int64)
     for p in range(n):
         lp = labels[p]
         if lp < 0:
             continue
+        _fill_neighbours(p, nx, ny, nz, fwd, qbuf, tbuf)
         for u in range(fwd.shape[0]):
-            q, _a, _b, _c = _neighbour(p, fwd[u, 0], fwd[u, 1], fwd[u, 2], nx, ny, nz)
+            q = qbuf[u]
             lq = labels[q]
             if lq >= 0 and lq != lp:
                 cnt += 1
@@ -423,8 +445,9 @@ def throat_pairs_numba(labels, dflat, nx, ny, nz, fwd):
         lp = labels[p]
         if lp < 0:
             continue
+        _fill_neighbours(p, nx, ny, nz, fwd, qbuf, tbuf)
         for u in range(fwd.shape[0]):
-            q, _a, _b, _c = _neighbour(p, fwd[u, 0], fwd[u, 1], fwd[u, 2], nx, ny, nz)
+            q = qbuf[u]
             lq = labels[q]
             if lq >= 0 and lq != lp:
                 pa[cnt] = min(lp, lq)
@@ -442,6 +465,114 @@ def _ball_bounds(r, hinv, nx, ny, nz):
     e2 = math.sqrt(hinv[0, 2] ** 2 + hinv[1, 2] ** 2 + hinv[2, 2] ** 2)
     return (int(math.floor(r * e0 * nx)), int(math.floor(r * e1 * ny)),
             int(math.floor(r * e2 * nz)))
+
+
+@njit(cache=True)
+def _row_span(ux, uy, uz, wx, wy, wz, r2):
+    """Integer range [lo, hi] of t with |u + t w|^2 <= r2 (empty when lo > hi)."""
+    a = wx * wx + wy * wy + wz * wz
+    b = ux * wx + uy * wy + uz * wz
+    c = ux * ux + uy * uy + uz * uz - r2
+    disc = b * b - a * c
+    if disc < 0.0:
+        return 1, 0
+    sq = math.sqrt(disc)
+    return int(math.ceil((-b - sq) / a)), int(math.floor((-b + sq) / a))
+
+
+@njit(cache=True)
+def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask):
+    bi, bj, _bk = _ball_bounds(r, hinv, nx, ny, nz)
+    r2 = r * r
+    wx = h[2, 0] / nz
+    wy = h[2, 1] / nz
+    wz = h[2, 2] / nz
+    for di in range(-bi, bi + 1):
+        gi = (ci + di) % nx
+        fx = di / nx
+        for dj in range(-bj, bj + 1):
+            gj = (cj + dj) % ny
+            fy = dj / ny
+            ux = fx * h[0, 0] + fy * h[1, 0]
+            uy = fx * h[0, 1] + fy * h[1, 1]
+            uz = fx * h[0, 2] + fy * h[1, 2]
+            lo, hi = _row_span(ux, uy, uz, wx, wy, wz, r2)
+            if lo > hi:
+                continue
+            base = (gi * ny + gj) * nz
+            kk = (ck + lo) % nz
+            for _t in range(hi - lo + 1):
+                q = base + kk
+                if owner[q] < 0 and mask[q]:
+                    owner[q] = c
+                    lt[q] = r
+                kk += 1
+                if kk == nz:
+                    kk = 0
+
+
+@njit(cache=True)
+def distance_scatter_numba(afrac, radii, h, hinv, cutoff, nx, ny, nz):
+    """First pass of the exact distance field: every atom lowers ``|x - a| - r_a`` on the grid
+    points within ``cutoff`` Å of its centre (row spans, all images). Points left at
+    ``+inf`` or above ``cutoff - max(r)`` are resolved by the shell search afterwards."""
+    out = np.full(nx * ny * nz, np.inf)
+    bi, bj, _bk = _ball_bounds(cutoff, hinv, nx, ny, nz)
+    bi += 1
+    bj += 1
+    c2 = cutoff * cutoff
+    wx = h[2, 0] / nz
+    wy = h[2, 1] / nz
+    wz = h[2, 2] / nz
+    for a in range(afrac.shape[0]):
+        fa0 = afrac[a, 0]
+        fa1 = afrac[a, 1]
+        fa2 = afrac[a, 2]
+        ra = radii[a]
+        i0 = int(math.floor(fa0 * nx))
+        j0 = int(math.floor(fa1 * ny))
+        k0 = int(math.floor(fa2 * nz))
+        fz0 = k0 / nz - fa2
+        for di in range(-bi, bi + 1):
+            fx = (i0 + di) / nx - fa0
+            gi = (i0 + di) % nx
+            for dj in range(-bj, bj + 1):
+                fy = (j0 + dj) / ny - fa1
+                gj = (j0 + dj) % ny
+                ux = fx * h[0, 0] + fy * h[1, 0] + fz0 * h[2, 0]
+                uy = fx * h[0, 1] + fy * h[1, 1] + fz0 * h[2, 1]
+                uz = fx * h[0, 2] + fy * h[1, 2] + fz0 * h[2, 2]
+                lo, hi = _row_span(ux, uy, uz, wx, wy, wz, c2)
+                if lo > hi:
+                    continue
+                base = (gi * ny + gj) * nz
+                kk = (k0 + lo) % nz
+                for t in range(lo, hi + 1):
+                    x = ux + t * wx
+                    y = uy + t * wy
+                    z = uz + t * wz
+                    dd = math.sqrt(x * x + y * y + z * z) - ra
+                    q = base + kk
+                    if dd < out[q]:
+                        out[q] = dd
+                    kk += 1
+                    if kk == nz:
+                        kk = 0
+    return out
+
+
+@njit(parallel=True, cache=True)
+def distance_resolve_numba(out, todo, afrac, radii, h, m, cell_start, cell_atoms, w_min,
+                           n_shell, nx, ny, nz):
+    """Second pass: exact shell search for the grid points ``todo`` (flat indices)."""
+    r_max = radii.max()
+    for t in prange(todo.size):
+        p = todo[t]
+        k = p % nz
+        j = (p // nz) % ny
+        i = p // (ny * nz)
+        out[p] = _nearest_surface(i / nx, j / ny, k / nz, afrac, radii, h, m[0], m[1], m[2],
+                                  cell_start, cell_atoms, w_min, r_max, n_shell)
 
 
 @njit(cache=True)
@@ -486,25 +617,7 @@ def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
         else:
             lt[c] = r
             owner[c] = c
-        bi, bj, bk = _ball_bounds(r, hinv, nx, ny, nz)
-        r2 = r * r
-        for di in range(-bi, bi + 1):
-            gi = (ci + di) % nx
-            fx = di / nx
-            for dj in range(-bj, bj + 1):
-                gj = (cj + dj) % ny
-                fy = dj / ny
-                for dk in range(-bk, bk + 1):
-                    fz = dk / nz
-                    x = fx * h[0, 0] + fy * h[1, 0] + fz * h[2, 0]
-                    y = fx * h[0, 1] + fy * h[1, 1] + fz * h[2, 1]
-                    z = fx * h[0, 2] + fy * h[1, 2] + fz * h[2, 2]
-                    if x * x + y * y + z * z > r2:
-                        continue
-                    q = (gi * ny + gj) * nz + (ck + dk) % nz
-                    if owner[q] < 0 and mask[q]:
-                        owner[q] = c
-                        lt[q] = r
+        _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask)
     return lt
 
 

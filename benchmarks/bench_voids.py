@@ -1,0 +1,130 @@
+"""Benchmark B4: void tessellation of an amorphous-carbon cube vs porespy / scipy.
+
+50 Å cube at 1.5 g/cm³ (~9,400 C), spacing 0.25 Å (200³ grid). hcanalysis: exact periodic
+distance field + watershed pores + components/PLD + local-thickness PSD. Peers on the same
+voxel image (solid = grid points within 1.7 Å of a carbon): scipy.ndimage.distance_transform_edt
+(non-periodic, voxelised), porespy.filters.local_thickness and porespy's snow2 watershed.
+
+    python -m benchmarks.bench_voids [--quick] [--backend cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from benchmarks.common import machine_info, write_results
+
+
+def amorphous_carbon(length: float = 50.0, density: float = 1.5, seed: int = 0,
+                     min_dist: float = 1.35, n_voids: int = 12) -> np.ndarray:
+    """Random-sequential-addition carbon at ``density`` g/cm³ with ``n_voids`` spherical
+    voids (radius 3–7 Å) kept empty, in a periodic cube; positions in Å."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(seed)
+    n = int(round(density / 12.011 * 0.602214076 * length**3))
+    vc = rng.uniform(0, length, (n_voids, 3))
+    vr = rng.uniform(3.0, 7.0, n_voids)
+    pos = np.empty((n, 3))
+    k = 0
+    batch = 4096
+    while k < n:
+        cand = rng.uniform(0, length, (batch, 3))
+        dv = cand[:, None, :] - vc[None]
+        dv -= length * np.rint(dv / length)
+        cand = cand[np.all(np.linalg.norm(dv, axis=2) > vr + 1.7, axis=1)]
+        tree = cKDTree(pos[:k], boxsize=length) if k else None
+        for c in cand:
+            if tree is not None and tree.query_ball_point(c, min_dist, return_length=True):
+                continue
+            if k and np.any(np.linalg.norm(
+                    (pos[max(0, k - 512):k] - c) - length * np.rint(
+                        (pos[max(0, k - 512):k] - c) / length), axis=1) < min_dist):
+                continue
+            pos[k] = c
+            k += 1
+            if k == n:
+                break
+    return pos
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="30 Å cube, spacing 0.3 Å")
+    ap.add_argument("--backend", default="cpu")
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args(argv)
+
+    from hcanalysis import voids
+    from hcanalysis.kernels import voids as kv
+
+    length, spacing = (30.0, 0.3) if args.quick else (50.0, 0.25)
+    pos = amorphous_carbon(length, n_voids=4 if args.quick else 12)
+    box = np.diag([length] * 3)
+    species = ["C"] * len(pos)
+    shape = kv.grid_shape(box, spacing)
+    # warm-up (JIT compile) on a small case
+    voids.tessellate(pos[:50], np.diag([8.0] * 3), species[:50], spacing=1.0,
+                     backend=args.backend).psd(5)
+
+    out: dict = {"case": "B4" if not args.quick else "B4-quick", "length_A": length,
+                 "n_carbon": len(pos), "spacing_A": spacing, "grid": list(shape),
+                 "backend": args.backend, "machine": machine_info()}
+    t = {}
+    t0 = time.perf_counter()
+    dist = voids.distance_field(pos, box, np.full(len(pos), 1.7), shape, backend=args.backend)
+    t["distance_field"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    vm = voids.from_distance(dist, box)
+    t["pores_components_pld"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    frac, edges = vm.psd(40)
+    t["local_thickness_psd"] = time.perf_counter() - t0
+    t["hcanalysis_total"] = sum(t.values())
+    out["hcanalysis"] = {"porosity": vm.porosity, "lcd": vm.lcd, "pld": vm.pld.tolist(),
+                         "n_pores": vm.n_pores, "n_throats": len(vm.throats),
+                         "mean_local_thickness": float(vm.local_thickness[vm.mask].mean())}
+
+    # peers on the same voxel image
+    from scipy import ndimage
+
+    void = vm.mask
+    t0 = time.perf_counter()
+    edt = ndimage.distance_transform_edt(void, sampling=vm.spacing)
+    t["scipy_edt"] = time.perf_counter() - t0
+    out["scipy_edt_vs_exact_median_abs_diff_A"] = float(np.median(
+        np.abs(edt[void] - vm.distance[void])))
+    try:
+        import porespy as ps
+
+        t0 = time.perf_counter()
+        lt = ps.filters.local_thickness(void, method="dt")
+        t["porespy_local_thickness"] = time.perf_counter() - t0
+        out["porespy_mean_local_thickness_A"] = float(lt[void].mean() * vm.spacing[0])
+        t0 = time.perf_counter()
+        snow = ps.filters.snow_partitioning(void, r_max=4, sigma=0.4)
+        t["porespy_snow"] = time.perf_counter() - t0
+        out["porespy_snow_regions"] = int(np.max(snow.regions))
+        t["peer_total_edt_snow_lt"] = (t["scipy_edt"] + t["porespy_snow"]
+                                       + t["porespy_local_thickness"])
+        out["ratio_peer_over_hcanalysis"] = t["peer_total_edt_snow_lt"] / t["hcanalysis_total"]
+        out["ratio_lt_porespy_over_hcanalysis"] = (t["porespy_local_thickness"]
+                                                   / t["local_thickness_psd"])
+    except ImportError:
+        out["porespy"] = "not installed"
+    out["ratio_distance_exact_over_scipy_edt"] = t["distance_field"] / t["scipy_edt"]
+    out["seconds"] = t
+    for k, v in t.items():
+        print(f"{k:32s} {v:8.3f} s")
+    for k, v in out.items():
+        if k.startswith("ratio") or k in ("hcanalysis",):
+            print(f"{k}: {v}")
+    write_results(f"voids_{args.backend}" if args.backend != "cpu" else "voids_cpu", out)
+    return out
+
+
+if __name__ == "__main__":
+    main()

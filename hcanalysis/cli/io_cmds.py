@@ -88,8 +88,8 @@ def _print_info(info: dict) -> None:
     from rich.table import Table
 
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     yes = {True: "yes", False: "no"}
     a, b, c = info["box_lengths_A"]
     al, be, ga = info["box_angles_deg"]
@@ -114,7 +114,7 @@ def _print_info(info: dict) -> None:
         table.add_row("note", note)
     from rich.console import Console
 
-    Console(soft_wrap=True).print(table)
+    Console(width=max(100, Console().width)).print(table)
 
 
 @app.command("info")

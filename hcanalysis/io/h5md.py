@@ -382,6 +382,7 @@ class H5MDSource:
             self.metadata = {k: (_str_attr(v) if not isinstance(v, np.ndarray) or v.ndim == 0
                                  else [_str_attr(x) for x in v]) for k, v in m.items()}
             self.notes.append(f"written by hcanalysis {ver}" + (f" from {src}" if src else ""))
+            self.notes.extend(f"source: {n}" for n in self.metadata.get("notes", []) if n)
         else:
             self.metadata = {}
             cr = f["h5md/creator"].attrs.get("name", "?") if "h5md/creator" in f else "?"

@@ -322,3 +322,21 @@ def test_source_steps_are_written(tmp_path, rng):
     with h5py.File(tmp_path / "st.h5") as f:
         assert list(f["particles/all/position/step"][()]) == [0, 250, 500, 750, 1000]
     assert np.array_equal(H5MDSource(tmp_path / "st.h5").steps, np.arange(5) * 250)
+
+
+def test_take_random_selections_any_chunking(rng):
+    data = rng.random((37, 300, 3))
+    with h5py.File("mem.h5", "w", driver="core", backing_store=False) as f:
+        dsets = [f.create_dataset("c1", data=data, chunks=(5, 7, 3)),
+                 f.create_dataset("c2", data=data, chunks=(37, 300, 3)),
+                 f.create_dataset("flat", data=data)]  # contiguous layout
+        src = object.__new__(H5MDSource)
+        src.n_atoms = 300
+        for _ in range(25):
+            frames = rng.choice(37, rng.integers(1, 37), replace=bool(rng.integers(2)))
+            if rng.integers(2):
+                frames = np.sort(frames)
+            atoms = rng.choice(300, rng.integers(1, 300), replace=bool(rng.integers(2)))
+            for ds in dsets:
+                got = src._take(ds, frames, atoms)
+                assert np.array_equal(got, data[frames][:, atoms])

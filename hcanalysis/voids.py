@@ -537,3 +537,223 @@ def ion_descriptors(
         vv = np.full(len(ions), np.nan)
     return pd.DataFrame({"pore": pore, "pore_radius": pr, "pore_volume": pv,
                          "wall_distance": d_wall, "pore_throats": nt, "voronoi_volume": vv})
+
+
+# ---------------------------------------------------------------------------- trajectories
+
+
+def _params_key(spacing, radii, probe, merge_delta) -> str:
+    import json
+
+    return json.dumps({"spacing": float(spacing), "radii": {k: float(v) for k, v in
+                       sorted(dict(radii).items())}, "probe": float(probe),
+                       "merge_delta": float(merge_delta)}, sort_keys=True)
+
+
+def void_maps(
+    traj,
+    frames: np.ndarray,
+    *,
+    framework: str | Sequence[str] = "C",
+    map_stride: int = 100,
+    spacing: float = 0.3,
+    radii: Mapping[str, float] | None = None,
+    probe: float = 0.0,
+    merge_delta: float = DEFAULT_MERGE_DELTA,
+    backend: str = "auto",
+    cache=None,
+    on_map=None,
+) -> dict[int, VoidMap]:
+    """Void maps of the framework every ``map_stride`` analysed frames.
+
+    Frame ``frames[i]`` uses the map of ``frames[(i // map_stride) * map_stride]`` (hard-carbon
+    frameworks are nearly rigid at room temperature). ``cache`` is an open h5py group: maps
+    found there with the same parameters are read back instead of recomputed, new ones are
+    written there.
+
+    Returns
+    -------
+    dict frame -> VoidMap
+    """
+    if map_stride < 1:
+        raise ValueError(f"map_stride={map_stride}: must be >= 1 frame")
+    radii = dict(DEFAULT_RADII if radii is None else radii)
+    key = _params_key(spacing, radii, probe, merge_delta)
+    fw = traj.indices(framework)
+    species = traj.species[fw]
+    out: dict[int, VoidMap] = {}
+    for f in np.asarray(frames)[::map_stride]:
+        f = int(f)
+        name = f"frame_{f:09d}"
+        if cache is not None and name in cache and cache[name].attrs.get("params_key") == key:
+            out[f] = VoidMap.from_h5(cache[name])
+        else:
+            pos = traj.positions(fw, frames=[f])[0]
+            out[f] = tessellate(pos, traj.box(f), species, spacing=spacing, radii=radii,
+                                probe=probe, merge_delta=merge_delta, backend=backend)
+            if cache is not None:
+                if name in cache:
+                    del cache[name]
+                g = cache.create_group(name)
+                out[f].to_h5(g)
+                g.attrs["params_key"] = key
+                g.attrs["frame"] = f
+        if on_map is not None:
+            on_map(f)
+    return out
+
+
+def global_pore_ids(maps: Mapping[int, VoidMap]) -> dict[int, np.ndarray]:
+    """A pore identity that persists across successive void maps.
+
+    Maps are taken in frame order; a pore of a map takes the identity of the pore of the
+    previous map that contains its centre (its largest inscribed sphere's centre), else a new
+    identity. For a rigid framework every map gets the same identities.
+    """
+    out: dict[int, np.ndarray] = {}
+    prev_ids = np.zeros(0, dtype=np.int64)
+    prev: VoidMap | None = None
+    nxt = 0
+    for f in sorted(maps):
+        vm = maps[f]
+        ids = np.empty(vm.n_pores, dtype=np.int64)
+        old = (prev.pore_at(vm.pore_centres) if prev is not None and vm.n_pores
+               else np.full(vm.n_pores, -1))
+        used: set[int] = set()
+        for p in range(vm.n_pores):
+            if old[p] >= 0 and int(prev_ids[old[p]]) not in used:
+                ids[p] = prev_ids[old[p]]
+            else:
+                ids[p] = nxt
+                nxt += 1
+            used.add(int(ids[p]))
+        out[f] = ids
+        prev, prev_ids = vm, ids
+    return out
+
+
+@dataclass
+class VoidDescriptors:
+    """Per-ion void descriptors of a trajectory.
+
+    Attributes
+    ----------
+    frames : (n_frames,) int
+        Analysed frame indices.
+    map_frame : (n_frames,) int
+        Frame whose void map each analysed frame used.
+    per_frame : dict of (n_frames, n_ions) arrays
+        ``pore``, ``pore_radius`` (Å), ``pore_volume`` (Å³), ``wall_distance`` (Å),
+        ``pore_throats``, ``voronoi_volume`` (Å³), ``global_pore`` (pore identity across maps).
+    table : pandas.DataFrame
+        One row per (ion, window): ``ion``, ``window``, ``atom_index``, ``t_start_ps``,
+        ``t_stop_ps`` and the window means of ``pore_radius``, ``pore_volume``,
+        ``wall_distance``, ``pore_throats``, ``voronoi_volume``, plus ``pores_visited`` (distinct
+        pores the ion was in during the window, pores of successive maps identified by
+        :func:`global_pore_ids`).
+    maps : dict frame -> VoidMap
+    """
+
+    frames: np.ndarray
+    map_frame: np.ndarray
+    per_frame: dict
+    table: pd.DataFrame
+    maps: dict
+
+
+def void_descriptors(
+    traj,
+    *,
+    ions: str | Sequence[str] = "Na",
+    framework: str | Sequence[str] = "C",
+    frames: slice | Sequence[int] | np.ndarray = slice(None),
+    window: int | None = None,
+    stride: int | None = None,
+    map_stride: int = 100,
+    spacing: float = 0.3,
+    radii: Mapping[str, float] | None = None,
+    probe: float = 0.0,
+    merge_delta: float = DEFAULT_MERGE_DELTA,
+    voronoi: bool = True,
+    backend: str = "auto",
+    cache=None,
+    on_frame=None,
+) -> VoidDescriptors:
+    """Per-ion void descriptors per frame and their means per window.
+
+    Parameters
+    ----------
+    traj : Trajectory
+    ions, framework : selection
+        The mobile ions and the framework atoms (the void is the space between framework
+        atoms).
+    frames : slice or indices
+        Frames analysed; windows (:func:`hcanalysis.windows.window_bounds`) count analysed
+        frames.
+    window, stride : int, optional
+        Window length and stride in analysed frames (default one window of all frames).
+    map_stride : int
+        A new void map every this many analysed frames (see :func:`void_maps`).
+    spacing, radii, probe, merge_delta, backend
+        As :func:`tessellate`.
+    voronoi : bool
+        Compute the ions' Voronoi volumes among all framework atoms and ions (freud).
+    cache : h5py group, optional
+        Void-map cache (see :func:`void_maps`).
+    on_frame : callable, optional
+        Called with each analysed frame index (progress bars).
+    """
+    from hcanalysis.windows import window_bounds
+
+    fidx = np.arange(traj.n_frames)[frames] if isinstance(frames, slice) else np.asarray(frames)
+    if fidx.size == 0:
+        raise ValueError("no frames selected")
+    radii = dict(DEFAULT_RADII if radii is None else radii)
+    maps = void_maps(traj, fidx, framework=framework, map_stride=map_stride, spacing=spacing,
+                     radii=radii, probe=probe, merge_delta=merge_delta, backend=backend,
+                     cache=cache)
+    fw = traj.indices(framework)
+    ion_idx = traj.indices(ions)
+    fw_rad = _radii_for(traj.species[fw], radii)
+    nf, ni = fidx.size, ion_idx.size
+    cols = ("pore", "pore_radius", "pore_volume", "wall_distance", "pore_throats",
+            "voronoi_volume")
+    per = {c: np.zeros((nf, ni), dtype=np.int64 if c in ("pore", "pore_throats") else float)
+           for c in cols}
+    map_frame = np.asarray([fidx[(i // map_stride) * map_stride] for i in range(nf)])
+    for i, f in enumerate(fidx):
+        vm = maps[int(map_frame[i])]
+        pos = traj.positions(None, frames=[int(f)])[0]
+        fwp = pos[fw]
+        desc = ion_descriptors(vm, pos[ion_idx], fwp, framework_radii=fw_rad, voronoi=voronoi)
+        for c in cols:
+            per[c][i] = desc[c].to_numpy()
+        if on_frame is not None:
+            on_frame(int(f))
+    gid = global_pore_ids(maps)
+    per["global_pore"] = np.where(per["pore"] >= 0, 0, -1)
+    for i in range(nf):
+        ok = per["pore"][i] >= 0
+        per["global_pore"][i, ok] = gid[int(map_frame[i])][per["pore"][i, ok]]
+    bounds = window_bounds(nf, window, stride)
+    t = traj.time_ps[fidx]
+    rows = []
+    for w, (a, b) in enumerate(bounds):
+        sl = slice(int(a), int(b))
+        for j in range(ni):
+            pid = per["pore"][sl, j]
+            gp = per["global_pore"][sl, j]
+            rows.append({
+                "ion": j, "window": w, "atom_index": int(traj.atom_indices[ion_idx[j]]),
+                "t_start_ps": float(t[a]), "t_stop_ps": float(t[b - 1]),
+                "pore_radius": float(np.nanmean(per["pore_radius"][sl, j]))
+                if np.any(pid >= 0) else np.nan,
+                "pore_volume": float(np.nanmean(per["pore_volume"][sl, j]))
+                if np.any(pid >= 0) else np.nan,
+                "wall_distance": float(per["wall_distance"][sl, j].mean()),
+                "pore_throats": float(per["pore_throats"][sl, j].mean()),
+                "voronoi_volume": float(per["voronoi_volume"][sl, j].mean()),
+                "pores_visited": int(np.unique(gp[gp >= 0]).size),
+            })
+    return VoidDescriptors(frames=fidx, map_frame=map_frame, per_frame=per,
+                           table=pd.DataFrame(rows), maps=maps)

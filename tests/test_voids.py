@@ -13,9 +13,10 @@ from voids_geometry import (
     graphene_slit,
     min_image_norm,
     sphere,
+    two_cavities,
 )
 
-from hcanalysis import voids
+from hcanalysis import Trajectory, voids
 from hcanalysis.kernels import voids as kv
 
 R_C = 1.7
@@ -221,21 +222,8 @@ def test_channel_along_diagonal_of_tilted_cell():
 
 
 def test_two_cavities_joined_by_throat():
-    pos, box = cubic_matrix(12)
-    box = np.diag([24.0, 18.0, 18.0])
-    g = np.arange(16) * 1.5
-    pos = np.stack(np.meshgrid(g, np.arange(12) * 1.5, np.arange(12) * 1.5, indexing="ij"),
-                   -1).reshape(-1, 3)
-    c1, c2 = np.array([6.0, 9.0, 9.0]), np.array([18.0, 9.0, 9.0])
+    pos, box, c1, c2 = two_cavities(rt=1.0)
     rt = 1.0
-
-    def joined(p):
-        inside = sphere(c1, 3.0, box)(p) | sphere(c2, 3.0, box)(p)
-        seg = (p[:, 0] > 6.0) & (p[:, 0] < 18.0)
-        radial = np.hypot(p[:, 1] - 9.0, p[:, 2] - 9.0)
-        return inside | (seg & (radial < rt + R_C))
-
-    pos = carve(pos, box, joined)
     vm = voids.tessellate(pos, box, ["C"] * len(pos), spacing=0.3, backend="cpu")
     assert vm.n_pores == 2
     assert len(vm.throats) == 1
@@ -299,3 +287,45 @@ def test_h5_round_trip(tmp_path, cavity):
     assert back.pores["volume"].to_numpy() == pytest.approx(vm.pores["volume"].to_numpy())
     np.testing.assert_allclose(back.distance, vm.distance, atol=1e-5)
     assert back.params["spacing"] == 0.3
+
+
+def _two_cavity_traj(rng, n_frames=8):
+    pos, box, c1, c2 = two_cavities()
+    frames = []
+    for f in range(n_frames):
+        na0 = c1 if f < 4 else c2
+        na1 = c2 + [0.3, 0.0, 0.0]
+        frames.append(np.vstack([pos + rng.normal(0, 0.01, pos.shape), [na0, na1]]))
+    species = ["C"] * len(pos) + ["Na", "Na"]
+    return Trajectory.from_arrays(np.array(frames), box, species, dt_ps=0.5), c1, c2
+
+
+def test_void_descriptors_windows_and_cache(rng, tmp_path):
+    import h5py
+
+    traj, c1, c2 = _two_cavity_traj(rng)
+    kw = dict(window=4, stride=2, map_stride=2, spacing=0.4)
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        res = voids.void_descriptors(traj, cache=f.create_group("maps"), **kw)
+    assert sorted(res.maps) == [0, 2, 4, 6]
+    tab = res.table
+    assert len(tab) == 3 * 2
+    ion0 = tab[tab.ion == 0].sort_values("window")
+    ion1 = tab[tab.ion == 1].sort_values("window")
+    assert list(ion0.pores_visited) == [1, 2, 1]
+    assert list(ion1.pores_visited) == [1, 1, 1]
+    assert list(ion0.pore_throats) == [1.0, 1.0, 1.0]
+    assert ion0.t_start_ps.tolist() == [0.0, 1.0, 2.0]
+    # the wall distance is exact per frame against that frame's carbon
+    f0 = traj.positions(None, frames=[0])[0]
+    carbon = f0[:-2]
+    ref = min_image_norm(carbon - f0[-2], traj.box(0)).min() - R_C
+    assert res.per_frame["wall_distance"][0, 0] == pytest.approx(ref, abs=1e-10)
+    assert np.all(res.per_frame["voronoi_volume"] > 0)
+    # the cache gives back the same maps and descriptors
+    with h5py.File(tmp_path / "c.h5", "r+") as f:
+        again = voids.void_descriptors(traj, cache=f["maps"], **kw)
+    np.testing.assert_array_equal(again.per_frame["pore"], res.per_frame["pore"])
+    pd_cols = ["pore_radius", "pores_visited", "wall_distance"]
+    np.testing.assert_allclose(again.table[pd_cols].to_numpy(), tab[pd_cols].to_numpy(),
+                               atol=1e-5)

@@ -63,3 +63,20 @@ def graphene_slit(s: float, nx: int = 4, ny: int = 2):
     pos = np.column_stack([xy, np.full(len(xy), s / 2)])
     box = np.diag([nx * a, ny * 3 * BCC, s])
     return pos, box
+
+
+def two_cavities(rt: float = 1.0, r_cav: float = 3.0):
+    """Two cavities of radius ``r_cav`` at x = 6 and 18 Å in a 24 x 18 x 18 Å cubic-lattice
+    block, joined by a straight channel of radius ``rt`` along x between them."""
+    box = np.diag([24.0, 18.0, 18.0])
+    pos = np.stack(np.meshgrid(np.arange(16) * LATTICE, np.arange(12) * LATTICE,
+                               np.arange(12) * LATTICE, indexing="ij"), -1).reshape(-1, 3)
+    c1, c2 = np.array([6.0, 9.0, 9.0]), np.array([18.0, 9.0, 9.0])
+
+    def joined(p):
+        inside = sphere(c1, r_cav, box)(p) | sphere(c2, r_cav, box)(p)
+        seg = (p[:, 0] > 6.0) & (p[:, 0] < 18.0)
+        radial = np.hypot(p[:, 1] - 9.0, p[:, 2] - 9.0)
+        return inside | (seg & (radial < rt + 1.7))
+
+    return carve(pos, box, joined), box, c1, c2

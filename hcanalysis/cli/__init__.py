@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "io_cmds",  # info, convert
     "analyze_cmd",  # analyze, demo
     "hops_cmd",  # hops
+    "structure_cmd",  # structure
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"hcanalysis.cli.{_name}")

@@ -1,0 +1,219 @@
+"""``hcanalysis structure``: RDFs, per-ion coordination, Na clusters, carbon hybridisation."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from hcanalysis.cli.app import app, console
+from hcanalysis.errors import HCAnalysisError
+
+#: Names of the per-ion descriptors in the output, with units.
+COLUMNS = {
+    "n_ion_ion": ("n_{ion}{ion}", "1"),
+    "n_ion_c": ("n_{ion}{c}", "1"),
+    "carbon_density": ("rho_{c}_local", "g/cm^3"),
+    "nearest_ion": ("d_{ion}{ion}_min", "Å"),
+    "nearest_c": ("d_{ion}{c}_min", "Å"),
+    "cluster_size": ("cluster_size", "1"),
+    "sp2_near": ("sp2_fraction_near", "1"),
+    "cluster_lifetime": ("cluster_lifetime", "ps"),
+}
+
+
+def _sha256(path: Path, chunk: int = 1 << 24) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_output(path: Path, inputs: list[Path | None], force: bool) -> None:
+    for p in inputs:
+        if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():
+            raise HCAnalysisError(f"{path}: the output would overwrite an input file")
+    if path.exists() and not force:
+        raise HCAnalysisError(f"{path} exists; use --force to overwrite it")
+
+
+def column_name(key: str, ion: str, carbon: str) -> str:
+    """Output name of a per-ion descriptor, e.g. ``n_ion_c`` -> ``n_NaC``."""
+    return COLUMNS[key][0].format(ion=ion, c=carbon)
+
+
+def write_h5(out: Path, res, meta: dict) -> None:
+    """Write a :class:`hcanalysis.structure.StructureResult` to HDF5 (layout: docs/structure.md)."""
+    import h5py
+
+    from hcanalysis import __version__
+    from hcanalysis.structure import HYBRID_NAMES
+
+    ion, c = res.ion, res.carbon
+    with h5py.File(out, "w") as f:
+        f.attrs["hcanalysis_version"] = __version__
+        for k, v in meta.items():
+            f.attrs[k] = "none" if v is None else v
+        g = f.create_group("cutoffs")
+        g.attrs["units"] = "Å"
+        for key, label in (("ion-ion", f"{ion}-{ion}"), ("ion-C", f"{ion}-{c}")):
+            g.attrs[label] = res.cutoffs[key]
+            g.attrs[f"{label} source"] = res.cutoff_source[key]
+        g.attrs["density_radius"] = res.density_radius
+        g.attrs["C-C"] = res.cc_cutoff
+        g = f.create_group("rdf")
+        for key, label in (("ion-ion", f"{ion}{ion}"), ("ion-C", f"{ion}{c}")):
+            r, fm = res.rdfs[key], res.minima[key]
+            s = g.create_group(label)
+            for name in ("edges", "r", "g", "n_cum", "counts"):
+                s.create_dataset(name, data=getattr(r, name))
+            s.attrs.update({"n_frames": r.n_frames, "mean_volume_A3": r.mean_volume,
+                            "first_minimum_A": fm.r_min, "first_peak_A": fm.r_peak,
+                            "first_minimum_found": fm.found, "smooth_A": fm.smooth,
+                            "cutoff_A": res.cutoffs[key]})
+        g = f.create_group("per_frame")
+        g.attrs["description"] = "(n_frames, n_ions) arrays; frames as in 'frame'"
+        g.create_dataset("frame", data=res.frames)
+        g.create_dataset("time_ps", data=res.time_ps)
+        g.create_dataset("ion_atom_index", data=res.ion_indices)
+        for key in res.PER_ION:
+            d = g.create_dataset(column_name(key, ion, c), data=getattr(res, key),
+                                 compression="gzip")
+            d.attrs["units"] = COLUMNS[key][1]
+        g.create_dataset("cluster_label", data=res.cluster_label, compression="gzip")
+        d = g.create_dataset("carbon_fractions", data=res.carbon_fractions)
+        d.attrs["columns"] = ",".join(HYBRID_NAMES)
+        g.create_dataset("carbon_mean_coordination", data=res.carbon_mean_cn)
+        d = g.create_dataset("cluster_size_distribution", data=res.cluster_sizes)
+        d.attrs["description"] = "[frame, s] = number of clusters with s ions"
+        # one row per (ion, window), as in the descriptor table
+        g = f.create_group("per_ion")
+        g.attrs["description"] = "one row per (ion, window): window means of the per-frame values"
+        nw, ni = res.windows.shape[0], len(res.ion_indices)
+        g.create_dataset("ion", data=np.tile(res.ion_indices, nw))
+        g.create_dataset("window", data=np.repeat(np.arange(nw), ni))
+        t = res.time_ps
+        g.create_dataset("t_start", data=np.repeat(t[res.windows[:, 0]], ni))
+        g.create_dataset("t_end", data=np.repeat(t[res.windows[:, 1] - 1], ni))
+        for key, arr in res.windowed.items():
+            d = g.create_dataset(column_name(key, ion, c), data=arr.reshape(-1))
+            d.attrs["units"] = COLUMNS[key][1]
+        f.create_dataset("windows", data=res.windows).attrs["description"] = (
+            "[start, stop) rows, indices into per_frame/frame")
+
+
+def plot_rdfs(path: Path, res) -> None:
+    """g(r) and the running coordination number of both RDFs with the chosen cutoffs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, (key, label) in zip(axes, (("ion-ion", f"{res.ion}–{res.ion}"),
+                                       ("ion-C", f"{res.ion}–{res.carbon}")), strict=True):
+        from scipy.ndimage import gaussian_filter1d
+
+        r = res.rdfs[key]
+        fm = res.minima[key]
+        ax.plot(r.r, r.g, color="C0", lw=0.8, alpha=0.6, label="g(r)")
+        if fm.smooth > 0 and len(r.r) > 1:
+            sm = gaussian_filter1d(r.g, fm.smooth / (r.r[1] - r.r[0]), mode="nearest")
+            ax.plot(r.r, sm, color="C0", lw=1.4, label=f"smoothed ({fm.smooth:g} Å)")
+        rc = res.cutoffs[key]
+        ax.axvline(rc, color="C3", ls="--", lw=1.0,
+                   label=f"cutoff {rc:.2f} Å ({res.cutoff_source[key].split(' (')[0]})")
+        if fm.found:
+            ax.plot([fm.r_min], [fm.g_min], "v", color="C3", ms=7)
+        ax.set_xlabel("r (Å)")
+        ax.set_ylabel("g(r)")
+        ax.set_title(f"{label}: {r.n_frames} frames")
+        ax2 = ax.twinx()
+        ax2.plot(r.edges[1:], r.n_cum, color="C2", lw=1.0, label="n(r)")
+        ax2.set_ylabel("running coordination number n(r)", color="C2")
+        n_at = float(np.interp(rc, r.edges[1:], r.n_cum))
+        ax2.axhline(n_at, color="C2", ls=":", lw=0.8)
+        lines = ax.get_legend_handles_labels()
+        extra = ax2.get_legend_handles_labels()
+        ax.legend(lines[0] + extra[0], lines[1] + [f"n(r), {n_at:.2f} at cutoff"],
+                  fontsize=8, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@app.command("structure")
+def structure_cmd(
+    traj_path: Path = typer.Argument(..., help="Trajectory file.", metavar="TRAJ"),
+    output: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file (.h5)."),
+    ion: str = typer.Option("Na", "--ion", help="Element of the mobile ions."),
+    carbon: str = typer.Option("C", "--carbon", help="Element of the host carbon."),
+    cutoff_ion_ion: float = typer.Option(
+        None, "--cutoff-nana", help="Na–Na cutoff, Å (default: first minimum of g_NaNa)."),
+    cutoff_ion_c: float = typer.Option(
+        None, "--cutoff-nac", help="Na–C cutoff, Å (default: first minimum of g_NaC)."),
+    density_radius: float = typer.Option(6.0, "--density-radius",
+                                         help="Sphere radius of the local carbon density, Å."),
+    cc_cutoff: float = typer.Option(1.85, "--cc-cutoff", help="C–C bond cutoff, Å."),
+    window: int = typer.Option(None, "--window", help="Window length, frames (default all)."),
+    stride: int = typer.Option(None, "--stride", help="Window stride, frames."),
+    start: int = typer.Option(0, "--start", help="First frame analysed."),
+    stop: int = typer.Option(None, "--stop", help="Stop before this frame."),
+    step: int = typer.Option(1, "--step", help="Analyse every step-th frame."),
+    r_max: float = typer.Option(None, "--r-max", help="RDF range, Å (default min(10, L/2))."),
+    bins: int = typer.Option(200, "--bins", help="RDF bins."),
+    rdf_frames: int = typer.Option(50, "--rdf-frames", help="Frames used for the RDFs."),
+    backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
+    format: str = typer.Option(None, "--format", "-f", help="Reader (default: from the name)."),
+    topology: Path = typer.Option(None, "--topology", "-t", help="Topology (XTC/DCD need one)."),
+    type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na."),
+    dt_ps: float = typer.Option(None, "--dt-ps", help="MD step (dumps) or frame spacing, ps."),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the RDF plot (PNG)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
+) -> None:
+    """Na–Na and Na–C RDFs with their first minima, per-ion coordination, local carbon
+    density, nearest distances, Na clusters and their lifetimes, carbon sp/sp2/sp3 fractions;
+    HDF5 output and a PNG of the RDFs with the chosen cutoffs."""
+    from hcanalysis import structure
+    from hcanalysis.cli.io_cmds import parse_type_map
+    from hcanalysis.io import load
+
+    png = output.with_name(output.stem + "_rdf.png")
+    inputs = [traj_path, topology]
+    for p in [output] + ([png] if plots else []):
+        _check_output(p, inputs, force)
+    traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
+                type_map=parse_type_map(type_map))
+    frames = slice(start, stop, step)
+    if len(range(traj.n_frames)[frames]) == 0:
+        raise HCAnalysisError(f"--start/--stop/--step select no frames of {traj.n_frames}")
+    with console.status("RDFs, coordination, clusters, carbon structure"):
+        res = structure.analyze(
+            traj, ion=ion, carbon=carbon, cutoff_ion_ion=cutoff_ion_ion,
+            cutoff_ion_c=cutoff_ion_c, density_radius=density_radius, cc_cutoff=cc_cutoff,
+            frames=frames, window=window, stride=stride, r_max=r_max, bins=bins,
+            rdf_frames=rdf_frames, backend=backend,
+        )
+    meta = {
+        "input": str(traj_path), "input_sha256": _sha256(traj_path), "ion": ion,
+        "carbon": carbon, "window": window, "stride": stride, "start": start, "stop": stop,
+        "step": step, "bins": bins, "rdf_frames": rdf_frames, "backend": backend,
+    }
+    write_h5(output, res, meta)
+    if plots:
+        plot_rdfs(png, res)
+    ion_c = f"{ion}–{carbon}"
+    for key, label in (("ion-ion", f"{ion}–{ion}"), ("ion-C", ion_c)):
+        console.print(f"{label} cutoff {res.cutoffs[key]:.3f} Å ({res.cutoff_source[key]})")
+    fr = res.carbon_fractions.mean(axis=0)
+    console.print(
+        f"mean n({ion}–{ion}) {res.n_ion_ion.mean():.2f}, n({ion_c}) {res.n_ion_c.mean():.2f}, "
+        f"local {carbon} density {np.nanmean(res.carbon_density):.3f} g/cm³ "
+        f"(R = {density_radius:g} Å); {carbon} sp/sp2/sp3/other "
+        f"{fr[0]:.3f}/{fr[1]:.3f}/{fr[2]:.3f}/{fr[3]:.3f}; "
+        f"ions in clusters of ≥2: {np.mean(res.cluster_size >= 2):.1%}"
+    )
+    console.print(f"wrote {output}" + (f" and {png}" if plots else ""))

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "analyze_cmd",  # analyze, demo
     "hops_cmd",  # hops
     "structure_cmd",  # structure
+    "voids_cmd",  # voids
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"hcanalysis.cli.{_name}")

@@ -259,15 +259,43 @@ def displacement_cpu(positions: np.ndarray, lag: int) -> np.ndarray:
 @njit(parallel=True, cache=True)
 def _hysteresis_cpu(s, on, off, mask):
     n_frames, n_ions = s.shape
-    for i in prange(n_ions):
-        inside = False
+    tile = 64
+    for k in prange((n_ions + tile - 1) // tile):
+        i0 = k * tile
+        i1 = min(i0 + tile, n_ions)
+        # the threshold each ion must exceed now: ``on`` outside an event, ``off`` inside
+        th = np.empty(i1 - i0)
+        for i in range(i0, i1):
+            th[i - i0] = on[i]
         for t in range(n_frames):
-            v = s[t, i]
-            if inside:
-                inside = v > off[i]
-            else:
-                inside = v > on[i]
-            mask[t, i] = 1 if inside else 0
+            for i in range(i0, i1):
+                now = s[t, i] > th[i - i0]
+                th[i - i0] = off[i] if now else on[i]
+                mask[t, i] = now
+
+
+@njit(parallel=True, cache=True)
+def _median_cols(s, out):
+    n_frames, n_ions = s.shape
+    tile = 16
+    for k in prange((n_ions + tile - 1) // tile):
+        i0 = k * tile
+        i1 = min(i0 + tile, n_ions)
+        buf = np.empty((i1 - i0, n_frames))
+        for t in range(n_frames):
+            for i in range(i0, i1):
+                buf[i - i0, t] = s[t, i]
+        for i in range(i0, i1):
+            out[i] = np.median(buf[i - i0])
+
+
+def column_median(signal: np.ndarray) -> np.ndarray:
+    """Median of each column of a ``(n_frames, n_ions)`` array without NaNs (Numba)."""
+    s = np.ascontiguousarray(signal, dtype=np.float64)
+    out = np.full(s.shape[1], np.nan)
+    if s.shape[0]:
+        _median_cols(s, out)
+    return out
 
 
 def hysteresis_cpu(signal: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:

@@ -158,8 +158,26 @@ def test_ids_change_between_frames(tmp_path):
     rows = [f"{i} 1 0 0 0" for i in (1, 2, 3, 7)]
     p = write(tmp_path, frame(0) + frame(5, rows=rows))
     with pytest.raises(TrajectoryFormatError,
-                       match=r"frame 1, line 26: the atom ids differ from frame 0 \(id 7 where "
-                             r"frame 0 has 4\)"):
+                       match=r"frame 1, line 26: the atom ids differ from frame 0 \(atom id 7 is "
+                             r"not in frame 0\)"):
+        hc.load(p, type_map=TMAP).positions()
+
+
+def test_sparse_ids_are_sorted_and_checked(tmp_path):
+    ids = [7, 10**9, 42, 5 * 10**8]
+    rows = [f"{i} 1 {k}.0 0 0" for k, i in enumerate(ids)]
+    p = write(tmp_path, frame(0, rows=rows) + frame(1, rows=rows[::-1]))
+    tr = hc.load(p, type_map=TMAP)
+    np.testing.assert_array_equal(tr.source.ids, sorted(ids))
+    np.testing.assert_allclose(tr.positions()[:, :, 0], [[0, 2, 3, 1]] * 2)
+    rows2 = rows[:3] + ["8 1 0 0 0"]
+    p = write(tmp_path, frame(0, rows=rows) + frame(1, rows=rows2), "sp.dump")
+    with pytest.raises(TrajectoryFormatError, match=r"frame 1, line 23: the atom ids differ "
+                       r"from frame 0 \(id 8 where frame 0 has 42\)"):
+        hc.load(p, type_map=TMAP).positions()
+    rows3 = rows[:3] + ["42 1 0 0 0"]
+    p = write(tmp_path, frame(0, rows=rows) + frame(1, rows=rows3), "dup.dump")
+    with pytest.raises(TrajectoryFormatError, match=r"frame 1, line 2[3-6]: .*"):
         hc.load(p, type_map=TMAP).positions()
 
 

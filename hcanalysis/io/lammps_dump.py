@@ -8,19 +8,19 @@ the file as ``<file>.hcaidx`` (an ``.npz``), keyed on the file's size and modifi
 a second open is instant; when that directory is read-only the index goes to
 ``~/.cache/hcanalysis`` (``$HCANALYSIS_INDEX_DIR`` overrides both).
 
-Reading frames seeks to their byte ranges and parses the numeric columns with pandas' C
-parser, many frames per call. Atoms are returned sorted by ``id`` whatever their order in the
-file. For ``.gz`` (and ``.bz2``) files offsets are into the decompressed stream: reading
-forward is one decompression pass, but going back to an earlier frame decompresses the file
-again from its start; convert a compressed dump you analyse repeatedly (``hcanalysis
-convert``) or decompress it.
+Reading frames seeks to their byte ranges and parses the numeric columns with a compiled
+parser (:mod:`hcanalysis.io._textparse`), many frames at a time, in parallel over frames.
+Atoms are returned sorted by ``id`` whatever their order in the file. For ``.gz`` (and
+``.bz2``) files offsets are into the decompressed stream: reading forward is one decompression
+pass, but going back to an earlier frame decompresses the file again from its start; convert
+a compressed dump you analyse repeatedly (``hcanalysis convert``) or decompress it.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from hcanalysis.errors import TrajectoryFormatError, TruncatedTrajectoryWarning
+from hcanalysis.io._textparse import (
+    DUPLICATE_ID,
+    NOT_A_NUMBER,
+    SHORT_LINE,
+    TOO_MANY_LINES,
+    UNKNOWN_ID,
+    parse_frames,
+)
 from hcanalysis.io.lammps_common import (
     ColumnLayout,
     box_from_bounds,
@@ -46,10 +54,11 @@ from hcanalysis.io.source import FrameBlock
 SCAN_BLOCK = 32 << 20
 #: Bytes kept before the scan position when a new block is read (for trailing-blank handling).
 _KEEP = 1 << 16
-#: Most bytes of atom lines parsed in one pandas call when reading frames.
-PARSE_BATCH = 64 << 20
+#: Most bytes of atom lines read and parsed at once when reading frames.
+PARSE_BATCH = 16 << 20
 
 _INDEX_KIND = "lammps-dump"
+_NONSPACE = re.compile(rb"\S")
 
 
 def _open(path: Path):
@@ -98,11 +107,11 @@ class _Scanner:
     def at_end(self) -> bool:
         """True when nothing but whitespace is left."""
         while True:
-            rest = self.buf[self.cur :]
-            if rest.strip():
+            if _NONSPACE.search(self.buf, self.cur) is not None:
                 return False
-            if not self._fill(self.cur):
+            if not self._fill(len(self.buf)):
                 return True
+
 
     def readline(self) -> bytes:
         """The next line without its newline; raises _Truncated at end of file."""
@@ -351,23 +360,22 @@ def _first_frame_tables(path: Path, idx: dict[str, np.ndarray]) -> dict[str, np.
     names = str(idx["columns"]).split()
     layout = column_layout(names, path=path, frame=0, line=int(idx["data_line"][0]) - 1)
     raw = _read_range(path, int(idx["data_start"][0]), int(idx["data_end"][0]))
-    usecols = [c for c in (layout.id, layout.type, layout.element) if c is not None]
-    out: dict[str, np.ndarray] = {}
     n = int(idx["n_atoms"][0])
-    if not usecols:
-        out["ids"] = np.arange(1, n + 1, dtype=np.int64)
-        out["order0"] = np.arange(n, dtype=np.int64)
-        return out
-    import pandas as pd
-
-    dtypes = {c: (str if c == layout.element else np.float64) for c in usecols}
-    try:
-        df = pd.read_csv(io.BytesIO(raw), sep=r"\s+", header=None, usecols=usecols,
-                         dtype=dtypes, engine="c", na_filter=False)
-    except (ValueError, pd.errors.ParserError):
-        _locate_bad_line(raw, layout, path, 0, int(idx["data_line"][0]))
-        raise
-    ids = (df[layout.id].to_numpy(np.int64) if layout.id is not None
+    line0 = int(idx["data_line"][0])
+    cols = [c for c in (layout.id, layout.type) if c is not None]
+    out: dict[str, np.ndarray] = {}
+    if cols:
+        want = np.full(len(names), -1, np.int64)
+        want[cols] = np.arange(len(cols))
+        buf = np.frombuffer(raw, np.uint8)
+        tab, err = parse_frames(buf, [0], [len(buf)], n, want, -1, np.zeros(1, np.int64),
+                                len(cols))
+        if err[0, 0]:
+            _locate_bad_line(raw, layout, path, 0, line0)
+            raise TrajectoryFormatError("malformed atom line", path=path, frame=0,
+                                        line=line0 + int(err[0, 1]))
+        tab = tab[0]
+    ids = (tab[:, 0].astype(np.int64) if layout.id is not None
            else np.arange(1, n + 1, dtype=np.int64))
     order = np.argsort(ids, kind="stable")
     if np.any(np.diff(ids[order]) == 0):
@@ -375,15 +383,18 @@ def _first_frame_tables(path: Path, idx: dict[str, np.ndarray]) -> dict[str, np.
         k = int(np.flatnonzero(ids == dup)[1])
         raise TrajectoryFormatError(
             f"atom id {dup} appears twice; each atom needs a unique id",
-            path=path, frame=0, line=int(idx["data_line"][0]) + k,
+            path=path, frame=0, line=line0 + k,
         )
     out["ids"] = ids[order]
-    out["order0"] = order
-    out["lines0"] = (int(idx["data_line"][0]) + order).astype(np.int64)
+    out["lines0"] = (line0 + order).astype(np.int64)
     if layout.type is not None:
-        out["types"] = df[layout.type].to_numpy(np.float64).astype(np.int64)[order]
+        out["types"] = tab[order, cols.index(layout.type)].astype(np.int64)
     if layout.element is not None:
-        out["elements"] = df[layout.element].to_numpy(str)[order]
+        words = raw.split()
+        if len(words) < n * len(names):
+            _locate_bad_line(raw, layout, path, 0, line0)
+        el = np.array(words[layout.element :: len(names)][:n]).astype(str)
+        out["elements"] = el[order]
     return out
 
 
@@ -481,6 +492,7 @@ class LammpsDumpSource:
         self.species = self._species(type_map, topology)
         self.time_ps = time_axis(self.steps, idx["time"], self.units, dt_ps, self.notes)
         self._fh = None
+        self._lut: np.ndarray | None = None
         self._compressed = self._path.suffix.lower() in (".gz", ".bz2")
 
     # ------------------------------------------------------------------ metadata
@@ -552,86 +564,102 @@ class LammpsDumpSource:
             lo = hi
         return FrameBlock(positions=pos, images=img, velocities=vel)
 
-    def _parse_batch(self, batch: np.ndarray):
-        import pandas as pd
+    def _lookup(self) -> tuple[int, np.ndarray]:
+        """(id column in the parsed table or -1, id -> row table)."""
+        if self._lut is None:
+            ids = self.ids
+            if self.layout.id is not None and ids.size and ids.max() < 4 * ids.size + (1 << 20):
+                lut = np.full(int(ids.max()) + 1, -1, np.int64)
+                lut[ids] = np.arange(ids.size)
+                self._lut = lut
+            else:
+                self._lut = np.zeros(0, np.int64)
+        return (0 if self._lut.size else -1), self._lut
 
+    def _parse_batch(self, batch: np.ndarray):
+        """Parse frames ``batch``: positions as stored, images, velocities (id order)."""
+        lay = self.layout
         s0, s1 = self._idx["data_start"], self._idx["data_end"]
-        parts = []
+        dline = self._idx["data_line"]
+        n = self.n_atoms
+        groups = [g for g in (lay.pos, lay.img, lay.vel) if g is not None]
+        cols = ([lay.id] if lay.id is not None else []) + [c for g in groups for c in g]
+        want = np.full(len(lay.names), -1, np.int64)
+        want[cols] = np.arange(len(cols))
+        id_out, lut = self._lookup()
+        table = np.empty((len(batch), n, len(cols)))
         k = 0
-        while k < len(batch):  # read runs of consecutive frames in one go
+        while k < len(batch):  # runs of consecutive frames are read in one go
             j = k
             while j + 1 < len(batch) and batch[j + 1] == batch[j] + 1:
                 j += 1
-            raw = self._read_bytes(int(s0[batch[k]]), int(s1[batch[j]]))
             base = int(s0[batch[k]])
-            for f in batch[k : j + 1]:
-                chunk = raw[int(s0[f]) - base : int(s1[f]) - base]
-                parts.append(chunk if chunk.endswith(b"\n") else chunk + b"\n")
+            raw = self._read_bytes(base, int(s1[batch[j]]))
+            buf = np.frombuffer(raw, np.uint8)
+            run = batch[k : j + 1]
+            out, err = parse_frames(buf, s0[run] - base, s1[run] - base, n, want, id_out, lut,
+                                    len(cols))
+            bad = np.flatnonzero(err[:, 0])
+            if bad.size:
+                b = int(bad[0])
+                f = int(run[b])
+                self._raise_parse_error(raw[int(s0[f]) - base : int(s1[f]) - base], f,
+                                        err[b])
+            table[k : j + 1] = out
             k = j + 1
-        joined = b"".join(parts)
-        lay = self.layout
-        cols = lay.numeric()
-        n = self.n_atoms
-        nf = len(batch)
-
-        def frame_of(row: int) -> tuple[int, int]:
-            f = row // n
-            return int(batch[f]), int(self._idx["data_line"][batch[f]]) + row % n
-
-        try:
-            arr = pd.read_csv(io.BytesIO(joined), sep=r"\s+", header=None, usecols=cols,
-                              dtype=np.float64, engine="c").to_numpy(np.float64)
-        except (ValueError, pd.errors.ParserError):
-            _locate_bad_line(joined, lay, self.path, 0, 0, frame_of)
-            raise
-        if arr.shape[0] != nf * n:
-            _locate_bad_line(joined, lay, self.path, 0, 0, frame_of)
-            raise TrajectoryFormatError(
-                f"expected {nf * n} atom lines, parsed {arr.shape[0]}; the file changed "
-                "since it was indexed? delete its .hcaidx file",
-                path=self.path, frame=int(batch[0]),
-            )
-        col = {c: j for j, c in enumerate(cols)}
-        arr = arr.reshape(nf, n, len(cols))
-        if lay.id is not None:
-            ids = arr[:, :, col[lay.id]].astype(np.int64)
-            if np.array_equal(ids, np.broadcast_to(ids[:1], ids.shape)) and nf > 1:
-                order = np.broadcast_to(np.argsort(ids[0], kind="stable"), ids.shape)
-            else:
-                order = np.argsort(ids, axis=1, kind="stable")
-            sorted_ids = np.take_along_axis(ids, order, axis=1)
-            bad = np.flatnonzero(np.any(sorted_ids != self.ids[None, :], axis=1))
+        if lay.id is not None and id_out < 0:  # sparse ids: sort in numpy
+            order = np.argsort(table[:, :, 0], axis=1, kind="stable")
+            table = np.take_along_axis(table, order[:, :, None], axis=1)
+            srt = table[:, :, 0].astype(np.int64)
+            bad = np.flatnonzero(np.any(srt != self.ids[None, :], axis=1))
             if bad.size:
                 f = int(bad[0])
-                a = int(np.flatnonzero(sorted_ids[f] != self.ids)[0])
+                a = int(np.flatnonzero(srt[f] != self.ids)[0])
                 raise TrajectoryFormatError(
-                    f"the atom ids differ from frame 0 (id {int(sorted_ids[f][a])} where frame "
-                    f"0 has {int(self.ids[a])}); hcanalysis needs the same atoms in every frame",
-                    path=self.path, frame=int(batch[f]),
-                    line=int(self._idx["data_line"][batch[f]]) + int(order[f, a]),
+                    f"the atom ids differ from frame 0 (id {int(srt[f][a])} where frame 0 has "
+                    f"{int(self.ids[a])}); hcanalysis needs the same atoms in every frame",
+                    path=self.path, frame=int(batch[f]), line=int(dline[batch[f]]),
                 )
-            arr = np.take_along_axis(arr, order[:, :, None], axis=1)
-        else:
-            order = np.broadcast_to(np.arange(n), (nf, n))
-
-        def grp(g):
-            return arr[:, :, [col[c] for c in g]]
-
-        p = grp(lay.pos)
+        c = 1 if lay.id is not None else 0
+        p = table[:, :, c : c + 3]
         fin = np.isfinite(p).all(axis=2)
         if not fin.all():
             f, a = (int(x[0]) for x in np.nonzero(~fin))
-            row = int(order[f, a])
-            _locate_bad_line(joined[sum(len(x) for x in parts[:f]):][: len(parts[f])], lay,
-                             self.path, int(batch[f]), int(self._idx["data_line"][batch[f]]))
             aid = int(self.ids[a]) if lay.id is not None else a + 1
+            fr = int(batch[f])
+            raw = self._read_bytes(int(s0[fr]), int(s1[fr]))
+            _locate_bad_line(raw, lay, self.path, fr, int(dline[fr]))
+            row = a
+            if lay.id is not None:
+                ids = [int(float(ln.split()[lay.id])) for ln in raw.splitlines() if ln.strip()]
+                row = ids.index(aid)
             raise TrajectoryFormatError(
                 f"non-finite coordinate {tuple(float(x) for x in p[f, a])} for atom id {aid}; "
-                "the simulation blew up here: use the frames before it (frames=slice(0, "
-                f"{int(batch[f])}))",
-                path=self.path, frame=int(batch[f]),
-                line=int(self._idx["data_line"][batch[f]]) + row,
+                f"the simulation blew up here: use the frames before it (frames=slice(0, {fr}))",
+                path=self.path, frame=fr, line=int(dline[fr]) + row,
             )
-        i = grp(lay.img).astype(np.int32) if lay.img is not None else None
-        v = grp(lay.vel) if lay.vel is not None else None
+        c += 3
+        i = None
+        if lay.img is not None:
+            i = table[:, :, c : c + 3].astype(np.int32)
+            c += 3
+        v = table[:, :, c : c + 3] if lay.vel is not None else None
         return p, i, v
+
+    def _raise_parse_error(self, raw: bytes, f: int, err: np.ndarray) -> None:
+        code, line, extra = (int(x) for x in err)
+        line0 = int(self._idx["data_line"][f])
+        if code in (SHORT_LINE, NOT_A_NUMBER):
+            _locate_bad_line(raw, self.layout, self.path, f, line0)
+        if code == UNKNOWN_ID:
+            msg = (f"the atom ids differ from frame 0 (atom id {extra} is not in frame 0); "
+                   "hcanalysis needs the same atoms in every frame")
+        elif code == DUPLICATE_ID:
+            msg = f"atom id {extra} appears twice; each atom needs a unique id"
+        elif code == TOO_MANY_LINES:
+            msg = (f"more than {self.n_atoms} atom lines; the file changed since it was "
+                   "indexed? delete its .hcaidx file")
+        else:
+            msg = (f"fewer than {self.n_atoms} atom lines; the file changed since it was "
+                   "indexed? delete its .hcaidx file")
+        raise TrajectoryFormatError(msg, path=self.path, frame=f, line=line0 + line)

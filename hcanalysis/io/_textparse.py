@@ -10,6 +10,8 @@ ten); others are within a few ulps, far below any coordinate precision.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -104,13 +106,13 @@ def parse_number(buf, start, end, p10):
     if mant < 9007199254740992 and -22 <= exp10 <= 22:
         v = v * p10[exp10] if exp10 >= 0 else v / p10[-exp10]
     elif exp10 > 0:
-        v = v * 10.0**exp10
+        v = v * math.pow(10.0, float(exp10))
     elif exp10 < 0:
-        # split to avoid underflow of 10**exp10 for subnormal-range exponents
+        # split to avoid overflow of 10**-exp10 for subnormal-range exponents
         if exp10 < -300:
             v = v / 1e300
             exp10 += 300
-        v = v / 10.0 ** (-exp10)
+        v = v / math.pow(10.0, float(-exp10))
     return (-v if neg else v), True
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "StructureResult",
     "analyze",
     "carbon_hybridisation",
+    "ring_statistics",
     "cluster_labels",
     "cluster_lifetimes",
     "cluster_size_distribution",
@@ -483,6 +484,27 @@ def carbon_hybridisation(
                            float(cutoff))
 
 
+def ring_statistics(
+    positions: np.ndarray, box: np.ndarray | None, cutoff: float = 1.85, max_size: int = 8,
+    backend: str | None = "auto",
+) -> np.ndarray:
+    """Ring size counts of the C–C bond graph (bonds ``r <= cutoff`` Å, periodic).
+
+    Rings are shortest-path rings (Franzblau) among the smallest rings through every bond
+    angle (King), each distinct ring once; see :mod:`hcanalysis.kernels.rings`.
+
+    Returns
+    -------
+    (max_size + 1,) int64
+        ``out[s]`` = number of distinct rings of s atoms (sizes below 3 are 0).
+    """
+    from hcanalysis.kernels.rings import ring_size_counts
+
+    pos = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    i, j, _ = neighbor_pairs(pos, None, box, cutoff, backend)
+    return ring_size_counts(len(pos), i, j, max_size)
+
+
 # --------------------------------------------------------------------------- per-ion analysis
 
 
@@ -514,6 +536,8 @@ class StructureResult:
         Number of clusters of each size per frame.
     cluster_lifetime : (n_windows, n_ions) float64
         See :func:`cluster_lifetimes`, ps.
+    ring_counts : (n_frames, max_ring + 1) int64 or None
+        Carbon rings of each size per frame (:func:`ring_statistics`), when asked for.
     cutoffs, cutoff_source : dict
         The cutoffs used (Å) and where each came from.
     rdfs, minima : dict
@@ -542,6 +566,7 @@ class StructureResult:
     carbon_mean_cn: np.ndarray
     cluster_sizes: np.ndarray
     cluster_lifetime: np.ndarray
+    ring_counts: np.ndarray | None = None
     rdfs: dict[str, RDFResult] = field(default_factory=dict)
     minima: dict[str, FirstMinimum] = field(default_factory=dict)
     windowed: dict[str, np.ndarray] = field(default_factory=dict)
@@ -596,6 +621,8 @@ def analyze(
     rdf_frames: int = 50,
     backend: str | None = "auto",
     seed: int = 0,
+    rings: bool = False,
+    max_ring: int = 8,
 ) -> StructureResult:
     """Local structure of every ion, per frame and per window.
 
@@ -620,6 +647,8 @@ def analyze(
     backend : {"auto", "cpu", "cuda"}
     seed : int
         Seed of the membership keys of :func:`cluster_lifetimes`.
+    rings : bool
+        Also count carbon rings up to ``max_ring`` atoms in every frame (:func:`ring_statistics`).
     """
     fidx = np.arange(traj.n_frames)[frames] if isinstance(frames, slice) else np.asarray(frames)
     if len(fidx) == 0:
@@ -659,6 +688,7 @@ def analyze(
     sp2n = np.full((nf, ni), np.nan)
     cfrac = np.zeros((nf, 4))
     cmean = np.zeros(nf)
+    ring_counts = np.zeros((nf, max_ring + 1), np.int64) if rings else None
     mass_factor = _carbon_mass(carbon) / (4.0 / 3.0 * np.pi * density_radius**3)
     mass_factor *= AMU_PER_A3_TO_G_PER_CM3
     sel = np.concatenate([ii, ic])
@@ -670,6 +700,8 @@ def analyze(
             cs = carbon_hybridisation(pc, box, cc_cutoff, backend)
             cfrac[row] = [cs.fractions[n] for n in HYBRID_NAMES]
             cmean[row] = cs.mean_coordination
+            if ring_counts is not None:
+                ring_counts[row] = ring_statistics(pc, box, cc_cutoff, max_ring, backend)
             nc = neighbor_counts(pi, pc, box, [cutoffs["ion-C"], density_radius],
                                  weights=(cs.coordination == 3).astype(np.float64),
                                  backend=backend)
@@ -706,7 +738,7 @@ def analyze(
         carbon_fractions=cfrac, carbon_mean_cn=cmean,
         cluster_sizes=cluster_size_distribution(lab),
         cluster_lifetime=cluster_lifetimes(lab, bounds, dt, seed),
-        rdfs=rdfs, minima=minima,
+        ring_counts=ring_counts, rdfs=rdfs, minima=minima,
     )
     for name in StructureResult.PER_ION:
         arr = np.asarray(getattr(res, name), dtype=np.float64)

@@ -312,3 +312,43 @@ def test_analyze_refuses_a_radius_above_half_the_cell(rng):
     traj = Trajectory.from_arrays(pos, np.eye(3) * 10.0, ["Na"] * 5 + ["C"] * 15)
     with pytest.raises(ValueError, match="half the shortest"):
         st.analyze(traj, cutoff_ion_ion=3.0, cutoff_ion_c=3.0, density_radius=6.0)
+
+
+# --------------------------------------------------------------------------- rings
+
+
+def _graph_rings(edges, n, max_size=8, shortest_path=True):
+    from hcanalysis.kernels.rings import ring_size_counts
+
+    i, j = np.array(edges).T
+    return ring_size_counts(n, i, j, max_size, shortest_path).tolist()
+
+
+def test_ring_counts_of_small_graphs():
+    cube = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4),
+            (0, 4), (1, 5), (2, 6), (3, 7)]
+    assert _graph_rings(cube, 8) == [0, 0, 0, 0, 6, 0, 0, 0, 0]
+    prism = [(0, 1), (1, 2), (2, 0), (3, 4), (4, 5), (5, 3), (0, 3), (1, 4), (2, 5)]
+    assert _graph_rings(prism, 6) == [0, 0, 0, 2, 3, 0, 0, 0, 0]
+    # naphthalene and azulene skeletons: the outer 10-ring is the smallest ring through the
+    # angle at a fusion atom (King) but not a shortest-path ring (Franzblau)
+    naph = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 0), (4, 6), (6, 7), (7, 8), (8, 9),
+            (9, 5)]
+    assert _graph_rings(naph, 10, 10) == [0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0]
+    assert _graph_rings(naph, 10, 10, False) == [0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1]
+    azul = [(0, 1), (1, 2), (2, 3), (3, 4), (4, 0), (3, 5), (5, 6), (6, 7), (7, 8), (8, 9),
+            (9, 4)]
+    assert _graph_rings(azul, 10, 10) == [0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0]
+    assert _graph_rings(azul, 10, 6) == [0, 0, 0, 0, 0, 1, 0]  # the 7-ring is above max_size
+    assert _graph_rings([(0, 1), (1, 2)], 3) == [0] * 9  # a chain has no ring
+
+
+def test_ring_statistics_of_graphene_and_diamond():
+    from ase.build import bulk, graphene
+
+    sheet = graphene(a=2.46, size=(8, 8, 1), vacuum=8.0)
+    rc = st.ring_statistics(sheet.get_positions(), np.asarray(sheet.cell), backend="cpu")
+    assert rc[6] == len(sheet) // 2 and rc.sum() == rc[6]  # 3 hexagons per atom
+    d = bulk("C", "diamond", a=3.567, cubic=True).repeat((3, 3, 3))
+    rc = st.ring_statistics(d.get_positions(), np.asarray(d.cell), backend="cpu")
+    assert rc[6] == 2 * len(d) and rc.sum() == rc[6]  # 12 chair six-rings per atom

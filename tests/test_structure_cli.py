@@ -32,7 +32,7 @@ def test_structure_command_writes_h5_and_plot(tmp_path, h5md_file):
     path, traj = h5md_file
     out = tmp_path / "s.h5"
     args = ["structure", str(path), "-o", str(out), "--window", "3", "--density-radius", "5",
-            "--cutoff-nana", "3.2", "--bins", "80", "--backend", "cpu"]
+            "--cutoff-nana", "3.2", "--bins", "80", "--backend", "cpu", "--rings"]
     assert main(args) == 0
     assert (tmp_path / "s_rdf.png").stat().st_size > 10_000
     ref = st.analyze(traj, cutoff_ion_ion=3.2, density_radius=5.0, window=3, bins=80,
@@ -49,6 +49,8 @@ def test_structure_command_writes_h5_and_plot(tmp_path, h5md_file):
         np.testing.assert_allclose(f["per_ion/n_NaNa"][()], ref.windowed["n_ion_ion"].ravel())
         np.testing.assert_allclose(f["rdf/NaC/g"][()], ref.rdfs["ion-C"].g)
         assert f.attrs["input_sha256"]
+        rings = f["per_frame/carbon_ring_counts"][()]
+        assert rings.shape == (6, 9) and np.all(rings[:, 6] == 144) and rings.sum() == 6 * 144
     # never overwrite without --force; never write over the input
     assert main(args) == 2
     assert main(args + ["--force"]) == 0

@@ -89,6 +89,9 @@ def write_h5(out: Path, res, meta: dict) -> None:
         g.create_dataset("carbon_mean_coordination", data=res.carbon_mean_cn)
         d = g.create_dataset("cluster_size_distribution", data=res.cluster_sizes)
         d.attrs["description"] = "[frame, s] = number of clusters with s ions"
+        if res.ring_counts is not None:
+            d = g.create_dataset("carbon_ring_counts", data=res.ring_counts)
+            d.attrs["description"] = "[frame, s] = distinct carbon rings of s atoms (King)"
         # one row per (ion, window), as in the descriptor table
         g = f.create_group("per_ion")
         g.attrs["description"] = "one row per (ion, window): window means of the per-frame values"
@@ -171,6 +174,9 @@ def structure_cmd(
     topology: Path = typer.Option(None, "--topology", "-t", help="Topology (XTC/DCD need one)."),
     type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na."),
     dt_ps: float = typer.Option(None, "--dt-ps", help="MD step (dumps) or frame spacing, ps."),
+    rings: bool = typer.Option(False, "--rings/--no-rings",
+                               help="Count carbon rings (3..--max-ring atoms) in every frame."),
+    max_ring: int = typer.Option(8, "--max-ring", help="Largest ring counted, atoms."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the RDF plot (PNG)."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
@@ -195,12 +201,13 @@ def structure_cmd(
             traj, ion=ion, carbon=carbon, cutoff_ion_ion=cutoff_ion_ion,
             cutoff_ion_c=cutoff_ion_c, density_radius=density_radius, cc_cutoff=cc_cutoff,
             frames=frames, window=window, stride=stride, r_max=r_max, bins=bins,
-            rdf_frames=rdf_frames, backend=backend,
+            rdf_frames=rdf_frames, backend=backend, rings=rings, max_ring=max_ring,
         )
     meta = {
         "input": str(traj_path), "input_sha256": _sha256(traj_path), "ion": ion,
         "carbon": carbon, "window": window, "stride": stride, "start": start, "stop": stop,
         "step": step, "bins": bins, "rdf_frames": rdf_frames, "backend": backend,
+        "rings": rings, "max_ring": max_ring,
     }
     write_h5(output, res, meta)
     if plots:
@@ -216,4 +223,8 @@ def structure_cmd(
         f"{fr[0]:.3f}/{fr[1]:.3f}/{fr[2]:.3f}/{fr[3]:.3f}; "
         f"ions in clusters of ≥2: {np.mean(res.cluster_size >= 2):.1%}"
     )
+    if res.ring_counts is not None:
+        rc = res.ring_counts.mean(axis=0)
+        text = ", ".join(f"{s}: {rc[s]:.1f}" for s in range(3, len(rc)) if rc[s] > 0)
+        console.print(f"mean rings per frame by size: {text or 'none'}")
     console.print(f"wrote {output}" + (f" and {png}" if plots else ""))

@@ -251,3 +251,45 @@ def test_sorted_by_id_whatever_the_order(tmp_path):
         np.testing.assert_allclose(x[f, :, 0], np.round((ids * 0.37 + f * 0.1) % 10, 6))
     np.testing.assert_array_equal(tr.species, np.where(ids % 2, "Na", "C"))
     np.testing.assert_array_equal(tr.image_flags()[:, 0, 1], [0, 1, 0])
+
+
+def test_source_pickles_with_an_open_handle(lammps_runs):  # noqa: F811
+    import pickle
+
+    tr = _load(lammps_runs["orth"]["gz"], type_map=TMAP)
+    first = tr.positions(frames=[0, 1])
+    clone = pickle.loads(pickle.dumps(tr.source))
+    np.testing.assert_array_equal(hc.Trajectory(clone).positions(frames=[0, 1]), first)
+
+
+def test_general_triclinic_box(tmp_path):
+    """``dump_modify triclinic/general yes``: 'BOX BOUNDS abc origin' rows are the cell vectors
+    (here rotated away from LAMMPS' restricted form); text and binary dumps agree."""
+    from lammps_fixture import load_lammps
+
+    lammps = load_lammps()
+    if lammps is None:
+        pytest.skip("the lammps Python module cannot be imported")
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    txt, binf = tmp_path / "g.dump", tmp_path / "g.bin"
+    for c in ["units metal", "atom_style atomic",
+              "lattice custom 1.0 a1 1.0 0.5 0.0 a2 -0.3 1.0 0.2 a3 0.1 0.2 1.1 basis 0 0 0 "
+              "triclinic/general",
+              "create_box 1 NULL 0 8 0 8 0 8", "create_atoms 1 random 20 1 NULL", "mass 1 1.0",
+              f"dump g all custom 1 {txt} id type x y z xs ys zs",
+              "dump_modify g triclinic/general yes format float %.12g",
+              f"dump b all custom 1 {binf} id type x y z",
+              "dump_modify b triclinic/general yes", "run 0"]:
+        lmp.command(c)
+    lmp.close()
+    t = _load(txt, type_map={1: "Na"})
+    expect = np.array([[8.0, 4.0, 0.0], [-2.4, 8.0, 1.6], [0.8, 1.6, 8.8]])
+    np.testing.assert_allclose(t.box(0), expect, atol=1e-12)
+    body = txt.read_text().split("ITEM: ATOMS id type x y z xs ys zs\n")[1].split()
+    a = np.array(body, dtype=float).reshape(-1, 8)
+    a = a[np.argsort(a[:, 0])]
+    np.testing.assert_allclose(t.positions()[0], a[:, 2:5])
+    np.testing.assert_allclose(t.source.origins[0] + a[:, 5:8] @ t.box(0), a[:, 2:5], atol=1e-9)
+    b = _load(binf, type_map={1: "Na"})
+    np.testing.assert_allclose(b.box(0), expect, atol=1e-12)
+    np.testing.assert_allclose(b.positions(), t.positions(), atol=1e-9)

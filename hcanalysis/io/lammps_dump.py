@@ -524,6 +524,11 @@ class LammpsDumpSource:
         fh.seek(start)
         return fh.read(end - start)
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_fh"] = None  # file handles are reopened in each process (Dask, multiprocessing)
+        return state
+
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()

@@ -89,10 +89,11 @@ def test_cuda_kernels_equal_cpu_under_simulator(rng):
 
 
 @pytest.mark.cudasim
-def test_detect_cuda_equals_cpu(rng):
+@pytest.mark.parametrize("method", ["p_hop", "displacement"])
+def test_detect_cuda_equals_cpu(rng, method):
     x = np.stack([_hopper(rng, 60, [30])[0] for _ in range(2)], axis=1)
-    a = hops.detect(x, half_window=5, backend="cpu")
-    b = hops.detect(x, half_window=5, backend="cuda")
+    a = hops.detect(x, half_window=5, method=method, threshold=1.0, backend="cpu")
+    b = hops.detect(x, half_window=5, method=method, threshold=1.0, backend="cuda")
     assert len(a) == 2
     np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-10)
 

@@ -196,7 +196,7 @@ def detect(
         the split s maximising |<r>_[s,s+w) - <r>_[s-w,s)|) and the same as times ``t_*`` in
         ps; ``dx, dy, dz`` = <r>_[s,s+w) - <r>_[s-w,s) (Å) and ``length`` its norm;
         ``p_hop_peak`` (Å², NaN for the displacement rule), ``d_peak`` (Å, NaN for p_hop);
-        ``threshold`` (the ion's threshold). ``df.attrs`` holds ``thresholds`` (per ion),
+        ``threshold`` (the ion's threshold). ``df.attrs`` holds ``thresholds`` (tuple, per ion),
         ``method``, ``half_window``, ``n_frames``, ``n_ions``, ``dt_ps``, ``valid_start`` and
         ``valid_stop`` (frames where the indicator is defined) and the other parameters.
     """
@@ -268,7 +268,7 @@ def detect(
     df.attrs.update(
         method=method,
         half_window=w,
-        thresholds=thr,
+        thresholds=tuple(float(v) for v in thr),  # a tuple: pandas compares attrs with ==
         threshold_rule=("auto" if isinstance(threshold, str) else "fixed"),
         auto_factor=float(auto_factor),
         hysteresis=hyst,

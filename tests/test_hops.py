@@ -2,6 +2,7 @@
 Poisson waiting times, hysteresis, periodic triclinic hops, trapping, correlated hops."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import triclinic_box
 from scipy import stats
@@ -125,6 +126,8 @@ def test_planted_hops_found_with_lengths(rng):
     # threshold reported: 9 x median p_hop ~ 9 x 3 sigma^2
     assert ev.attrs["thresholds"][0] == pytest.approx(9 * 0.03, rel=0.15)
     assert (ev["frame_start"] <= ev["frame_peak"]).all()
+    # tables combine with pandas (attrs hold only comparable values)
+    assert len(pd.concat([ev, ev[ev["ion"] == 0]]).merge(ev, on="ion")) == 2 * len(ev) ** 2
     assert (ev["frame_peak"] <= ev["frame_end"]).all()
 
 

@@ -51,6 +51,7 @@ class MSDConfig:
     max_lag_fraction: float = 0.5  # largest lag as a fraction of the window
     fit_fraction: tuple[float, float] = (0.1, 0.5)  # fit range as fractions of the window
     remove_drift: str | None = "C"  # species whose centre of mass is removed, or None
+    d_floor: float = 1e-5  # Å²/ps; log_D uses max(D, d_floor) (a caged ion's fit can be <= 0)
 
 
 @dataclass
@@ -69,7 +70,7 @@ class StructureConfig:
     cutoff_NaNa: float | None = None  # Å; None = first minimum of the Na–Na RDF
     cutoff_NaC: float | None = None  # Å; None = first minimum of the Na–C RDF
     density_radius: float = 6.0  # Å
-    frame_stride: int = 1  # analyse every n-th frame inside each window
+    frames_per_window: int = 20  # evenly spaced frames sampled in each window
 
 
 @dataclass
@@ -79,7 +80,8 @@ class VoidsConfig:
     spacing: float = 0.3  # Å
     carbon_radius: float = 1.7  # Å
     probe: float = 0.0  # Å
-    frame_stride: int = 0  # carbon frames between void maps; 0 = one map per window
+    remap_rmsd: float = 0.5  # Å; a new void map when the carbon moved more (RMS) since the last
+    frames_per_window: int = 5  # frames sampled per window for the per-ion void descriptors
 
 
 @dataclass

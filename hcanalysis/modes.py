@@ -11,16 +11,18 @@ design's choice available. See docs/modes.md.
 :class:`ModeFinder` follows scikit-learn's estimator conventions: parameters in ``__init__``,
 ``fit`` / ``predict`` / ``fit_predict``, fitted attributes ending in ``_``.
 
-Naming rules (applied in this order to the mode centroids in robust z-units, i.e. (value −
-median) / IQR of the whole table; see docs/modes.md):
+Naming rules (applied in this order to the mode centroids in standard z-units, i.e. (mean of
+the mode − mean of all rows) / standard deviation of all rows; see docs/modes.md). The
+mobility score of a mode is the mean z of ``log_D`` and ``hop_rate`` (those present); its
+contrast is the spread between the most and the least mobile mode:
 
-1. **hopping**: the mode with the highest mobility score (mean z of ``log_D`` and
-   ``hop_rate``, whichever are present), if that score exceeds ``+0.25``;
+1. **hopping**: the most mobile mode, if the contrast is at least 0.5;
 2. **clustering**: of the remaining modes, the one with the highest z of ``n_NaNa`` (else
    ``cluster_size``), if it exceeds ``+0.5``;
-3. **void trapping**: of the remaining modes with a mobility score below 0, the one with the
-   highest z of ``pore_radius`` (else ``wall_distance``), if it exceeds ``+0.5``;
-4. every other mode is **caged** (vibrating in place).
+3. **void trapping**: of the remaining modes in the lower half of the mobility range, the one
+   with the highest z of ``pore_radius`` (else ``wall_distance``), if it exceeds ``+0.5``;
+4. the rest: **hopping** when in the upper half of the mobility range (a second mobile mode),
+   else **caged** (vibrating in place).
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ class RobustScaling:
 
 
 def name_modes(zcentroids: pd.DataFrame) -> tuple[dict[int, str], dict[int, str]]:
-    """Name modes from their centroids in robust z-units (rows = modes, columns = descriptors).
+    """Name modes from their centroids in z-units (rows = modes, columns = descriptors) by the
+    rules of the module docstring.
 
     Returns
     -------
@@ -86,46 +89,50 @@ def name_modes(zcentroids: pd.DataFrame) -> tuple[dict[int, str], dict[int, str]
     names: dict[int, str] = {}
     rules: dict[int, str] = {}
 
-    def score(row: pd.Series, keys: tuple[str, ...], first_only: bool = False) -> float | None:
+    def first(row: pd.Series, keys: tuple[str, ...]) -> float | None:
         present = [k for k in keys if k in cols]
-        if not present:
-            return None
-        if first_only:
-            return float(row[present[0]])
-        return float(np.mean([row[k] for k in present]))
+        return float(row[present[0]]) if present else None
 
-    mobility = {lab: score(zcentroids.loc[lab], _MOBILITY) for lab in labels}
+    present_mob = [k for k in _MOBILITY if k in cols]
+    mobility = {
+        lab: float(np.mean([zcentroids.loc[lab, k] for k in present_mob])) if present_mob
+        else 0.0
+        for lab in labels
+    }
+    lo, hi = min(mobility.values()), max(mobility.values())
+    contrast = hi - lo
+    middle = 0.5 * (lo + hi)
     remaining = list(labels)
-    if any(v is not None for v in mobility.values()):
+    if present_mob and contrast >= 0.5:
         best = max(remaining, key=lambda lab: mobility[lab])
-        if mobility[best] > 0.25:
-            names[best] = HOPPING
-            rules[best] = f"highest mobility score (z = {mobility[best]:+.2f} > +0.25)"
-            remaining.remove(best)
-    crowd = {lab: score(zcentroids.loc[lab], _CROWDING, True) for lab in remaining}
-    if remaining and any(v is not None for v in crowd.values()):
+        names[best] = HOPPING
+        rules[best] = (f"most mobile mode (mobility z = {mobility[best]:+.2f}; contrast "
+                       f"{contrast:.2f} >= 0.5)")
+        remaining.remove(best)
+    crowd = {lab: first(zcentroids.loc[lab], _CROWDING) for lab in remaining}
+    if remaining and all(v is not None for v in crowd.values()):
         best = max(remaining, key=lambda lab: crowd[lab])
         if crowd[best] > 0.5:
             names[best] = CLUSTERING
             rules[best] = f"highest Na–Na coordination (z = {crowd[best]:+.2f} > +0.5)"
             remaining.remove(best)
-    void = {
-        lab: score(zcentroids.loc[lab], _VOID, True)
-        for lab in remaining
-        if mobility[lab] is None or mobility[lab] < 0
-    }
-    if void and any(v is not None for v in void.values()):
+    slow = [lab for lab in remaining if contrast < 0.5 or mobility[lab] < middle]
+    void = {lab: first(zcentroids.loc[lab], _VOID) for lab in slow}
+    if void and all(v is not None for v in void.values()):
         best = max(void, key=lambda lab: void[lab])
         if void[best] > 0.5:
             names[best] = VOID_TRAPPING
-            rules[best] = (
-                f"large pore (z = {void[best]:+.2f} > +0.5) with low mobility "
-                f"(z = {mobility[best] if mobility[best] is not None else float('nan'):+.2f})"
-            )
+            rules[best] = (f"large pore (z = {void[best]:+.2f} > +0.5) with low mobility "
+                           f"(z = {mobility[best]:+.2f})")
             remaining.remove(best)
     for lab in remaining:
-        names[lab] = CAGED
-        rules[lab] = "no other rule fired: low mobility, ordinary surroundings"
+        if contrast >= 0.5 and mobility[lab] >= middle:
+            names[lab] = HOPPING
+            rules[lab] = (f"mobile (mobility z = {mobility[lab]:+.2f} in the upper half of "
+                          "the range): a second hopping mode")
+        else:
+            names[lab] = CAGED
+            rules[lab] = "no other rule fired: low mobility, ordinary surroundings"
     return names, rules
 
 
@@ -161,7 +168,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
     bic_ : dict n_components -> BIC
     embedding_ : (n_rows, n_components) UMAP coordinates, or None when ``embed=False``
     centroids_ : DataFrame, mean descriptor per mode in descriptor units
-    zcentroids_ : DataFrame, mean robust z per mode
+    zcentroids_ : DataFrame, centroid per mode in standard z-units (used for naming)
     mode_names_ : dict label -> physical name
     naming_rules_ : dict label -> the rule that fired
     fractions_ : dict label -> fraction of rows
@@ -296,9 +303,8 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         self.centroids_ = pd.DataFrame(
             [x[self.labels_ == m].mean(axis=0) for m in labs], columns=self.features_
         )
-        self.zcentroids_ = pd.DataFrame(
-            [z[self.labels_ == m].mean(axis=0) for m in labs], columns=self.features_
-        )
+        mean, std = x.mean(axis=0), x.std(axis=0)
+        self.zcentroids_ = (self.centroids_ - mean) / np.where(std > 0, std, 1.0)
         self.centroids_.index.name = self.zcentroids_.index.name = "mode"
         self.mode_names_, self.naming_rules_ = name_modes(self.zcentroids_)
         n = len(self.labels_)

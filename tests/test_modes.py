@@ -66,10 +66,13 @@ def test_name_rules_on_centroids():
     )
     names, rules = name_modes(z)
     assert names == {0: HOPPING, 1: CLUSTERING, 2: VOID_TRAPPING, 3: CAGED}
-    assert "mobility" in rules[0] and "pore" in rules[2]
-    # no mode stands out: all caged
+    assert "mobile" in rules[0] and "pore" in rules[2]
+    # no mobility contrast and nothing else stands out: all caged
     flat = pd.DataFrame({"log_D": [0.1, 0.0], "n_NaNa": [0.1, 0.0]})
     assert set(name_modes(flat)[0].values()) == {CAGED}
+    # two mobile modes (split by structure) are both hopping; the slow one is caged
+    two = pd.DataFrame({"log_D": [0.6, 0.5, -1.2], "n_NaNa": [-0.3, 0.2, 0.1]})
+    assert name_modes(two)[0] == {0: HOPPING, 1: HOPPING, 2: CAGED}
 
 
 def test_cluster_on_umap_option(planted):

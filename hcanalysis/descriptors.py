@@ -1,0 +1,407 @@
+"""The per-(ion, window) descriptor table, built from every kernel family.
+
+:func:`compute` reads the mobile ions' unwrapped positions once, cuts the analysed frames into
+the shared windows (:func:`hcanalysis.windows.window_bounds`) and runs the stages named in
+``config.stages``:
+
+``msd``         windowed MSD -> ``D``, ``log_D``, ``alpha``, ``msd_plateau`` (+ MSD curves)
+``hops``        cage-jump events -> ``hop_rate``, ``hop_length``, ``p_hop_max``,
+                ``path_tortuosity``
+``structure``   coordination, clusters, local carbon -> ``n_NaNa``, ``n_NaC``, ``cluster_size``,
+                ``d_NaNa_min``, ``d_NaC_min``, ``carbon_density``, ``sp2_fraction``
+``voids``       void map of the carbon -> ``pore_radius``, ``pore_volume``, ``wall_distance``,
+                ``pore_throats``, ``pores_visited``, ``voronoi_volume``
+``tortuosity``  geodesic shell tortuosity on the void map -> ``local_tortuosity``,
+                ``shell_reachable``
+
+Structure, voids and tortuosity are sampled at up to ``frames_per_window`` evenly spaced frames
+of each window (their descriptors change slowly; the dynamics use every frame). A void map is
+recomputed only when the carbon has moved by more than ``voids.remap_rmsd`` Å (RMS, minimum
+image) since the last map.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hcanalysis.config import AnalysisConfig
+from hcanalysis.errors import HCAnalysisError
+from hcanalysis.table import DescriptorTable
+from hcanalysis.trajectory import Trajectory
+from hcanalysis.windows import window_bounds
+
+STAGES = ("msd", "hops", "structure", "voids", "tortuosity")
+
+
+def file_fingerprint(path: str | os.PathLike | None, block: int = 4 << 20) -> str | None:
+    """SHA-256 of a file's size and its first and last 4 MiB (fast for multi-GB dumps, and
+    changes whenever the content is appended to, truncated or rewritten at either end)."""
+    if path is None or not Path(path).is_file():
+        return None
+    p = Path(path)
+    h = hashlib.sha256()
+    size = p.stat().st_size
+    h.update(str(size).encode())
+    with open(p, "rb") as fh:
+        h.update(fh.read(block))
+        if size > block:
+            fh.seek(max(size - block, block))
+            h.update(fh.read(block))
+    return h.hexdigest()
+
+
+def resolve_window(cfg: AnalysisConfig, n_frames: int) -> tuple[int, int]:
+    """Window and stride in frames (default window: a quarter of the frames, >= 20)."""
+    window = cfg.windows.window or max(20, n_frames // 4)
+    window = min(int(window), n_frames)
+    stride = int(cfg.windows.stride or window)
+    return window, stride
+
+
+def sample_frames(bounds: np.ndarray, per_window: int) -> list[np.ndarray]:
+    """Up to ``per_window`` evenly spaced frame indices inside each window."""
+    out = []
+    for a, b in bounds:
+        m = min(per_window, int(b - a))
+        out.append(np.unique(np.linspace(a, b - 1, m).round().astype(np.int64)))
+    return out
+
+
+class _Context:
+    """What every stage needs: the trajectory, the analysed frames, windows, positions."""
+
+    def __init__(self, traj: Trajectory, cfg: AnalysisConfig) -> None:
+        self.traj = traj
+        self.cfg = cfg
+        self.frames = np.arange(traj.n_frames)[
+            slice(cfg.frames.start, cfg.frames.stop, cfg.frames.step)
+        ]
+        if len(self.frames) < 8:
+            raise HCAnalysisError(
+                f"{traj.path or 'trajectory'}: {len(self.frames)} frames selected; the "
+                "analysis needs at least 8 (check frames.start/stop/step)"
+            )
+        self.ion_atoms = traj.atom_indices[traj.indices(cfg.species)]
+        self.n_ions = len(self.ion_atoms)
+        self.time_ps = traj.time_ps[self.frames]
+        steps = np.diff(self.time_ps)
+        self.dt_ps = float(np.median(steps)) if steps.size else 1.0
+        if not self.dt_ps > 0:
+            raise HCAnalysisError(
+                f"{traj.path or 'trajectory'}: frame times do not increase; give dt_ps"
+            )
+        self.window, self.stride = resolve_window(cfg, len(self.frames))
+        self.bounds = window_bounds(len(self.frames), self.window, self.stride)
+        self.n_windows = len(self.bounds)
+        self.report: dict[str, Any] = {}
+        self._ions: np.ndarray | None = None
+        self.void_maps: list[Any] = []  # one per window (shared objects when reused)
+        self.void_frames: list[np.ndarray] = []
+
+    @property
+    def ions(self) -> np.ndarray:
+        """Unwrapped ion positions (n_frames, n_ions, 3), Å, drift-corrected if asked."""
+        if self._ions is None:
+            pos = self.traj.positions(self.cfg.species, unwrap=True, frames=self.frames)
+            drift_sp = self.cfg.msd.remove_drift
+            if drift_sp:
+                com = self._centre_of_mass_drift(drift_sp)
+                pos -= com[:, None, :]
+                self.report["drift_removed"] = (
+                    f"centre of mass of {drift_sp}: max drift {np.abs(com).max():.3g} Å"
+                )
+            self._ions = pos
+        return self._ions
+
+    def _centre_of_mass_drift(self, species: str) -> np.ndarray:
+        """Displacement of the centre of mass of ``species`` from the first analysed frame."""
+        sel = "all" if species == "all" else species
+        select = None if sel == "all" else sel
+        com = np.empty((len(self.frames), 3))
+        row = 0
+        for _f, pos in self.traj.iter_chunks(select, unwrap=True, frames=self.frames,
+                                             chunk_frames=256):
+            com[row:row + len(pos)] = pos.mean(axis=1)
+            row += len(pos)
+        return com - com[0]
+
+    def ids(self) -> pd.DataFrame:
+        ion = np.repeat(np.arange(self.n_ions), self.n_windows)
+        win = np.tile(np.arange(self.n_windows), self.n_ions)
+        a, b = self.bounds[win, 0], self.bounds[win, 1] - 1
+        return pd.DataFrame({
+            "ion": ion, "window": win, "atom_index": self.ion_atoms[ion],
+            "t_start_ps": self.time_ps[a], "t_stop_ps": self.time_ps[b],
+        })
+
+    def per_window(self, arr: np.ndarray) -> np.ndarray:
+        """(n_ions, n_windows) array -> the id order (ion-major) as a flat column."""
+        return np.asarray(arr).reshape(self.n_ions, self.n_windows).ravel()
+
+
+# ------------------------------------------------------------------------------ stages
+def stage_msd(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    from hcanalysis import msd
+
+    cfg = ctx.cfg.msd
+    max_lag = max(2, int(round(cfg.max_lag_fraction * ctx.window)))
+    lo = max(1, int(round(cfg.fit_fraction[0] * ctx.window)))
+    hi = max(lo + 1, min(max_lag, int(round(cfg.fit_fraction[1] * ctx.window))))
+    res = msd.windowed(ctx.ions, ctx.window, ctx.stride, max_lag, fit=(lo, hi),
+                       dt_ps=ctx.dt_ps, backend=ctx.cfg.backend,
+                       max_memory=ctx.cfg.max_memory)
+    d = np.asarray(res.D)  # (n_ions, n_windows) Å²/ps
+    curves = np.asarray(res.msd)  # (n_ions, n_windows, n_lags)
+    ctx.report["msd"] = f"fit lags {lo}..{hi} frames ({lo * ctx.dt_ps:g}..{hi * ctx.dt_ps:g} ps)"
+    # caged ions can fit a zero or negative slope: log_D is floored at the resolution limit
+    log_d = np.log10(np.maximum(np.nan_to_num(d, nan=cfg.d_floor), cfg.d_floor))
+    cols = {
+        "D": ctx.per_window(d),
+        "log_D": ctx.per_window(log_d),
+        "alpha": ctx.per_window(res.alpha),
+        "msd_plateau": ctx.per_window(curves[..., -1]),
+    }
+    arrays = {
+        "msd": curves.reshape(ctx.n_ions * ctx.n_windows, -1),
+        "msd_lag_ps": np.arange(curves.shape[-1]) * ctx.dt_ps,
+    }
+    return cols, arrays
+
+
+def stage_hops(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    from hcanalysis import hops
+
+    cfg = ctx.cfg.hops
+    half = max(2, min(int(cfg.half_window), (len(ctx.frames) - 1) // 2))
+    ph = hops.p_hop(ctx.ions, half, backend=ctx.cfg.backend)
+    events = hops.detect(ctx.ions, half_window=half, threshold=cfg.threshold,
+                         method=cfg.method, dt_ps=ctx.dt_ps, time_ps=ctx.time_ps,
+                         backend=ctx.cfg.backend)
+    stats = hops.per_ion(ctx.ions, events, half_window=half, window=ctx.window,
+                         stride=ctx.stride, p_hop_values=ph)
+    stats = stats.sort_values(["ion", "window"])
+    n_events = len(events)
+    ctx.report["hops"] = f"{n_events} hop events (half window {half} frames)"
+    length = stats["mean_length"].to_numpy(dtype=float)
+    return {
+        "hop_rate": stats["hop_rate"].to_numpy(dtype=float),
+        "hop_length": np.where(np.isfinite(length), length, 0.0),
+        "p_hop_max": stats["p_hop_max"].to_numpy(dtype=float),
+        "path_tortuosity": stats["tortuosity"].to_numpy(dtype=float),
+    }, {}
+
+
+def stage_structure(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    from hcanalysis import structure
+
+    cfg = ctx.cfg.structure
+    samples = sample_frames(ctx.bounds, cfg.frames_per_window)
+    local = np.unique(np.concatenate(samples))
+    res = structure.analyze(
+        ctx.traj, ion=ctx.cfg.species, carbon=ctx.cfg.carbon,
+        cutoff_ion_ion=cfg.cutoff_NaNa, cutoff_ion_c=cfg.cutoff_NaC,
+        density_radius=cfg.density_radius, frames=ctx.frames[local],
+        backend=ctx.cfg.backend, seed=ctx.cfg.seed,
+    )
+    pos_of = {int(f): k for k, f in enumerate(local)}
+    names = {
+        "n_NaNa": "n_ion_ion", "n_NaC": "n_ion_c", "cluster_size": "cluster_size",
+        "d_NaNa_min": "nearest_ion", "d_NaC_min": "nearest_c",
+        "carbon_density": "carbon_density", "sp2_fraction": "sp2_near",
+    }
+    out = {}
+    for col, attr in names.items():
+        per_frame = np.asarray(getattr(res, attr), dtype=float)  # (n_sampled, n_ions)
+        w = np.empty((ctx.n_ions, ctx.n_windows))
+        for k, fr in enumerate(samples):
+            rows = [pos_of[int(f)] for f in fr]
+            with np.errstate(invalid="ignore"):
+                w[:, k] = np.nanmean(per_frame[rows], axis=0) if rows else np.nan
+        out[col] = ctx.per_window(w)
+    ctx.report["structure"] = ", ".join(
+        f"{k} cutoff {v:.2f} Å ({res.cutoff_source[k]})" for k, v in res.cutoffs.items()
+    )
+    ctx.structure_result = res
+    return out, {}
+
+
+def _carbon_frame(ctx: _Context, frame: int) -> np.ndarray:
+    return ctx.traj.positions(ctx.cfg.carbon, frames=[int(ctx.frames[frame])])[0]
+
+
+def _rmsd_min_image(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
+    from hcanalysis.kernels.pbc import minimum_image
+
+    d = minimum_image(a - b, box)
+    return float(np.sqrt(np.mean(np.sum(d * d, axis=1))))
+
+
+def void_maps(ctx: _Context) -> None:
+    """One void map per window, recomputed only when the carbon has moved."""
+    from hcanalysis import voids
+
+    if ctx.void_maps:
+        return
+    cfg = ctx.cfg.voids
+    last_c, last_map, made = None, None, 0
+    for a, _b in ctx.bounds:
+        c = _carbon_frame(ctx, int(a))
+        box = ctx.traj.box(int(ctx.frames[a]))
+        moved = (
+            last_c is None
+            or not np.allclose(box, last_map.box)
+            or _rmsd_min_image(c, last_c, box) > cfg.remap_rmsd
+        )
+        if moved:
+            last_map = voids.tessellate(c, box, None, spacing=cfg.spacing,
+                                        radii=cfg.carbon_radius, probe=cfg.probe,
+                                        backend=ctx.cfg.backend)
+            last_c, made = c, made + 1
+        ctx.void_maps.append(last_map)
+    vm = ctx.void_maps[0]
+    ctx.report["voids"] = (
+        f"{made} void map(s) for {ctx.n_windows} window(s), grid {vm.shape}, porosity "
+        f"{vm.porosity:.3f}, LCD {vm.lcd:.2f} Å, PLD {np.round(vm.pld, 2).tolist()} Å"
+    )
+
+
+def stage_voids(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    from hcanalysis import voids
+
+    void_maps(ctx)
+    samples = sample_frames(ctx.bounds, ctx.cfg.voids.frames_per_window)
+    keys = ["pore_radius", "pore_volume", "wall_distance", "pore_throats", "voronoi_volume"]
+    acc = {k: np.empty((ctx.n_ions, ctx.n_windows)) for k in keys}
+    visited = np.empty((ctx.n_ions, ctx.n_windows))
+    for k, fr in enumerate(samples):
+        vm = ctx.void_maps[k]
+        rows, pores = [], []
+        for f in fr:
+            fi = int(ctx.frames[f])
+            ions = ctx.traj.positions(ctx.cfg.species, frames=[fi])[0]
+            carbon = ctx.traj.positions(ctx.cfg.carbon, frames=[fi])[0]
+            df = voids.ion_descriptors(vm, ions, carbon)
+            rows.append(df[keys].to_numpy(dtype=float))
+            pores.append(df["pore"].to_numpy())
+        stack = np.stack(rows)  # (n_samples, n_ions, n_keys)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(stack, axis=0)
+        for j, key in enumerate(keys):
+            acc[key][:, k] = mean[:, j]
+        p = np.stack(pores)
+        visited[:, k] = [len(set(p[:, i][p[:, i] >= 0].tolist())) for i in range(ctx.n_ions)]
+    out = {k: ctx.per_window(v) for k, v in acc.items()}
+    out["pores_visited"] = ctx.per_window(visited)
+    vm = ctx.void_maps[0]
+    frac, edges = vm.psd(30)
+    return out, {"psd_edges": np.asarray(edges), "psd_fraction": np.asarray(frac)}
+
+
+def stage_tortuosity(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    from hcanalysis import tortuosity
+
+    void_maps(ctx)
+    radius = ctx.cfg.tortuosity.shell_radius
+    tau = np.empty((ctx.n_ions, ctx.n_windows))
+    reach = np.empty((ctx.n_ions, ctx.n_windows))
+    for k, (a, _b) in enumerate(ctx.bounds):
+        ions = ctx.traj.positions(ctx.cfg.species, frames=[int(ctx.frames[a])])[0]
+        res = tortuosity.local(ctx.void_maps[k], ions, radius=radius)
+        tau[:, k] = np.asarray(res.tau, dtype=float)
+        reach[:, k] = np.asarray(res.reachable, dtype=float)
+    g = tortuosity.global_tortuosity(ctx.void_maps[0])
+    tau_g = np.asarray(g.tau, dtype=float)
+    ctx.report["tortuosity"] = f"global τ (a, b, c) = {np.round(tau_g, 3).tolist()}"
+    return (
+        {"local_tortuosity": ctx.per_window(tau), "shell_reachable": ctx.per_window(reach)},
+        {"global_tau": tau_g},
+    )
+
+
+STAGE_FUNCTIONS: dict[str, Callable[[_Context], tuple[dict, dict]]] = {
+    "msd": stage_msd,
+    "hops": stage_hops,
+    "structure": stage_structure,
+    "voids": stage_voids,
+    "tortuosity": stage_tortuosity,
+}
+
+
+def compute(
+    traj: Trajectory,
+    config: AnalysisConfig | None = None,
+    *,
+    trajectory_index: int = 0,
+    on_stage: Callable[[str], None] | None = None,
+) -> DescriptorTable:
+    """Compute every descriptor of every (ion, window) of a trajectory.
+
+    Parameters
+    ----------
+    traj : Trajectory
+        Any trajectory :func:`hcanalysis.load` returns.
+    config : AnalysisConfig, optional
+        Parameters (defaults documented in :mod:`hcanalysis.config`).
+    trajectory_index : int
+        Value of the ``trajectory`` column (for ensembles).
+    on_stage : callable, optional
+        Called with each stage name as it starts (progress display).
+
+    Returns
+    -------
+    DescriptorTable
+        ``frame`` has integer ``trajectory``, ``ion`` (index among the selected ions) and
+        ``window`` columns and one column per descriptor; ``arrays`` holds the per-row MSD
+        curves (``msd``, Å², with ``msd_lag_ps``), the PSD of the first void map and the global
+        tortuosity; ``metadata`` the input fingerprint, parameters, version, seed and what each
+        stage reported.
+    """
+    from hcanalysis import __version__
+
+    cfg = config or AnalysisConfig()
+    unknown = sorted(set(cfg.stages) - set(STAGES))
+    if unknown:
+        raise HCAnalysisError(f"unknown stage(s) {unknown}; the stages are {list(STAGES)}")
+    t0 = time.perf_counter()
+    ctx = _Context(traj, cfg)
+    frame = ctx.ids()
+    frame.insert(0, "trajectory", int(trajectory_index))
+    arrays: dict[str, np.ndarray] = {}
+    timings = {}
+    for name in STAGES:
+        if name not in cfg.stages:
+            continue
+        if on_stage is not None:
+            on_stage(name)
+        ts = time.perf_counter()
+        cols, arr = STAGE_FUNCTIONS[name](ctx)
+        timings[name] = round(time.perf_counter() - ts, 3)
+        for c, v in cols.items():
+            frame[c] = v
+        arrays.update(arr)
+    meta = {
+        "input": str(traj.path) if traj.path else None,
+        "input_fingerprint": file_fingerprint(traj.path),
+        "hcanalysis_version": __version__,
+        "seed": cfg.seed,
+        "config": cfg.to_dict(),
+        "n_frames": int(len(ctx.frames)),
+        "dt_ps": ctx.dt_ps,
+        "window_frames": ctx.window,
+        "stride_frames": ctx.stride,
+        "n_windows": ctx.n_windows,
+        "n_ions": ctx.n_ions,
+        "species": cfg.species,
+        "stage_seconds": timings,
+        "total_seconds": round(time.perf_counter() - t0, 3),
+        "reports": ctx.report,
+    }
+    return DescriptorTable(frame, arrays, meta)

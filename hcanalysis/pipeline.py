@@ -1,0 +1,267 @@
+"""``hcanalysis analyze``: trajectories -> descriptor table -> modes -> importance -> ensemble
+correlation map -> report, with per-trajectory caching.
+
+Outputs in ``outdir``: ``descriptors.h5`` (all rows, with the mode of each), ``modes.h5``
+(labels, names, rules, UMAP map, centroids, BIC scan, stability), ``report.html`` and the PNGs,
+and ``cache/`` with one descriptor file per trajectory keyed on the input's fingerprint, the
+parameters and the package version: a re-run with the same inputs reuses them. Every file is
+written under a temporary name and renamed into place, so an interrupted run leaves nothing a
+re-run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from hcanalysis.config import AnalysisConfig
+from hcanalysis.table import DescriptorTable, atomic_path
+
+#: Config sections that change the descriptor table (the others only change the models).
+DESCRIPTOR_SECTIONS = ("species", "carbon", "stages", "frames", "windows", "msd", "hops",
+                       "structure", "voids", "tortuosity")
+
+
+@dataclass
+class AnalysisResult:
+    """Everything ``analyze`` produced (paths and in-memory objects)."""
+
+    table: pd.DataFrame
+    descriptors: list[DescriptorTable]
+    modes: Any = None
+    importance: Any = None
+    correlation: Any = None
+    metadata: pd.DataFrame | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    reused: list[bool] = field(default_factory=list)
+
+
+def cache_key(path: str | os.PathLike, cfg: AnalysisConfig, load_options: Mapping) -> str:
+    """Key of a trajectory's cached descriptor table."""
+    from hcanalysis import __version__
+    from hcanalysis.descriptors import file_fingerprint
+
+    payload = json.dumps({
+        "file": file_fingerprint(path),
+        "config": cfg.fingerprint(*DESCRIPTOR_SECTIONS),
+        "load": {k: str(v) for k, v in sorted(load_options.items())},
+        "version": __version__,
+    }, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
+                   cache_file: str | None) -> DescriptorTable:
+    """Compute (or read from the cache) one trajectory's descriptor table. A plain function of
+    plain arguments, so Dask can ship it to a worker."""
+    from hcanalysis import load
+    from hcanalysis.descriptors import compute
+
+    if cache_file and Path(cache_file).is_file():
+        table = DescriptorTable.read(cache_file)
+        table.frame["trajectory"] = index
+        table.metadata["reused_cache"] = True
+        return table
+    traj = load(path, **load_options)
+    table = compute(traj, AnalysisConfig.from_dict(cfg_dict), trajectory_index=index)
+    if cache_file:
+        table.write(cache_file)
+    return table
+
+
+def _dask_client(scheduler: str | None, n_workers: int | None):
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - depends on the [dist] extra
+        raise RuntimeError("--dask needs the [dist] extra: pip install 'hcanalysis[dist]'") \
+            from exc
+    if scheduler:
+        return Client(scheduler)
+    cluster = LocalCluster(n_workers=n_workers or 2, threads_per_worker=1, processes=True,
+                           dashboard_address=None)
+    return Client(cluster)
+
+
+def _stack_arrays(tables: Sequence[DescriptorTable], key: str) -> np.ndarray | None:
+    arrs = [t.arrays.get(key) for t in tables]
+    if any(a is None for a in arrs):
+        return None
+    width = max(a.shape[1] for a in arrs)
+    return np.concatenate(
+        [np.pad(a.astype(float), ((0, 0), (0, width - a.shape[1])), constant_values=np.nan)
+         for a in arrs]
+    )
+
+
+def write_modes(mf, path: Path) -> Path:
+    """Write a fitted ModeFinder's results to HDF5 (atomically)."""
+    tmp = atomic_path(path)
+    try:
+        with h5py.File(tmp, "w") as fh:
+            fh["labels"] = mf.labels_
+            fh["names"] = np.array([mf.mode_names_[int(k)] for k in mf.labels_],
+                                   dtype=h5py.string_dtype())
+            if mf.embedding_ is not None:
+                fh["embedding"] = mf.embedding_
+            fh["centroids"] = mf.centroids_.to_numpy()
+            fh["zcentroids"] = mf.zcentroids_.to_numpy()
+            fh.attrs["features"] = json.dumps(mf.features_)
+            fh.attrs["mode_names"] = json.dumps({int(k): v for k, v in mf.mode_names_.items()})
+            fh.attrs["naming_rules"] = json.dumps(
+                {int(k): v for k, v in mf.naming_rules_.items()})
+            fh.attrs["fractions"] = json.dumps({int(k): v for k, v in mf.fractions_.items()})
+            fh.attrs["bic"] = json.dumps({int(k): v for k, v in mf.bic_.items()})
+            fh.attrs["stability"] = json.dumps(mf.stability_)
+            fh.attrs["params"] = json.dumps(mf.get_params(), default=str)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def analyze(
+    paths: Sequence[str | os.PathLike],
+    outdir: str | os.PathLike,
+    config: AnalysisConfig | None = None,
+    *,
+    load_options: Mapping[str, Any] | None = None,
+    metadata_csv: str | os.PathLike | None = None,
+    dask: bool = False,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    force: bool = False,
+    on_progress: Callable[[str], None] | None = None,
+) -> AnalysisResult:
+    """Run the whole analysis on one or more trajectories.
+
+    Parameters
+    ----------
+    paths : trajectory files (any format :func:`hcanalysis.load` reads).
+    outdir : output folder (created; existing outputs are replaced, inputs never touched).
+    config : parameters; default :class:`AnalysisConfig()`.
+    load_options : keyword arguments for :func:`hcanalysis.load` (type_map, dt_ps, topology).
+    metadata_csv : processing variables per trajectory (else mdrunner's ``run.json`` files).
+    dask : run the trajectories as Dask tasks (LocalCluster unless ``scheduler`` is given).
+    force : recompute even when a cached descriptor table matches.
+    on_progress : called with a short message at each step.
+    """
+    from hcanalysis.ensemble import correlate, read_metadata, summarise
+    from hcanalysis.importance import rank
+    from hcanalysis.modes import ModeFinder
+    from hcanalysis.report import ReportInputs, write_report
+
+    say = on_progress or (lambda _msg: None)
+    cfg = config or AnalysisConfig()
+    opts = dict(load_options or {})
+    out = Path(outdir)
+    (out / "cache").mkdir(parents=True, exist_ok=True)
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: no such file")
+        if p.resolve().parent == out.resolve() and p.name in {"descriptors.h5", "modes.h5"}:
+            raise ValueError(f"{p}: an input may not be one of the outputs of {out}")
+    caches = [out / "cache" / f"{i:03d}-{p.stem}-{cache_key(p, cfg, opts)}.h5"
+              for i, p in enumerate(paths)]
+    if force:
+        for c in caches:
+            c.unlink(missing_ok=True)
+    reused = [c.is_file() for c in caches]
+    cfg_dict = cfg.to_dict()
+    if dask:
+        client = _dask_client(scheduler, n_workers)
+        try:
+            say(f"dask: {len(paths)} trajectories on {client}")
+            futures = [
+                client.submit(descriptor_job, str(p), i, cfg_dict, opts, str(c), pure=False)
+                for i, (p, c) in enumerate(zip(paths, caches, strict=True))
+            ]
+            tables = client.gather(futures)
+        finally:
+            client.close()
+    else:
+        tables = []
+        for i, (p, c) in enumerate(zip(paths, caches, strict=True)):
+            say(f"descriptors {i + 1}/{len(paths)}: {p.name}"
+                + (" (cached)" if reused[i] else ""))
+            tables.append(descriptor_job(str(p), i, cfg_dict, opts, str(c)))
+    frame = pd.concat([t.frame for t in tables], ignore_index=True)
+    result = AnalysisResult(table=frame, descriptors=tables, reused=reused)
+    curves = _stack_arrays(tables, "msd")
+    lag = tables[0].arrays.get("msd_lag_ps")
+    say("modes")
+    mf = ModeFinder(
+        features=cfg.modes.features, n_neighbors=cfg.modes.n_neighbors,
+        min_dist=cfg.modes.min_dist, max_modes=cfg.modes.max_modes,
+        cluster_on=cfg.modes.cluster_on, random_state=cfg.seed,
+    )
+    mf.fit(frame)
+    frame["mode"] = mf.labels_
+    frame["mode_name"] = mf.named_labels()
+    result.modes = mf
+    result.files["modes"] = write_modes(mf, out / "modes.h5")
+    say("importance")
+    try:
+        result.importance = rank(frame, target=cfg.importance.target,
+                                 features=cfg.importance.features, model=cfg.importance.model,
+                                 random_state=cfg.seed)
+    except ValueError as exc:
+        result.notes.append(f"importance skipped: {exc}")
+    if len(paths) >= 3:
+        try:
+            meta = read_metadata(paths, metadata_csv)
+            result.metadata = meta
+            result.correlation = correlate(summarise(frame), meta)
+        except (FileNotFoundError, ValueError) as exc:
+            result.notes.append(f"ensemble correlation skipped: {exc}")
+    combined = DescriptorTable(
+        frame, {k: v for k, v in {"msd": curves, "msd_lag_ps": lag}.items() if v is not None},
+        {"inputs": [str(p) for p in paths], "config": cfg_dict,
+         "per_trajectory": [t.metadata for t in tables], "notes": result.notes},
+    )
+    result.files["descriptors"] = combined.write(out / "descriptors.h5")
+    say("report")
+    first = tables[0]
+    psd = None
+    if "psd_edges" in first.arrays:
+        psd = (first.arrays["psd_edges"], first.arrays["psd_fraction"])
+    tort = {"tau": first.arrays["global_tau"]} if "global_tau" in first.arrays else None
+    m0 = first.metadata
+    system = {
+        "trajectories": len(paths),
+        "ions per trajectory": m0.get("n_ions"),
+        "frames analysed": m0.get("n_frames"),
+        "frame interval (ps)": f"{m0.get('dt_ps', float('nan')):.4g}",
+        "windows": f"{m0.get('n_windows')} × {m0.get('window_frames')} frames",
+        "rows (ion, window)": len(frame),
+    }
+    if "D" in frame:
+        d = frame["D"].to_numpy(dtype=float)
+        per_win = frame.groupby(["trajectory", "window"])["D"].mean().to_numpy()
+        err = per_win.std(ddof=1) / np.sqrt(len(per_win)) if len(per_win) > 1 else np.nan
+        system["mean D (Å²/ps), ± s.e. over windows"] = f"{np.nanmean(d):.4g} ± {err:.2g}"
+        system["mean D (cm²/s)"] = f"{np.nanmean(d) * 1e-4:.3g}"
+    for k, v in m0.get("reports", {}).items():
+        system[k] = v
+    for n in result.notes:
+        system.setdefault("notes", "")
+        system["notes"] += n + " "
+    inp = ReportInputs(
+        table=frame, modes=mf, importance=result.importance, correlation=result.correlation,
+        msd_curves=curves, msd_lag_ps=lag, psd=psd, tortuosity=tort, system=system,
+        metadata={"inputs": ", ".join(str(p) for p in paths), "seed": cfg.seed,
+                  "species": cfg.species},
+    )
+    result.files["report"] = write_report(inp, out, title="hcanalysis report")
+    return result

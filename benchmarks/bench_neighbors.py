@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
            "quick": bool(args.quick), "cases": {}}
     for name, n_na, n_c, L, nf, pool in cases:
         out["cases"][name] = run_case(name, n_na, n_c, L, nf, pool, 3 if args.quick else 10)
-    path = write_results("neighbors_cpu", out)
+    path = write_results("neighbors_cpu_quick" if args.quick else "neighbors_cpu", out)
     print(f"results -> {path}")
     return out
 

@@ -587,6 +587,25 @@ def _nearest_fallback(q: np.ndarray, p: np.ndarray, box: np.ndarray) -> np.ndarr
     return out
 
 
+def _nearest(q, p, box, found, backend) -> np.ndarray:
+    """Complete the nearest distances ``found`` (inf where nothing was inside the search
+    radius): search again to half the cell width, then by brute force; NaN if no other atom."""
+    out = np.where(np.isfinite(found), found, np.nan)
+    miss = np.flatnonzero(~np.isfinite(found))
+    if miss.size == 0:
+        return out
+    half = 0.5 * float(perpendicular_widths(box).min())
+    if p is None:  # self mode: search all queries again (cheap next to brute force)
+        wide = neighbor_counts(q, None, box, half, backend=backend).nearest[miss]
+    else:
+        wide = neighbor_counts(q[miss], p, box, half, backend=backend).nearest
+    out[miss] = np.where(np.isfinite(wide), wide, np.nan)
+    for k in miss[~np.isfinite(wide)]:  # nothing within half the cell: brute force
+        others = np.delete(q, k, axis=0) if p is None else p
+        out[k] = _nearest_fallback(q[k : k + 1], others, box)[0]
+    return out
+
+
 def _carbon_mass(symbol: str) -> float:
     from ase.data import atomic_masses, atomic_numbers
 
@@ -710,19 +729,10 @@ def analyze(
             with np.errstate(invalid="ignore", divide="ignore"):
                 sp2n[row] = np.where(nc.counts[:, 1] > 0, nc.weighted[:, 1] / nc.counts[:, 1],
                                      np.nan)
-            dn = nc.nearest.copy()
-            miss = ~np.isfinite(dn)
-            if miss.any() and len(pc):
-                dn[miss] = _nearest_fallback(pi[miss], pc, box)
-            near_c[row] = dn
+            near_c[row] = _nearest(pi, pc, box, nc.nearest, backend)
             ni_c = neighbor_counts(pi, None, box, cutoffs["ion-ion"], backend=backend)
             n_ii[row] = ni_c.counts[:, 0]
-            dn = ni_c.nearest.copy()
-            miss = np.flatnonzero(~np.isfinite(dn))
-            for m in miss:  # nearest other ion beyond the cutoff
-                others = np.delete(pi, m, axis=0)
-                dn[m] = _nearest_fallback(pi[m : m + 1], others, box)[0]
-            near_i[row] = dn
+            near_i[row] = _nearest(pi, None, box, ni_c.nearest, backend)
             lab[row] = cluster_labels(pi, box, cutoffs["ion-ion"], backend)
             csize[row] = np.bincount(lab[row])[lab[row]]
             row += 1

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 from conftest import triclinic_box
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hcanalysis.kernels import neighbors as nb
 from hcanalysis.kernels.pbc import perpendicular_widths
@@ -185,3 +187,28 @@ def test_cuda_equals_cpu_under_simulator(rng, name, self_mode):
     h1 = nb.pair_histogram(q, p, box, rc, 16, backend="cpu")
     h2 = nb.pair_histogram(q, p, box, rc, 16, backend="cuda")
     np.testing.assert_array_equal(h1, h2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    diag=st.tuples(*[st.floats(6.0, 20.0)] * 3),
+    tilt=st.tuples(*[st.floats(-0.5, 0.5)] * 3),
+    frac=st.floats(0.05, 1.0),
+    n=st.integers(1, 40),
+    m=st.integers(0, 40),
+    seed=st.integers(0, 2**31),
+)
+def test_random_triclinic_cells_property(diag, tilt, frac, n, m, seed):
+    a, b, c = diag
+    box = np.array([[a, 0, 0], [tilt[0] * a, b, 0], [tilt[1] * a, tilt[2] * b, c]])
+    r = np.random.default_rng(seed)
+    q = r.uniform(-0.5, 1.5, (n, 3)) @ box
+    p = None if m == 0 else r.uniform(0, 1, (m, 3)) @ box
+    rc = frac * 0.5 * perpendicular_widths(box).min()
+    i, j, d = _sorted(*nb.neighbor_pairs(q, p, box, rc, backend="cpu"))
+    ri, rj, rd = nb.pairs_reference(q, p, box, rc)
+    np.testing.assert_array_equal(i, ri)
+    np.testing.assert_array_equal(j, rj)
+    np.testing.assert_allclose(d, rd, atol=1e-9)
+    c1 = nb.neighbor_counts(q, p, box, rc, backend="cpu")
+    np.testing.assert_array_equal(c1.counts, nb.counts_reference(q, p, box, rc).counts)

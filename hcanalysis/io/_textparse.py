@@ -208,3 +208,24 @@ def parse_frames(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_lines:
                   np.asarray(want, np.int64), int(id_col), np.asarray(lut, np.int64), out, err,
                   _P10)
     return out, err
+
+
+@njit(cache=True, nogil=True)
+def scan_block(buf, start, end):
+    """Count newlines in ``buf[start:end]`` up to the first line that starts with ``ITEM:``.
+
+    Returns ``(count, pos)``: ``pos`` is the offset of that ``ITEM:`` line (``count`` newlines
+    precede it from ``start``), or -1 when none starts before ``end - 5`` (then ``count`` is
+    the number of newlines in ``buf[start:end - 5]`` and scanning may resume there).
+    """
+    count = 0
+    stop = end - 5
+    i = start
+    while i < stop:
+        if buf[i] == 10:
+            count += 1
+            if buf[i + 1] == 73 and buf[i + 2] == 84 and buf[i + 3] == 69 \
+                    and buf[i + 4] == 77 and buf[i + 5] == 58:
+                return count, i + 1
+        i += 1
+    return count, -1

@@ -35,6 +35,7 @@ from hcanalysis.io._textparse import (
     TOO_MANY_LINES,
     UNKNOWN_ID,
     parse_frames,
+    scan_block,
 )
 from hcanalysis.io.lammps_common import (
     ColumnLayout,
@@ -135,14 +136,18 @@ class _Scanner:
         """
         count = 0
         while True:
-            j = self.buf.find(b"\nITEM:", max(self.cur - 1, 0))
-            if j >= 0 and j + 1 >= self.cur:
-                count += self.buf.count(b"\n", self.cur, j + 1)
-                self.cur = j + 1
+            arr = np.frombuffer(self.buf, np.uint8)
+            lo = max(self.cur - 1, 0)
+            c, j = scan_block(arr, lo, len(self.buf))
+            if lo < self.cur and arr[lo] == 10:
+                c -= 1  # the newline before cur was counted with the header line
+            if j >= 0:
+                count += c
+                self.cur = j
                 self.line += count
                 return count, self.pos, False, b""
-            safe = max(self.cur, len(self.buf) - 8)
-            count += self.buf.count(b"\n", self.cur, safe)
+            safe = max(self.cur, len(self.buf) - 5)
+            count += c
             self.cur = safe
             if not self._fill(max(self.cur - _KEEP, 0)):
                 buf = self.buf

@@ -180,32 +180,21 @@ def pairs_per_chunk(
 
 
 # ----------------------------------------------------------------------------- CPU kernels
-_PACK_BLOCK = 64
-
-
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def _pack_cpu(pos, drift, starts, length, nw, p0, dims, buf):  # pragma: no cover - compiled
     """Centred, zero-padded rows: row (q*nd + a) = component dims[a] of series p0+q, minus
-    the drift of that frame.
-
-    Frames are copied in blocks (frame outer, series inner) so that consecutive ions are read
-    from contiguous memory; then each row is centred on its mean and zero-padded.
-    """
+    the drift of that frame."""
     nd = dims.shape[0]
     n_fft = buf.shape[1]
     n_q = buf.shape[0] // nd
-    n_blocks = (length + _PACK_BLOCK - 1) // _PACK_BLOCK
-    for blk in prange(n_blocks):
-        k0 = blk * _PACK_BLOCK
-        k1 = min(length, k0 + _PACK_BLOCK)
-        for q in range(n_q):
-            p = p0 + q
-            i = p // nw
-            s = starts[p % nw]
-            for k in range(k0, k1):
-                for a in range(nd):
-                    buf[q * nd + a, k] = pos[s + k, i, dims[a]] - drift[s + k, dims[a]]
-    for row in prange(buf.shape[0]):
+    for q in range(n_q):
+        p = p0 + q
+        i = p // nw
+        s = starts[p % nw]
+        for k in range(length):
+            for a in range(nd):
+                buf[q * nd + a, k] = pos[s + k, i, dims[a]] - drift[s + k, dims[a]]
+    for row in range(buf.shape[0]):
         acc = 0.0
         for k in range(length):
             acc += buf[row, k]
@@ -216,11 +205,11 @@ def _pack_cpu(pos, drift, starts, length, nw, p0, dims, buf):  # pragma: no cove
             buf[row, k] = 0.0
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def _power_cpu(spec, gsize, power):  # pragma: no cover - compiled
     """power[g, f] = sum over the gsize rows of group g of |spec[row, f]|²."""
     n_f = spec.shape[1]
-    for g in prange(power.shape[0]):
+    for g in range(power.shape[0]):
         for f in range(n_f):
             acc = 0.0
             for r in range(gsize):
@@ -229,23 +218,23 @@ def _power_cpu(spec, gsize, power):  # pragma: no cover - compiled
             power[g, f] = acc
 
 
-@njit(parallel=True, cache=True)
+@njit(nogil=True, cache=True)
 def _finish_cpu(buf, s2, length, gsize, out):  # pragma: no cover - compiled
     """out[g, m] = S1(m) - 2 S2(m)/(T-m) for the rows of group g (see module docstring)."""
     n_lags = out.shape[1]
-    for g in prange(out.shape[0]):
-        sq = np.empty(length)
+    sq = np.empty(length)
+    head = np.empty(length + 1)  # head[j] = sum_{k<j} sq[k]
+    tail = np.empty(length + 1)  # tail[j] = sum_{k>=j} sq[k]
+    for g in range(out.shape[0]):
         for k in range(length):
             acc = 0.0
             for r in range(gsize):
                 v = buf[g * gsize + r, k]
                 acc += v * v
             sq[k] = acc
-        head = np.empty(length + 1)  # head[j] = sum_{k<j} sq[k]
         head[0] = 0.0
         for k in range(length):
             head[k + 1] = head[k] + sq[k]
-        tail = np.empty(length + 1)  # tail[j] = sum_{k>=j} sq[k]
         tail[length] = 0.0
         for k in range(length - 1, -1, -1):
             tail[k] = tail[k + 1] + sq[k]
@@ -265,6 +254,11 @@ def _finish_cpu(buf, s2, length, gsize, out):  # pragma: no cover - compiled
 
 
 def _msd_chunks_cpu(pos, drift, starts, length, max_lag, dims, per_dim, chunk, out_flat):
+    """Chunks of series are shared out to one worker thread per core; each worker packs,
+    transforms (scipy pocketfft, single-threaded) and finishes its own chunks with its own
+    buffer, so the threads never wait on each other (the kernels release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from scipy import fft as sfft
 
     nd = len(dims)
@@ -272,20 +266,30 @@ def _msd_chunks_cpu(pos, drift, starts, length, max_lag, dims, per_dim, chunk, o
     n_pairs = pos.shape[1] * nw
     n_fft = fft_length(length, max_lag)
     gsize = 1 if per_dim else nd
-    workers = n_threads()
-    buf = np.empty((chunk * nd, n_fft))
-    for p0 in range(0, n_pairs, chunk):
-        nq = min(chunk, n_pairs - p0)
-        b = buf[: nq * nd]
-        _pack_cpu(pos, drift, starts, length, nw, p0, dims, b)
-        spec = sfft.rfft(b, axis=1, workers=workers)
-        power = np.empty((nq * nd // gsize, spec.shape[1]))
-        _power_cpu(spec, gsize, power)
-        del spec
-        s2 = sfft.irfft(power, n=n_fft, axis=1, workers=workers)
-        del power
-        res = out_flat[p0 * (nd // gsize) : (p0 + nq) * (nd // gsize)]
-        _finish_cpu(b, s2, length, gsize, res)
+    per_pair = nd // gsize
+    p0s = list(range(0, n_pairs, chunk))
+    n_workers = min(n_threads(), len(p0s))
+
+    def work(worker: int) -> None:
+        buf = np.empty((chunk * nd, n_fft))
+        for p0 in p0s[worker::n_workers]:
+            nq = min(chunk, n_pairs - p0)
+            b = buf[: nq * nd]
+            _pack_cpu(pos, drift, starts, length, nw, p0, dims, b)
+            spec = sfft.rfft(b, axis=1, workers=1)
+            power = np.empty((nq * per_pair, spec.shape[1]))
+            _power_cpu(spec, gsize, power)
+            del spec
+            s2 = sfft.irfft(power, n=n_fft, axis=1, workers=1)
+            del power
+            _finish_cpu(b, s2, length, gsize, out_flat[p0 * per_pair : (p0 + nq) * per_pair])
+
+    if n_workers <= 1:
+        work(0)
+        return
+    with ThreadPoolExecutor(n_workers) as ex:
+        for f in [ex.submit(work, w) for w in range(n_workers)]:
+            f.result()
 
 
 # ----------------------------------------------------------------------------- CUDA kernels
@@ -507,7 +511,9 @@ def msd_windows(
         chunk = pairs_per_chunk(n_ions * nw, n_fft, nd + 2, budget, cap=None)
         _msd_chunks_cuda(pos, drift, starts, length, max_lag, d, per_dim, chunk, out)
     else:
-        chunk = pairs_per_chunk(n_ions * nw, n_fft, nd, budget)
+        workers = n_threads()
+        chunk = pairs_per_chunk(n_ions * nw, n_fft, nd, budget // workers)
+        chunk = max(1, min(chunk, -(-n_ions * nw // workers)))
         _msd_chunks_cpu(pos, drift, starts, length, max_lag, d, per_dim, chunk, out)
     shape = (n_ions, nw) + ((nd,) if per_dim else ()) + (max_lag + 1,)
     return out.reshape(shape)

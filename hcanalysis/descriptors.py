@@ -7,6 +7,10 @@ the shared windows (:func:`hcanalysis.windows.window_bounds`) and runs the stage
 ``msd``         windowed MSD -> ``D``, ``log_D``, ``alpha``, ``msd_plateau`` (+ MSD curves)
 ``hops``        cage-jump events -> ``hop_rate``, ``hop_length``, ``p_hop_max``,
                 ``path_tortuosity``
+
+MSD and hops are per-ion: they stream the ions in chunks sized by ``config.max_memory`` (default
+a quarter of the free RAM), each chunk read once from the file (H5MD is chunked by atoms, so a
+trajectory larger than memory is processed in passes); the peak memory is reported.
 ``structure``   coordination, clusters, local carbon -> ``n_NaNa``, ``n_NaC``, ``cluster_size``,
                 ``d_NaNa_min``, ``d_NaC_min``, ``carbon_density``, ``sp2_fraction``
 ``voids``       void map of the carbon -> ``pore_radius``, ``pore_volume``, ``wall_distance``,
@@ -58,6 +62,13 @@ def file_fingerprint(path: str | os.PathLike | None, block: int = 4 << 20) -> st
     return h.hexdigest()
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def resolve_window(cfg: AnalysisConfig, n_frames: int) -> tuple[int, int]:
     """Window and stride in frames (default window: a quarter of the frames, >= 20)."""
     window = cfg.windows.window or max(20, n_frames // 4)
@@ -102,24 +113,43 @@ class _Context:
         self.bounds = window_bounds(len(self.frames), self.window, self.stride)
         self.n_windows = len(self.bounds)
         self.report: dict[str, Any] = {}
-        self._ions: np.ndarray | None = None
+        self._drift: np.ndarray | None = None
         self.void_maps: list[Any] = []  # one per window (shared objects when reused)
         self.void_frames: list[np.ndarray] = []
 
     @property
-    def ions(self) -> np.ndarray:
-        """Unwrapped ion positions (n_frames, n_ions, 3), Å, drift-corrected if asked."""
-        if self._ions is None:
-            pos = self.traj.positions(self.cfg.species, unwrap=True, frames=self.frames)
-            drift_sp = self.cfg.msd.remove_drift
-            if drift_sp:
-                com = self._centre_of_mass_drift(drift_sp)
-                pos -= com[:, None, :]
-                self.report["drift_removed"] = (
-                    f"centre of mass of {drift_sp}: max drift {np.abs(com).max():.3g} Å"
-                )
-            self._ions = pos
-        return self._ions
+    def drift(self) -> np.ndarray | None:
+        """Centre-of-mass displacement (n_frames, 3) of ``msd.remove_drift``, Å, or None."""
+        species = self.cfg.msd.remove_drift
+        if not species:
+            return None
+        if self._drift is None:
+            self._drift = self._centre_of_mass_drift(species)
+            self.report["drift_removed"] = (
+                f"centre of mass of {species}: max drift {np.abs(self._drift).max():.3g} Å"
+            )
+        return self._drift
+
+    def ion_chunk_size(self) -> int:
+        """Ions per chunk so that a chunk's positions and the kernels' work arrays (about six
+        times the positions) fit in the memory budget."""
+        from hcanalysis.kernels.backend import default_memory_budget
+
+        budget = self.cfg.max_memory or default_memory_budget("cpu")
+        per_ion = len(self.frames) * 3 * 8 * 6
+        return int(max(1, min(self.n_ions, budget // per_ion)))
+
+    def ion_chunks(self):
+        """Yield (ion slice, unwrapped drift-corrected positions (n_frames, n_chunk, 3) Å)."""
+        size = self.ion_chunk_size()
+        drift = self.drift
+        sel_all = self.traj.indices(self.cfg.species)
+        for lo in range(0, self.n_ions, size):
+            sl = slice(lo, min(lo + size, self.n_ions))
+            pos = self.traj.positions(sel_all[sl], unwrap=True, frames=self.frames)
+            if drift is not None:
+                pos -= drift[:, None, :]
+            yield sl, pos
 
     def _centre_of_mass_drift(self, species: str) -> np.ndarray:
         """Displacement of the centre of mass of ``species`` from the first analysed frame."""
@@ -148,55 +178,75 @@ class _Context:
 
 
 # ------------------------------------------------------------------------------ stages
-def stage_msd(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _msd_chunk(ctx: _Context, pos: np.ndarray):
     from hcanalysis import msd
 
     cfg = ctx.cfg.msd
     max_lag = max(2, int(round(cfg.max_lag_fraction * ctx.window)))
     lo = max(1, int(round(cfg.fit_fraction[0] * ctx.window)))
     hi = max(lo + 1, min(max_lag, int(round(cfg.fit_fraction[1] * ctx.window))))
-    res = msd.windowed(ctx.ions, ctx.window, ctx.stride, max_lag, fit=(lo, hi),
-                       dt_ps=ctx.dt_ps, backend=ctx.cfg.backend,
-                       max_memory=ctx.cfg.max_memory)
-    d = np.asarray(res.D)  # (n_ions, n_windows) Å²/ps
-    curves = np.asarray(res.msd)  # (n_ions, n_windows, n_lags)
     ctx.report["msd"] = f"fit lags {lo}..{hi} frames ({lo * ctx.dt_ps:g}..{hi * ctx.dt_ps:g} ps)"
+    res = msd.windowed(pos, ctx.window, ctx.stride, max_lag, fit=(lo, hi), dt_ps=ctx.dt_ps,
+                       backend=ctx.cfg.backend, max_memory=ctx.cfg.max_memory)
+    d = np.asarray(res.D)  # (n_chunk, n_windows) Å²/ps
     # caged ions can fit a zero or negative slope: log_D is floored at the resolution limit
     log_d = np.log10(np.maximum(np.nan_to_num(d, nan=cfg.d_floor), cfg.d_floor))
-    cols = {
-        "D": ctx.per_window(d),
-        "log_D": ctx.per_window(log_d),
-        "alpha": ctx.per_window(res.alpha),
-        "msd_plateau": ctx.per_window(curves[..., -1]),
-    }
-    arrays = {
-        "msd": curves.reshape(ctx.n_ions * ctx.n_windows, -1),
-        "msd_lag_ps": np.arange(curves.shape[-1]) * ctx.dt_ps,
-    }
-    return cols, arrays
+    curves = np.asarray(res.msd)  # (n_chunk, n_windows, n_lags)
+    return {"D": d, "log_D": log_d, "alpha": np.asarray(res.alpha),
+            "msd_plateau": curves[..., -1]}, curves
 
 
-def stage_hops(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _hops_chunk(ctx: _Context, pos: np.ndarray) -> dict[str, np.ndarray]:
     from hcanalysis import hops
 
     cfg = ctx.cfg.hops
     half = max(2, min(int(cfg.half_window), (len(ctx.frames) - 1) // 2))
-    ph = hops.p_hop(ctx.ions, half, backend=ctx.cfg.backend)
-    events = hops.detect(ctx.ions, half_window=half, threshold=cfg.threshold,
-                         method=cfg.method, dt_ps=ctx.dt_ps, time_ps=ctx.time_ps,
-                         backend=ctx.cfg.backend)
-    stats = hops.per_ion(ctx.ions, events, half_window=half, window=ctx.window,
-                         stride=ctx.stride, p_hop_values=ph)
-    stats = stats.sort_values(["ion", "window"])
-    n_events = len(events)
-    ctx.report["hops"] = f"{n_events} hop events (half window {half} frames)"
+    ph = hops.p_hop(pos, half, backend=ctx.cfg.backend)
+    events = hops.detect(pos, half_window=half, threshold=cfg.threshold, method=cfg.method,
+                         dt_ps=ctx.dt_ps, time_ps=ctx.time_ps, backend=ctx.cfg.backend)
+    stats = hops.per_ion(pos, events, half_window=half, window=ctx.window, stride=ctx.stride,
+                         p_hop_values=ph).sort_values(["ion", "window"])
+    ctx.n_hop_events = getattr(ctx, "n_hop_events", 0) + len(events)
+    ctx.report["hops"] = f"{ctx.n_hop_events} hop events (half window {half} frames)"
+    shape = (pos.shape[1], ctx.n_windows)
     length = stats["mean_length"].to_numpy(dtype=float)
     return {
-        "hop_rate": stats["hop_rate"].to_numpy(dtype=float),
-        "hop_length": np.where(np.isfinite(length), length, 0.0),
-        "p_hop_max": stats["p_hop_max"].to_numpy(dtype=float),
-        "path_tortuosity": stats["tortuosity"].to_numpy(dtype=float),
-    }, {}
+        "hop_rate": stats["hop_rate"].to_numpy(dtype=float).reshape(shape),
+        "hop_length": np.where(np.isfinite(length), length, 0.0).reshape(shape),
+        "p_hop_max": stats["p_hop_max"].to_numpy(dtype=float).reshape(shape),
+        "path_tortuosity": stats["tortuosity"].to_numpy(dtype=float).reshape(shape),
+    }
+
+
+def stage_dynamics(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """MSD and hops, ion chunk by ion chunk (each chunk read once), within the budget."""
+    want_msd = "msd" in ctx.cfg.stages
+    want_hops = "hops" in ctx.cfg.stages
+    cols: dict[str, np.ndarray] = {}
+    curves = None
+    n_chunks = 0
+    for sl, pos in ctx.ion_chunks():
+        n_chunks += 1
+        parts = {}
+        if want_msd:
+            m, c = _msd_chunk(ctx, pos)
+            parts.update(m)
+            if curves is None:
+                curves = np.empty((ctx.n_ions, ctx.n_windows, c.shape[-1]))
+            curves[sl] = c
+        if want_hops:
+            parts.update(_hops_chunk(ctx, pos))
+        for k, v in parts.items():
+            if k not in cols:
+                cols[k] = np.empty((ctx.n_ions, ctx.n_windows))
+            cols[k][sl] = v
+        del pos
+    ctx.report["dynamics"] = f"{n_chunks} ion chunk(s) of <= {ctx.ion_chunk_size()} ions"
+    arrays = {}
+    if curves is not None:
+        arrays = {"msd": curves.reshape(ctx.n_ions * ctx.n_windows, -1),
+                  "msd_lag_ps": np.arange(curves.shape[-1]) * ctx.dt_ps}
+    return {k: ctx.per_window(v) for k, v in cols.items()}, arrays
 
 
 def stage_structure(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -327,8 +377,8 @@ def stage_tortuosity(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np
 
 
 STAGE_FUNCTIONS: dict[str, Callable[[_Context], tuple[dict, dict]]] = {
-    "msd": stage_msd,
-    "hops": stage_hops,
+    "msd": stage_dynamics,  # msd and hops share one pass over the ion chunks
+    "hops": stage_dynamics,
     "structure": stage_structure,
     "voids": stage_voids,
     "tortuosity": stage_tortuosity,
@@ -376,13 +426,16 @@ def compute(
     frame.insert(0, "trajectory", int(trajectory_index))
     arrays: dict[str, np.ndarray] = {}
     timings = {}
+    done: set = set()
     for name in STAGES:
-        if name not in cfg.stages:
+        fn = STAGE_FUNCTIONS[name]
+        if name not in cfg.stages or fn in done:
             continue
+        done.add(fn)
         if on_stage is not None:
             on_stage(name)
         ts = time.perf_counter()
-        cols, arr = STAGE_FUNCTIONS[name](ctx)
+        cols, arr = fn(ctx)
         timings[name] = round(time.perf_counter() - ts, 3)
         for c, v in cols.items():
             frame[c] = v
@@ -402,6 +455,8 @@ def compute(
         "species": cfg.species,
         "stage_seconds": timings,
         "total_seconds": round(time.perf_counter() - t0, 3),
+        "peak_rss_mb": peak_rss_mb(),
+        "memory_budget_bytes": cfg.max_memory,
         "reports": ctx.report,
     }
     return DescriptorTable(frame, arrays, meta)

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "io_cmds",  # info, convert
     "analyze_cmd",  # analyze, demo
     "hops_cmd",  # hops
+    "msd_cmd",  # msd
     "structure_cmd",  # structure
     "voids_cmd",  # voids
 )

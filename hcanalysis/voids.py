@@ -26,7 +26,7 @@ DEFAULT_MERGE_DELTA = 0.25
 #: Reach (Å) beyond the largest atomic radius of the scatter pass of the distance field.
 SCATTER_EXTRA = 1.5
 #: Default tolerance (Å) of the local-thickness ball pruning.
-DEFAULT_LT_TOL = 0.05
+DEFAULT_LT_TOL = 0.02
 
 
 @dataclass
@@ -179,13 +179,18 @@ class VoidMap:
         """
         if self._lt is None:
             d = self.distance.ravel()
-            cand = np.flatnonzero(self.mask.ravel())
-            order = cand[np.argsort(-d[cand], kind="stable")]
+            mask = self.mask.ravel()
             h = np.ascontiguousarray(self.box)
             nx, ny, nz = self.shape
-            lt = kv.local_thickness_numba(d, self.mask.ravel(), order, h, np.linalg.inv(h),
-                                          nx, ny, nz,
-                                          float(self.params.get("lt_tol", DEFAULT_LT_TOL)))
+            tol = float(self.params.get("lt_tol", DEFAULT_LT_TOL))
+            # centres: void points whose ball is not inside a neighbour's ball (up to tol)
+            cand = np.flatnonzero(kv.ridge_centres_numba(d, mask, h, nx, ny, nz,
+                                                         kv.OFFSETS_26, tol))
+            order = cand[np.argsort(-d[cand], kind="stable")]
+            lt = kv.local_thickness_numba(d, mask, order, h, np.linalg.inv(h), nx, ny, nz, tol)
+            # a void point no kept ball reached keeps its own inscribed ball (a lower bound)
+            miss = mask & (lt == 0.0)
+            lt[miss] = np.maximum(d[miss], 0.0)
             self._lt = lt.reshape(self.shape)
         return self._lt
 

@@ -329,3 +329,16 @@ def test_void_descriptors_windows_and_cache(rng, tmp_path):
     pd_cols = ["pore_radius", "pores_visited", "wall_distance"]
     np.testing.assert_allclose(again.table[pd_cols].to_numpy(), tab[pd_cols].to_numpy(),
                                atol=1e-5)
+
+
+def test_local_thickness_default_tolerance_close_to_exact(cavity):
+    _pos, box, _c, vm = cavity
+    exact = voids.from_distance(vm.distance, box, lt_tol=0.0)
+    m = vm.mask
+    diff = exact.local_thickness[m] - vm.local_thickness[m]
+    assert np.mean(np.abs(diff) > 1e-9) < 0.02  # default lt_tol = 0.02 A (docs/voids.md)
+    assert diff.min() >= -1e-12  # pruning can only lower the value
+    assert abs(diff.mean()) < 0.002 * exact.local_thickness[m].mean()
+    edges = np.arange(0.0, 4.01, 0.25)
+    assert np.abs(vm.psd(edges)[0] - exact.psd(edges)[0]).sum() < 0.02
+    assert np.all(vm.local_thickness[m] >= vm.distance[m] - 1e-12)

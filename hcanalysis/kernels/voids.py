@@ -260,46 +260,61 @@ def _find_off(x, parent, off):
 
 
 @njit(cache=True)
+def _rank_grid(order, n):
+    """Rank of each grid point in ``order`` (int32, -1 for points not in it)."""
+    rank = np.full(n, -1, dtype=np.int32)
+    for t in range(order.size):
+        rank[order[t]] = t
+    return rank
+
+
+@njit(cache=True)
 def components_sweep_numba(dflat, order, stop, nx, ny, nz, offs):
     """Add grid points in descending ``d`` (``order``) down to ``d >= stop``, uniting each with
     its already-added 26 neighbours in a union-find that tracks periodic image offsets.
 
-    Returns ``root`` (per point, -1 when not added), ``perc`` (per root, (N, 3) bool: the
-    component joins itself to an image shifted along that axis) and ``level`` (3,): the
-    highest ``d`` at which some component first percolated along each axis (-inf if never).
-    Along each axis ``level`` is the grid maximin radius: the largest r with {d >= r}
-    percolating -> PLD = 2 * level.
+    Returns ``root`` (per grid point, a grid index, -1 when not added), ``perc`` (per grid
+    point, meaningful at roots, (N, 3) bool: the component joins itself to an image shifted
+    along that axis) and ``level`` (3,): the highest ``d`` at which some component first
+    percolated along each axis (-inf if never). Along each axis ``level`` is the grid maximin
+    radius: the largest r with {d >= r} percolating -> PLD = 2 * level.
+
+    The union-find works on ranks (position in ``order``) so its arrays are as small as the
+    void; a neighbour has been added when its rank is below the current one.
     """
     n = dflat.size
-    parent = np.full(n, -1, dtype=np.int64)
-    off = np.zeros((n, 3), dtype=np.int64)
-    size = np.zeros(n, dtype=np.int64)
-    perc = np.zeros((n, 3), dtype=np.bool_)
+    nv = order.size
+    rank = _rank_grid(order, n)
+    parent = np.empty(nv, dtype=np.int32)
+    off = np.zeros((nv, 3), dtype=np.int32)
+    size = np.ones(nv, dtype=np.int32)
+    perc = np.zeros((nv, 3), dtype=np.bool_)
     level = np.full(3, -np.inf)
     qbuf = np.empty(offs.shape[0], dtype=np.int64)
     tbuf = np.empty((offs.shape[0], 3), dtype=np.int64)
-    for t in range(order.size):
+    n_added = 0
+    for t in range(nv):
         p = order[t]
         dp = dflat[p]
         if dp < stop:
             break
-        parent[p] = p
-        size[p] = 1
-        rp = p
+        n_added = t + 1
+        parent[t] = t
+        rp = t
         px = 0
         py = 0
         pz = 0
         _fill_neighbours(p, nx, ny, nz, offs, qbuf, tbuf)
         for u in range(offs.shape[0]):
-            q = qbuf[u]
-            if parent[q] < 0:
+            rq_ = rank[qbuf[u]]
+            if rq_ < 0 or rq_ >= t:
                 continue
             tx = tbuf[u, 0]
             ty = tbuf[u, 1]
             tz = tbuf[u, 2]
             if parent[rp] != rp:  # p's root was attached under another root: re-find
-                rp, px, py, pz = _find_off(p, parent, off)
-            rq, qx, qy, qz = _find_off(q, parent, off)
+                rp, px, py, pz = _find_off(t, parent, off)
+            rq, qx, qy, qz = _find_off(rq_, parent, off)
             # p at image 0, its root at image (px,py,pz); q at image t, its root at t + oq
             if rp == rq:
                 cx = tx + qx - px
@@ -317,29 +332,31 @@ def components_sweep_numba(dflat, order, stop, nx, ny, nz, offs):
                     perc[rp, 2] = True
                     if level[2] == -np.inf:
                         level[2] = dp
+            elif size[rq] > size[rp]:  # attach rp under rq
+                parent[rp] = rq
+                off[rp, 0] = tx + qx - px
+                off[rp, 1] = ty + qy - py
+                off[rp, 2] = tz + qz - pz
+                size[rq] += size[rp]
+                for a in range(3):
+                    perc[rq, a] = perc[rq, a] or perc[rp, a]
             else:
-                if size[rq] > size[rp]:  # attach rp under rq
-                    parent[rp] = rq
-                    off[rp, 0] = tx + qx - px
-                    off[rp, 1] = ty + qy - py
-                    off[rp, 2] = tz + qz - pz
-                    size[rq] += size[rp]
-                    for a in range(3):
-                        perc[rq, a] = perc[rq, a] or perc[rp, a]
-                else:
-                    parent[rq] = rp
-                    off[rq, 0] = px - tx - qx
-                    off[rq, 1] = py - ty - qy
-                    off[rq, 2] = pz - tz - qz
-                    size[rp] += size[rq]
-                    for a in range(3):
-                        perc[rp, a] = perc[rp, a] or perc[rq, a]
+                parent[rq] = rp
+                off[rq, 0] = px - tx - qx
+                off[rq, 1] = py - ty - qy
+                off[rq, 2] = pz - tz - qz
+                size[rp] += size[rq]
+                for a in range(3):
+                    perc[rp, a] = perc[rp, a] or perc[rq, a]
     root = np.full(n, -1, dtype=np.int64)
-    for p in range(n):
-        if parent[p] >= 0:
-            r, _a, _b, _c = _find_off(p, parent, off)
-            root[p] = r
-    return root, perc, level
+    percg = np.zeros((n, 3), dtype=np.bool_)
+    for t in range(n_added):
+        r, _a, _b, _c = _find_off(t, parent, off)
+        root[order[t]] = order[r]
+        if r == t:
+            for a in range(3):
+                percg[order[t], a] = perc[t, a]
+    return root, percg, level
 
 
 @njit(cache=True)
@@ -362,31 +379,37 @@ def watershed_numba(dflat, order, stop, delta, nx, ny, nz, offs):
     point without flooded neighbours is a new maximum. When two basins with peaks
     ``p_hi >= p_lo`` first meet at a point of height ``d_s`` (their highest saddle), they are
     merged if ``p_lo - d_s <= delta`` (persistence rule; plateaus have persistence 0 and are
-    always merged). Returns the basin root (a seed point index, the highest point of the basin)
-    per point, -1 where ``d < stop``.
+    always merged). Returns the basin seed (grid index of the basin's highest point) per grid
+    point, -1 where ``d < stop``. Works on ranks in ``order`` like
+    :func:`components_sweep_numba`; a basin root is the rank of its seed, so the lower rank
+    is the higher peak.
     """
     n = dflat.size
-    lab = np.full(n, -1, dtype=np.int64)
-    parent = np.full(n, -1, dtype=np.int64)  # union-find over seed indices
-    roots = np.empty(26, dtype=np.int64)
+    nv = order.size
+    rank = _rank_grid(order, n)
+    lab = np.full(nv, -1, dtype=np.int32)
+    parent = np.empty(nv, dtype=np.int32)
+    roots = np.empty(26, dtype=np.int32)
     qbuf = np.empty(offs.shape[0], dtype=np.int64)
     tbuf = np.empty((offs.shape[0], 3), dtype=np.int64)
-    for t in range(order.size):
+    n_added = 0
+    for t in range(nv):
         p = order[t]
         dp = dflat[p]
         if dp < stop:
             break
+        n_added = t + 1
         best_q = -1
-        best_d = -np.inf
+        best_rank = nv
         nr = 0
         _fill_neighbours(p, nx, ny, nz, offs, qbuf, tbuf)
         for u in range(offs.shape[0]):
-            q = qbuf[u]
-            if lab[q] < 0:
+            rq_ = rank[qbuf[u]]
+            if rq_ < 0 or rq_ >= t:
                 continue
-            r = _find(lab[q], parent)
-            if dflat[q] > best_d:
-                best_d = dflat[q]
+            r = _find(lab[rq_], parent)
+            if rq_ < best_rank:  # highest flooded neighbour
+                best_rank = rq_
                 best_q = r
             seen = False
             for v in range(nr):
@@ -397,10 +420,10 @@ def watershed_numba(dflat, order, stop, delta, nx, ny, nz, offs):
                 roots[nr] = r
                 nr += 1
         if nr == 0:
-            parent[p] = p
-            lab[p] = p
+            parent[t] = t
+            lab[t] = t
             continue
-        lab[p] = best_q
+        lab[t] = best_q
         # persistence merging among the basins meeting here
         for v in range(nr):
             for w in range(v + 1, nr):
@@ -408,15 +431,14 @@ def watershed_numba(dflat, order, stop, delta, nx, ny, nz, offs):
                 b = _find(roots[w], parent)
                 if a == b:
                     continue
-                if dflat[a] < dflat[b] or (dflat[a] == dflat[b] and a > b):
+                if a > b:  # a = the higher peak (lower rank)
                     a, b = b, a
-                # a is the higher peak
-                if dflat[b] - dp <= delta:
+                if dflat[order[b]] - dp <= delta:
                     parent[b] = a
-    for p in range(n):
-        if lab[p] >= 0:
-            lab[p] = _find(lab[p], parent)
-    return lab
+    out = np.full(n, -1, dtype=np.int64)
+    for t in range(n_added):
+        out[order[t]] = order[_find(lab[t], parent)]
+    return out
 
 
 @njit(cache=True)
@@ -481,7 +503,7 @@ def _row_span(ux, uy, uz, wx, wy, wz, r2):
 
 
 @njit(cache=True)
-def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask):
+def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left):
     bi, bj, _bk = _ball_bounds(r, hinv, nx, ny, nz)
     r2 = r * r
     wx = h[2, 0] / nz
@@ -492,6 +514,9 @@ def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask):
         fx = di / nx
         for dj in range(-bj, bj + 1):
             gj = (cj + dj) % ny
+            row = gi * ny + gj
+            if row_left[row] == 0:  # every void point of this row already has its value
+                continue
             fy = dj / ny
             ux = fx * h[0, 0] + fy * h[1, 0]
             uy = fx * h[0, 1] + fy * h[1, 1]
@@ -499,13 +524,14 @@ def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask):
             lo, hi = _row_span(ux, uy, uz, wx, wy, wz, r2)
             if lo > hi:
                 continue
-            base = (gi * ny + gj) * nz
+            base = row * nz
             kk = (ck + lo) % nz
-            for _t in range(hi - lo + 1):
+            for _t in range(min(hi - lo + 1, nz)):
                 q = base + kk
                 if owner[q] < 0 and mask[q]:
                     owner[q] = c
                     lt[q] = r
+                    row_left[row] -= 1
                 kk += 1
                 if kk == nz:
                     kk = 0
@@ -575,6 +601,41 @@ def distance_resolve_numba(out, todo, afrac, radii, h, m, cell_start, cell_atoms
                                   cell_start, cell_atoms, w_min, r_max, n_shell)
 
 
+@njit(parallel=True, cache=True)
+def ridge_centres_numba(dflat, mask, h, nx, ny, nz, offs, tol):
+    """True for void points whose inscribed ball is *not* inside a 26-neighbour's ball up to
+    ``tol`` Å (``|c - n| + d(c) <= d(n) + tol`` for no neighbour n): the centres near the
+    medial axis (distance ridge), the only ones the local thickness needs to paint."""
+    n = dflat.size
+    keep = np.zeros(n, dtype=np.bool_)
+    m = offs.shape[0]
+    step = np.empty(m)
+    for u in range(m):
+        x = offs[u, 0] / nx * h[0, 0] + offs[u, 1] / ny * h[1, 0] + offs[u, 2] / nz * h[2, 0]
+        y = offs[u, 0] / nx * h[0, 1] + offs[u, 1] / ny * h[1, 1] + offs[u, 2] / nz * h[2, 1]
+        z = offs[u, 0] / nx * h[0, 2] + offs[u, 1] / ny * h[1, 2] + offs[u, 2] / nz * h[2, 2]
+        step[u] = math.sqrt(x * x + y * y + z * z)
+    for ij in prange(nx * ny):
+        i = ij // ny
+        j = ij - i * ny
+        for k in range(nz):
+            p = ij * nz + k
+            if not mask[p]:
+                continue
+            dp = dflat[p]
+            ok = True
+            for u in range(m):
+                gi = (i + offs[u, 0]) % nx
+                gj = (j + offs[u, 1]) % ny
+                gk = (k + offs[u, 2]) % nz
+                q = (gi * ny + gj) * nz + gk
+                if step[u] + dp <= dflat[q] + tol:
+                    ok = False
+                    break
+            keep[p] = ok
+    return keep
+
+
 @njit(cache=True)
 def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
     """Local thickness: for each void point the largest ``d(c)`` over void centres ``c`` whose
@@ -588,6 +649,10 @@ def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
     n = dflat.size
     lt = np.zeros(n, dtype=np.float64)
     owner = np.full(n, -1, dtype=np.int64)
+    row_left = np.zeros(nx * ny, dtype=np.int64)  # unpainted void points per (i, j) row
+    for q in range(n):
+        if mask[q]:
+            row_left[q // nz] += 1
     for t in range(order.size):
         c = order[t]
         if not mask[c]:
@@ -614,10 +679,7 @@ def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
             z = fx * h[0, 2] + fy * h[1, 2] + fz * h[2, 2]
             if math.sqrt(x * x + y * y + z * z) + r <= dflat[o] + tol:
                 continue
-        else:
-            lt[c] = r
-            owner[c] = c
-        _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask)
+        _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left)
     return lt
 
 

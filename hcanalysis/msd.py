@@ -30,6 +30,10 @@ from hcanalysis.windows import window_bounds
 #: 1 Å²/ps in cm²/s.
 A2_PS_TO_CM2_S = 1e-4
 
+#: :func:`diffusion` accumulates ion-averaged curves over chunks of ions whose per-ion curves
+#: take at most this many bytes.
+DIFFUSION_CHUNK_BYTES = 64 << 20
+
 DriftSpec = None | str | np.ndarray
 
 
@@ -496,12 +500,20 @@ def diffusion(
     didx = _k.dims_indices(dims)
     nd = len(didx)
 
-    per = _k.msd_windows(
-        pos, bounds[:, 0], length, max_lag, dims=dims, per_dim=True, backend=be,
-        max_memory=max_memory, drift=dr,
-    )  # (n_ions, n_windows, nd, n_lags)
-    block_dim = per.mean(axis=0)  # (n_windows, nd, n_lags)
-    del per
+    # ion-averaged per-component curves of each block, accumulated over chunks of ions so
+    # that the per-ion curves (n_ions x n_windows x nd x n_lags) are never all held at once
+    n_ions = pos.shape[1]
+    per_ion_bytes = len(bounds) * nd * (max_lag + 1) * 8
+    step = max(1, min(n_ions, DIFFUSION_CHUNK_BYTES // max(per_ion_bytes, 1)))
+    block_dim = np.zeros((len(bounds), nd, max_lag + 1))
+    for i0 in range(0, n_ions, step):
+        per = _k.msd_windows(
+            pos[:, i0 : i0 + step], bounds[:, 0], length, max_lag, dims=dims, per_dim=True,
+            backend=be, max_memory=max_memory, drift=dr,
+        )  # (n_chunk, n_windows, nd, n_lags)
+        block_dim += per.sum(axis=0)
+        del per
+    block_dim /= n_ions  # (n_windows, nd, n_lags)
     block = block_dim.sum(axis=1)  # (n_windows, n_lags)
     nb = len(bounds)
     n_eff = float(min(nb, 1 + (nb - 1) * stride_eff / length))

@@ -108,6 +108,15 @@ def test_block_error_is_calibrated(rng):
     assert np.mean(z < 2) > 0.8
 
 
+def test_diffusion_chunks_of_ions_give_the_same_result(rng, monkeypatch):
+    x = _brownian(rng, 600, 7, 0.5, 0.1)
+    whole = msd.diffusion(x, 0.1, max_lag=40, n_alpha2_lags=3)
+    monkeypatch.setattr(msd, "DIFFUSION_CHUNK_BYTES", 1)  # one ion per chunk
+    chunked = msd.diffusion(x, 0.1, max_lag=40, n_alpha2_lags=3)
+    np.testing.assert_allclose(chunked.msd_dim, whole.msd_dim, rtol=1e-12)
+    np.testing.assert_allclose(chunked.D_blocks, whole.D_blocks, rtol=1e-12)
+
+
 def test_overlapping_blocks_are_not_counted_as_independent(rng):
     x = _brownian(rng, 1000, 4, 0.5, 0.1)
     r = msd.diffusion(x, 0.1, window=200, stride=50, max_lag=50, n_alpha2_lags=2)

@@ -1,0 +1,467 @@
+"""Hard-carbon structure builders: a fast fragment generator, melt-quench, and user files.
+
+Every builder is seeded and returns ``(atoms, BuildReport)``. Densities are *carbon*
+densities (carbon mass / cell volume, g/cm³), the quantity the ensemble maps are drawn
+against; the report also gives the total density once Na is inserted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from ase import Atoms
+from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
+
+#: Avogadro's number × 1e-24: g/cm³ = amu / Å³ / AMU_A3_TO_G_CM3
+AMU_A3_TO_G_CM3 = 0.602214076
+CC_BOND = 1.42  # Å, graphene C-C bond
+SP2_CUTOFF = 1.85  # Å, C-C neighbour cutoff for the sp2 count
+
+
+@dataclass
+class BuildReport:
+    """What a builder made.
+
+    Attributes
+    ----------
+    n_atoms, composition : total count and ``{element: count}``
+    carbon_density : g/cm³, carbon mass / cell volume
+    density : g/cm³, total mass / cell volume
+    min_distance : Å, shortest interatomic distance (periodic)
+    min_cc_distance, min_na_c_distance, min_na_na_distance : Å (NaN where absent)
+    sp2_fraction : fraction of C with exactly 3 C neighbours within 1.85 Å
+    cell : (3, 3) Å, rows are cell vectors
+    seed : the seed used
+    method : builder name; ``params`` : its parameters; ``notes`` : what it relaxed
+    """
+
+    n_atoms: int
+    composition: dict[str, int]
+    carbon_density: float
+    density: float
+    min_distance: float
+    min_cc_distance: float
+    min_na_c_distance: float
+    min_na_na_distance: float
+    sp2_fraction: float
+    cell: list[list[float]]
+    seed: int | None
+    method: str
+    params: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        comp = " ".join(f"{k}{v}" for k, v in sorted(self.composition.items()))
+        return (
+            f"{self.method}: {comp} ({self.n_atoms} atoms), carbon density "
+            f"{self.carbon_density:.3f} g/cm³ (total {self.density:.3f}), "
+            f"min distance {self.min_distance:.3f} Å, sp2 fraction {self.sp2_fraction:.2f}"
+        )
+
+
+def cell_length_for_density(n_carbon: int, density: float) -> float:
+    """Edge (Å) of the cubic cell holding ``n_carbon`` C atoms at carbon density ``density``."""
+    mass = n_carbon * 12.011
+    return float((mass / (density * AMU_A3_TO_G_CM3)) ** (1.0 / 3.0))
+
+
+def _pairs_min(
+    cell: np.ndarray, pos_a: np.ndarray, pos_b: np.ndarray | None, cutoff: float
+) -> float:
+    """Shortest periodic distance between two sets (or within one set), NaN if none < cutoff."""
+    from ase.neighborlist import neighbor_list
+
+    if pos_b is None:
+        n_a = len(pos_a)
+        if n_a < 2:
+            return float("nan")
+        at = Atoms("X" * n_a, positions=pos_a, cell=cell, pbc=True)
+        d = neighbor_list("d", at, cutoff)
+        return float(d.min()) if d.size else float("nan")
+    at = Atoms(
+        "X" * (len(pos_a) + len(pos_b)),
+        positions=np.vstack([pos_a, pos_b]),
+        cell=cell,
+        pbc=True,
+    )
+    i, j, d = neighbor_list("ijd", at, cutoff)
+    n_a = len(pos_a)
+    mask = (i < n_a) & (j >= n_a)
+    return float(d[mask].min()) if mask.any() else float("nan")
+
+
+def describe(atoms: Atoms, *, method: str = "structure", seed: int | None = None,
+             params: dict | None = None, notes: list[str] | None = None) -> BuildReport:
+    """Measure a structure: composition, densities, minimum distances, sp2 fraction."""
+    from ase.neighborlist import neighbor_list
+
+    sym = np.array(atoms.get_chemical_symbols())
+    vol = atoms.get_volume()
+    masses = atoms.get_masses()
+    is_c = sym == "C"
+    is_na = sym == "Na"
+    comp: dict[str, int] = {}
+    for s in sym:
+        comp[str(s)] = comp.get(str(s), 0) + 1
+    cell = np.asarray(atoms.cell[:])
+    pos = atoms.get_positions()
+    cut = 6.0
+    min_all = _pairs_min(cell, pos, None, cut) if len(atoms) > 1 else float("nan")
+    min_cc = _pairs_min(cell, pos[is_c], None, cut)
+    min_nac = _pairs_min(cell, pos[is_na], pos[is_c], cut) if is_na.any() else float("nan")
+    min_nana = _pairs_min(cell, pos[is_na], None, 12.0) if is_na.sum() > 1 else float("nan")
+    sp2 = float("nan")
+    if is_c.any():
+        c_atoms = atoms[is_c]
+        i = neighbor_list("i", c_atoms, SP2_CUTOFF)
+        coord = np.bincount(i, minlength=len(c_atoms))
+        sp2 = float(np.mean(coord == 3))
+    return BuildReport(
+        n_atoms=len(atoms),
+        composition=comp,
+        carbon_density=float(masses[is_c].sum() / vol / AMU_A3_TO_G_CM3),
+        density=float(masses.sum() / vol / AMU_A3_TO_G_CM3),
+        min_distance=min_all,
+        min_cc_distance=min_cc,
+        min_na_c_distance=min_nac,
+        min_na_na_distance=min_nana,
+        sp2_fraction=sp2,
+        cell=cell.tolist(),
+        seed=seed,
+        method=method,
+        params=dict(params or {}),
+        notes=list(notes or []),
+    )
+
+
+# --------------------------------------------------------------------------- fragments
+
+
+def _honeycomb_disc(radius: float, aspect: float) -> np.ndarray:
+    """2D honeycomb points (Å) inside an ellipse of semi-axes radius·aspect, radius/aspect."""
+    a = CC_BOND * math.sqrt(3.0)
+    a1 = np.array([a, 0.0])
+    a2 = np.array([a / 2.0, a * math.sqrt(3.0) / 2.0])
+    basis = np.array([[0.0, 0.0], [a / 2.0, CC_BOND / 2.0]])
+    n = int(math.ceil(2 * radius * max(aspect, 1 / aspect) / a)) + 2
+    ii, jj = np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1), indexing="ij")
+    lattice = ii.reshape(-1, 1) * a1 + jj.reshape(-1, 1) * a2
+    pts = (lattice[:, None, :] + basis[None, :, :]).reshape(-1, 2)
+    pts -= pts.mean(axis=0)
+    rx, ry = radius * aspect, radius / aspect
+    inside = (pts[:, 0] / rx) ** 2 + (pts[:, 1] / ry) ** 2 <= 1.0
+    return pts[inside]
+
+
+def _prune_dangling(pts: np.ndarray) -> np.ndarray:
+    """Drop atoms with fewer than two in-fragment neighbours, repeatedly."""
+    while len(pts) > 2:
+        tree = cKDTree(pts)
+        counts = np.array([len(x) - 1 for x in tree.query_ball_point(pts, CC_BOND * 1.1)])
+        keep = counts >= 2
+        if keep.all():
+            break
+        pts = pts[keep]
+    return pts
+
+
+def _curve(pts2d: np.ndarray, layer_z: float, kind: str, rc: float) -> np.ndarray:
+    """Map a flat layer at height ``layer_z`` onto a cylinder or sphere of radius ``rc``.
+
+    Concentric surfaces (radius rc - layer_z) keep stacked layers parallel; the cylinder
+    map is an isometry, the sphere map keeps radial distances (azimuthal ones shrink by
+    sin θ / θ, a few per cent for the radii used).
+    """
+    x, y = pts2d[:, 0], pts2d[:, 1]
+    r_k = rc - layer_z
+    if kind == "flat" or not np.isfinite(rc):
+        return np.column_stack([x, y, np.full_like(x, layer_z)])
+    if kind == "cylinder":
+        th = x / r_k
+        return np.column_stack([r_k * np.sin(th), y, rc - r_k * np.cos(th)])
+    rho = np.hypot(x, y)
+    phi = np.arctan2(y, x)
+    th = rho / r_k
+    return np.column_stack(
+        [r_k * np.sin(th) * np.cos(phi), r_k * np.sin(th) * np.sin(phi), rc - r_k * np.cos(th)]
+    )
+
+
+def make_fragment(
+    rng: np.random.Generator,
+    radius_range: tuple[float, float] = (3.5, 7.0),
+    max_layers: int = 3,
+    stack_probability: float = 0.35,
+    interlayer: tuple[float, float] = (3.4, 3.7),
+    curvature_radius: tuple[float, float] = (7.0, 25.0),
+) -> np.ndarray:
+    """One curved graphene-like fragment (possibly a turbostratic stack), centred at 0, Å."""
+    radius = rng.uniform(*radius_range)
+    n_layers = 1
+    while n_layers < max_layers and rng.random() < stack_probability:
+        n_layers += 1
+    kind = rng.choice(["flat", "cylinder", "sphere"], p=[0.15, 0.45, 0.40])
+    rc = rng.uniform(*curvature_radius) * rng.choice([-1.0, 1.0])
+    if kind == "sphere":
+        rc = math.copysign(max(abs(rc), 1.6 * radius + 3.0), rc)
+    layers = []
+    z = 0.0
+    for k in range(n_layers):
+        if k:
+            z += rng.uniform(*interlayer) * math.copysign(1.0, rc)
+        r_layer = radius * rng.uniform(0.75, 1.0) if k else radius
+        pts = _prune_dangling(_honeycomb_disc(r_layer, rng.uniform(0.75, 1.33)))
+        ang = rng.uniform(0, 2 * np.pi)  # turbostratic: random in-plane rotation and shift
+        rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
+        pts = pts @ rot.T + rng.normal(scale=0.5, size=2)
+        if layers and kind != "flat" and abs(rc - z) < radius + 1.0:
+            break  # would fold over itself
+        layers.append(_curve(pts, z, str(kind) if abs(rc - z) >= radius + 1.0 else "flat", rc))
+    frag = np.vstack(layers)
+    return frag - frag.mean(axis=0)
+
+
+def _grid_points(box: np.ndarray, spacing: float) -> np.ndarray:
+    n = np.maximum(2, np.ceil(box / spacing).astype(int))
+    axes = [(np.arange(k) + 0.5) * (b / k) for k, b in zip(n, box, strict=True)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def _trim(frag: np.ndarray, n: int) -> np.ndarray:
+    """Keep the ``n`` atoms nearest the fragment's centre."""
+    d = np.linalg.norm(frag - frag.mean(axis=0), axis=1)
+    return frag[np.argsort(d, kind="stable")[:n]]
+
+
+def build_fragments(
+    n_carbon: int = 200,
+    density: float = 1.5,
+    *,
+    cell: np.ndarray | None = None,
+    seed: int = 0,
+    min_separation: float = 3.0,
+    min_separation_floor: float = 2.2,
+    radius_range: tuple[float, float] = (3.5, 7.0),
+    stack_probability: float = 0.35,
+    max_tries: int = 6,
+    n_centres: int = 6,
+    n_orientations: int = 12,
+) -> tuple[Atoms, BuildReport]:
+    """Fast hard-carbon model: curved, randomly oriented and stacked graphene fragments.
+
+    Fragments (ellipse-shaped graphene discs of radius ``radius_range`` Å, curved onto a
+    cylinder or sphere, sometimes stacked turbostratically at 3.4-3.7 Å) are dropped at random
+    orientations and positions into a periodic cubic cell until it holds exactly
+    ``n_carbon`` atoms; the gaps between them are the voids. A fragment is accepted only when
+    all its atoms are at least ``min_separation`` Å from every atom already placed; after
+    ``max_tries`` rejections the separation is lowered by 3 % (never below
+    ``min_separation_floor``) and smaller fragments are tried. The carbon density is exact
+    by construction (the cell is sized from ``n_carbon`` and ``density``).
+
+    Parameters
+    ----------
+    n_carbon : int
+        Number of C atoms.
+    density : float
+        Carbon density, g/cm³ (0.8-2.0 are typical hard carbons).
+    cell : (3, 3) array, optional
+        Orthorhombic cell (Å) to fill instead of a cube from ``density``; then the density
+        follows from ``n_carbon`` and the cell.
+    seed : int
+        Seed of the generator (same seed, same structure).
+    min_separation : float
+        Minimum distance between atoms of different fragments, Å.
+
+    Returns
+    -------
+    atoms : ase.Atoms
+    report : BuildReport
+    """
+    if n_carbon < 1:
+        raise ValueError("n_carbon must be positive")
+    if cell is None:
+        if not 0.3 <= density <= 3.0:
+            raise ValueError(f"density {density} g/cm³ is outside 0.3-3.0")
+        edge = cell_length_for_density(n_carbon, density)
+        cell = np.eye(3) * edge
+    cell = np.asarray(cell, dtype=float)
+    if np.count_nonzero(cell - np.diag(np.diag(cell))):
+        raise ValueError("build_fragments fills orthorhombic cells only")
+    box = np.diag(cell).copy()
+    rng = np.random.default_rng(seed)
+    placed = np.zeros((0, 3))
+    sep = float(min_separation)
+    rmin, rmax = radius_range
+    rmax = min(rmax, 0.45 * box.min())
+    rmin = min(rmin, rmax)
+    notes: list[str] = []
+    fails = 0
+    grid = _grid_points(box, 0.5)
+    while len(placed) < n_carbon:
+        frag = make_fragment(rng, (rmin, rmax), stack_probability=stack_probability)
+        need = n_carbon - len(placed)
+        if len(frag) > need:
+            frag = _trim(frag, need)
+        frag = frag - frag.mean(axis=0)
+        # the fragment must not touch its own periodic image
+        if cKDTree(np.mod(frag, box), boxsize=box).query_pairs(CC_BOND * 0.9):
+            fails += 1
+            continue
+        tree = cKDTree(placed, boxsize=box) if len(placed) else None
+        if tree is None:
+            centres = [rng.uniform(0, 1, 3) * box]
+        else:
+            # void-guided: centres drawn from the deepest grid points (farthest from carbon)
+            depth, _ = tree.query(grid, k=1)
+            top = np.argsort(-depth)[: max(8, len(grid) // 200)]
+            centres = grid[rng.choice(top, size=min(n_centres, len(top)), replace=False)]
+        ok = False
+        for centre in centres:
+            for _ in range(n_orientations):
+                trial = np.mod(Rotation.random(random_state=rng).apply(frag) + centre, box)
+                if tree is None:
+                    ok = True
+                else:
+                    d, _ = tree.query(trial, k=1, distance_upper_bound=sep)
+                    ok = bool(np.all(np.isinf(d)))
+                if ok:
+                    break
+            if ok:
+                break
+        if ok:
+            placed = np.vstack([placed, trial])
+            fails = 0
+            continue
+        fails += 1
+        if fails >= max_tries:
+            fails = 0
+            if rmax > rmin * 1.05:
+                rmax = max(rmin, rmax * 0.9)
+            elif sep > min_separation_floor:
+                sep = max(min_separation_floor, sep * 0.97)
+                notes.append(f"inter-fragment separation lowered to {sep:.2f} Å")
+            else:
+                rmin = max(1.5, rmin * 0.9)
+                rmax = rmin
+                if rmin <= 1.5:
+                    raise RuntimeError(
+                        f"could not place {n_carbon} C atoms at {density} g/cm³ with "
+                        f"separation >= {min_separation_floor} Å; lower the density"
+                    )
+    atoms = Atoms(f"C{n_carbon}", positions=placed, cell=cell, pbc=True)
+    params = dict(
+        n_carbon=n_carbon,
+        density=density,
+        min_separation=min_separation,
+        final_min_separation=sep,
+        radius_range=list(radius_range),
+        stack_probability=stack_probability,
+    )
+    rep = describe(atoms, method="fragments", seed=seed, params=params, notes=notes)
+    return atoms, rep
+
+
+# --------------------------------------------------------------------------- melt-quench
+
+
+def build_melt_quench(
+    calculator,
+    n_carbon: int = 200,
+    density: float = 1.5,
+    *,
+    seed: int = 0,
+    t_melt: float = 5000.0,
+    t_anneal: float = 3000.0,
+    t_final: float = 300.0,
+    steps_melt: int = 5000,
+    steps_quench: int = 10000,
+    steps_anneal: int = 5000,
+    timestep_fs: float = 1.0,
+    min_start_distance: float = 1.3,
+    log=None,
+) -> tuple[Atoms, BuildReport]:
+    """Melt-quench hard carbon with any ASE calculator (GPU MLIPs make this practical).
+
+    Random start (C atoms at least ``min_start_distance`` apart) at the target carbon
+    density; Langevin NVT at ``t_melt`` (liquid), a linear quench to ``t_anneal``, an anneal
+    there, then a linear quench to ``t_final``. Steps of 1 fs by default; the published
+    protocols use 10-100 ps per stage, so the defaults here (5/10/5 ps) are the short end.
+    """
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    rng = np.random.default_rng(seed)
+    edge = cell_length_for_density(n_carbon, density)
+    box = np.full(3, edge)
+    pts = np.zeros((0, 3))
+    tries = 0
+    while len(pts) < n_carbon:
+        p = rng.uniform(0, 1, 3) * box
+        if len(pts):
+            d = pts - p
+            d -= box * np.round(d / box)
+            if np.min(np.einsum("ij,ij->i", d, d)) < min_start_distance**2:
+                tries += 1
+                if tries > 200000:
+                    raise RuntimeError("random start failed; lower min_start_distance")
+                continue
+        pts = np.vstack([pts, p])
+    atoms = Atoms(f"C{n_carbon}", positions=pts, cell=np.diag(box), pbc=True)
+    atoms.calc = calculator
+    MaxwellBoltzmannDistribution(atoms, temperature_K=t_melt, rng=rng)
+    dyn = Langevin(atoms, timestep_fs * units.fs, temperature_K=t_melt, friction=0.01 / units.fs,
+                   rng=rng)
+
+    def stage(n: int, t0: float, t1: float, name: str) -> None:
+        if n <= 0:
+            return
+        block = max(1, n // 50)
+        done = 0
+        while done < n:
+            k = min(block, n - done)
+            dyn.set_temperature(temperature_K=t0 + (t1 - t0) * (done + k) / n)
+            dyn.run(k)
+            done += k
+        if log is not None:
+            log(f"{name}: {n} steps {t0:.0f} -> {t1:.0f} K, T = {atoms.get_temperature():.0f} K")
+
+    stage(steps_melt, t_melt, t_melt, "melt")
+    stage(steps_quench, t_melt, t_anneal, "quench")
+    stage(steps_anneal, t_anneal, t_anneal, "anneal")
+    stage(steps_quench, t_anneal, t_final, "final quench")
+    atoms.wrap()
+    atoms.calc = None
+    params = dict(
+        n_carbon=n_carbon, density=density, t_melt=t_melt, t_anneal=t_anneal, t_final=t_final,
+        steps=[steps_melt, steps_quench, steps_anneal, steps_quench], timestep_fs=timestep_fs,
+        calculator=type(calculator).__name__,
+    )
+    return atoms, describe(atoms, method="melt-quench", seed=seed, params=params)
+
+
+# --------------------------------------------------------------------------- user files
+
+
+def read_structure(path, index: int | str = -1, format: str | None = None
+                   ) -> tuple[Atoms, BuildReport]:
+    """Read a user's structure with :func:`ase.io.read` (any format it knows).
+
+    Raises ``ValueError`` when the structure has no periodic cell.
+    """
+    from ase.io import read
+
+    atoms = read(str(path), index=index, format=format)
+    if isinstance(atoms, list):
+        atoms = atoms[-1]
+    if atoms.cell.rank < 3:
+        raise ValueError(f"{path}: the structure has no 3D cell; MD here needs periodic cells")
+    atoms.pbc = True
+    atoms.wrap()
+    return atoms, describe(atoms, method="file", params={"path": str(path)})

@@ -1,0 +1,149 @@
+"""Density × Na loading × seed sweeps: one run directory per point, resumable.
+
+Each point ``DIR/rho{density}_{loading}_s{seed}/`` gets ``traj.h5`` (H5MD), ``checkpoint.npz``,
+``md.log`` and ``run.json`` (density, loading, seed, temperature, potential, versions,
+paths, build report, status). ``run.json`` is what ``hcanalysis ensemble`` reads next to each
+``traj.h5``. Re-running a sweep skips points whose status is ``"done"`` and resumes a point
+that has a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mdrunner.md import MDConfig
+
+
+@dataclass
+class SweepPoint:
+    density: float
+    loading: str
+    seed: int
+    n_carbon: int = 200
+    potential: str = "chgnet"
+    model: str | None = None
+    device: str = "cpu"
+    dtype: str = "float64"
+    threads: int | None = 1
+    md: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"rho{self.density:.2f}_{self.loading}_s{self.seed}"
+
+
+def versions() -> dict:
+    """Versions of the packages that shape a run."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("hcanalysis", "ase", "numpy", "torch", "chgnet", "mace-torch", "sevenn"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def read_run_json(run_dir) -> dict | None:
+    p = Path(run_dir) / "run.json"
+    if not p.exists():
+        return None
+    return json.loads(p.read_text())
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def run_point(point: SweepPoint, out_dir, *, stop_after: int | None = None,
+              calculator=None) -> dict:
+    """Build (or resume) and run one sweep point; returns its ``run.json`` content."""
+    from mdrunner import calculators
+    from mdrunner.builders import build_fragments
+    from mdrunner.insertion import insert_na
+    from mdrunner.md import run_md
+
+    run_dir = Path(out_dir) / point.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    meta = read_run_json(run_dir)
+    if meta and meta.get("status") == "done":
+        meta["skipped"] = True
+        return meta
+    cfg = MDConfig(**{**point.md, "seed": point.seed})
+    calc = calculator or calculators.get(point.potential, model=point.model,
+                                         device=point.device, dtype=point.dtype,
+                                         threads=point.threads)
+    resume = (run_dir / "checkpoint.npz").exists() and (run_dir / "traj.h5").exists()
+    if resume and meta:
+        atoms = None
+    else:
+        for stale in ("traj.h5", "checkpoint.npz"):
+            (run_dir / stale).unlink(missing_ok=True)
+        carbon, _ = build_fragments(point.n_carbon, point.density, seed=point.seed)
+        atoms, rep = insert_na(carbon, point.loading, seed=point.seed)
+        from ase.io import write
+
+        write(run_dir / "start.extxyz", atoms)
+        meta = dict(
+            density=point.density,
+            carbon_density=rep.carbon_density,
+            loading=point.loading,
+            n_na=rep.composition.get("Na", 0),
+            n_carbon=rep.composition.get("C", 0),
+            temperature_K=cfg.temperature_K,
+            seed=point.seed,
+            potential=calculators.describe(point.potential, point.model),
+            md=asdict(cfg),
+            build=rep.to_dict(),
+            versions=versions(),
+            paths=dict(traj="traj.h5", structure="start.extxyz", checkpoint="checkpoint.npz",
+                       log="md.log"),
+            status="running",
+        )
+        _write_json(run_dir / "run.json", meta)
+    out = run_md(atoms, calc, run_dir, cfg, resume=resume, metadata=meta, stop_after=stop_after)
+    meta["status"] = "interrupted" if out["interrupted"] else "done"
+    meta["result"] = out
+    _write_json(run_dir / "run.json", meta)
+    return meta
+
+
+def make_points(densities, loadings, seeds, **common) -> list[SweepPoint]:
+    """The grid of points: ``seeds`` is a count (seeds 0..n-1) or a list of seeds."""
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    return [
+        SweepPoint(density=float(d), loading=str(x), seed=int(s), **common)
+        for d in densities
+        for x in loadings
+        for s in seed_list
+    ]
+
+
+def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print) -> list[dict]:
+    """Run every point; ``workers`` > 1 runs points in parallel processes (CPU)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(out_dir / "sweep.json", {"points": [asdict(p) | {"name": p.name}
+                                                    for p in points]})
+    results = []
+    if workers <= 1:
+        for p in points:
+            r = run_point(p, out_dir)
+            log(f"{p.name}: {'skipped (done)' if r.get('skipped') else r['status']}")
+            results.append(r)
+        return results
+    with ProcessPoolExecutor(max_workers=workers) as ex:
+        futs = {ex.submit(run_point, p, out_dir): p for p in points}
+        for fut in as_completed(futs):
+            r = fut.result()
+            p = futs[fut]
+            log(f"{p.name}: {'skipped (done)' if r.get('skipped') else r['status']}")
+            results.append(r)
+    return results

@@ -1,8 +1,9 @@
 """Compiled parser of whitespace-separated numeric text (the atom lines of LAMMPS dumps).
 
 ``parse_frames`` parses the atom lines of many frames at once, in parallel over frames,
-straight from the bytes read from the file (no copy, no Python objects per number), and puts
-each atom in its id-sorted row using a lookup table from atom id to row. Numbers are converted
+straight from the bytes read from the file (no copy, no Python objects per number), in one
+pass over the bytes, and puts each atom in its id-sorted row using a lookup table from atom id
+to row. Numbers are converted
 exactly (correctly rounded) when they have at most 15 significant digits and a decimal exponent
 within ±22 (Clinger's fast path: an exact integer mantissa times or over an exact power of
 ten); others are within a few ulps, far below any coordinate precision.
@@ -19,11 +20,6 @@ from numba import njit, prange
 OK, SHORT_LINE, NOT_A_NUMBER, UNKNOWN_ID, DUPLICATE_ID, TOO_MANY_LINES = 0, 1, 2, 3, 4, 5
 
 _P10 = np.array([10.0**k for k in range(23)])
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _is_space(c):
-    return c == 32 or c == 9 or c == 13 or c == 11 or c == 12
 
 
 @njit(cache=True, nogil=True)
@@ -117,67 +113,120 @@ def parse_number(buf, start, end, p10):
 
 
 @njit(cache=True, nogil=True)
+def _end_line(col, ncol, line, n_lines, id_col, row, lut, seen, out, f, err):
+    """Store a finished line; returns the next line number, or -1 after recording an error."""
+    if col == 0:
+        return line  # blank line
+    if col < ncol:
+        err[f, 0] = SHORT_LINE
+        err[f, 1] = line
+        err[f, 2] = col
+        return -1
+    if line >= n_lines:
+        err[f, 0] = TOO_MANY_LINES
+        err[f, 1] = line
+        return -1
+    if id_col >= 0:
+        aid = int(row[id_col])
+        r = lut[aid] if 0 <= aid < lut.shape[0] else -1
+        if r < 0:
+            err[f, 0] = UNKNOWN_ID
+            err[f, 1] = line
+            err[f, 2] = aid
+            return -1
+        if seen[r]:
+            err[f, 0] = DUPLICATE_ID
+            err[f, 1] = line
+            err[f, 2] = aid
+            return -1
+        seen[r] = 1
+    else:
+        r = line
+    for k in range(row.shape[0]):
+        out[f, r, k] = row[k]
+    return line + 1
+
+
+@njit(cache=True, nogil=True)
 def _parse_frame(buf, start, end, n_lines, want, id_col, lut, out, f, err, p10):
     """Parse the lines of one frame in ``buf[start:end]`` into ``out[f]``. ``want[c]`` is the
     output column of file column ``c`` (-1: skip). Rows go to ``lut[id]`` when ``id_col >= 0``,
-    else in file order. Records the first problem in ``err[f] = (code, line, column)``."""
+    else in file order. Records the first problem in ``err[f] = (code, line, column)``.
+
+    One pass over the bytes: plain decimals (``-12.345``, ``7``) are accumulated as they are
+    read; any other token (exponent, sign ``+``, nan, inf, too many digits, garbage) is
+    handed to :func:`parse_number`.
+    """
     ncol = want.shape[0]
-    nout = out.shape[2]
-    row = np.empty(nout)
+    row = np.zeros(out.shape[2])
     seen = np.zeros(n_lines, np.uint8)
-    pos = start
     line = 0
-    while pos < end:
-        # one line
-        col = 0
-        while True:
-            while pos < end and _is_space(buf[pos]):
-                pos += 1
-            if pos >= end or buf[pos] == 10:
-                break
-            s = pos
-            while pos < end and buf[pos] != 10 and not _is_space(buf[pos]):
-                pos += 1
-            if col < ncol and want[col] >= 0:
-                v, ok = parse_number(buf, s, pos, p10)
-                if not ok:
-                    err[f, 0] = NOT_A_NUMBER
-                    err[f, 1] = line
-                    err[f, 2] = col
+    col = 0
+    mant = np.int64(0)
+    ex = 0
+    ndig = 0
+    frac = False
+    neg = False
+    intok = False
+    odd = False
+    tstart = 0
+    pos = start
+    while pos <= end:
+        c = np.int64(buf[pos]) if pos < end else np.int64(10)
+        d = c - 48
+        if 0 <= d <= 9:
+            mant = mant * 10 + d
+            ndig += 1
+            if frac:
+                ex -= 1
+            if not intok:
+                intok = True
+                tstart = pos
+        elif c == 32 or c == 10 or c == 9 or c == 13 or c == 11 or c == 12:
+            if intok:
+                w = want[col] if col < ncol else -1
+                if w >= 0:
+                    if odd or ndig == 0 or ndig > 18:
+                        v, ok = parse_number(buf, tstart, pos, p10)
+                        if not ok:
+                            err[f, 0] = NOT_A_NUMBER
+                            err[f, 1] = line
+                            err[f, 2] = col
+                            return
+                    else:
+                        v = float(mant)
+                        v = v * p10[ex] if ex >= 0 else v / p10[-ex]
+                        if neg:
+                            v = -v
+                    row[w] = v
+                col += 1
+                mant = 0
+                ex = 0
+                ndig = 0
+                frac = False
+                neg = False
+                intok = False
+                odd = False
+            if c == 10:
+                line = _end_line(col, ncol, line, n_lines, id_col, row, lut, seen, out, f, err)
+                if line < 0:
                     return
-                row[want[col]] = v
-            col += 1
-        pos += 1  # the newline
-        if col == 0:
-            continue  # blank line
-        if col < ncol:
-            err[f, 0] = SHORT_LINE
-            err[f, 1] = line
-            err[f, 2] = col
-            return
-        if line >= n_lines:
-            err[f, 0] = TOO_MANY_LINES
-            err[f, 1] = line
-            return
-        if id_col >= 0:
-            aid = int(row[id_col])
-            r = lut[aid] if 0 <= aid < lut.shape[0] else -1
-            if r < 0:
-                err[f, 0] = UNKNOWN_ID
-                err[f, 1] = line
-                err[f, 2] = aid
-                return
-            if seen[r]:
-                err[f, 0] = DUPLICATE_ID
-                err[f, 1] = line
-                err[f, 2] = aid
-                return
-            seen[r] = 1
+                col = 0
+        elif c == 46 and not frac:  # .
+            frac = True
+            if not intok:
+                intok = True
+                tstart = pos
+        elif c == 45 and not intok:  # leading -
+            neg = True
+            intok = True
+            tstart = pos
         else:
-            r = line
-        for k in range(nout):
-            out[f, r, k] = row[k]
-        line += 1
+            odd = True
+            if not intok:
+                intok = True
+                tstart = pos
+        pos += 1
     if line < n_lines:
         err[f, 0] = SHORT_LINE
         err[f, 1] = line
@@ -190,6 +239,26 @@ def _parse_frames(buf, starts, ends, n_lines, want, id_col, lut, out, err, p10):
         _parse_frame(buf, starts[f], ends[f], n_lines, want, id_col, lut, out, f, err, p10)
 
 
+@njit(cache=True, parallel=True, nogil=True)
+def _scatter(tmp, id_col, lut, out, err):
+    """Rows of ``tmp`` (file order) to their id-sorted rows of ``out``, checking the ids."""
+    for f in prange(tmp.shape[0]):
+        if err[f, 0] != OK:
+            continue
+        seen = np.zeros(tmp.shape[1], np.uint8)
+        for i in range(tmp.shape[1]):
+            aid = int(tmp[f, i, id_col])
+            r = lut[aid] if 0 <= aid < lut.shape[0] else -1
+            if r < 0 or seen[r]:
+                err[f, 0] = UNKNOWN_ID if r < 0 else DUPLICATE_ID
+                err[f, 1] = i
+                err[f, 2] = aid
+                break
+            seen[r] = 1
+            for k in range(tmp.shape[2]):
+                out[f, r, k] = tmp[f, i, k]
+
+
 def parse_frames(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_lines: int,
                  want: np.ndarray, id_col: int, lut: np.ndarray, n_out: int):
     """Parse frames ``buf[starts[f]:ends[f]]`` (uint8) of ``n_lines`` atom lines each.
@@ -197,17 +266,23 @@ def parse_frames(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_lines:
     Returns
     -------
     out : (n_frames, n_lines, n_out) float64
-        Rows in id order (``lut[id]``), columns as chosen by ``want``.
+        Rows in id order (``lut[id]``, when ``id_col >= 0``; else file order), columns as
+        chosen by ``want``.
     err : (n_frames, 3) int64
         ``(code, line within the frame, column or atom id)``; code 0 where the frame is fine.
     """
     nf = len(starts)
     out = np.empty((nf, n_lines, n_out))
     err = np.zeros((nf, 3), np.int64)
+    # parsing in file order and moving rows afterwards is faster than scattered writes
+    # while parsing
     _parse_frames(buf, np.asarray(starts, np.int64), np.asarray(ends, np.int64), n_lines,
-                  np.asarray(want, np.int64), int(id_col), np.asarray(lut, np.int64), out, err,
-                  _P10)
-    return out, err
+                  np.asarray(want, np.int64), -1, np.zeros(0, np.int64), out, err, _P10)
+    if id_col < 0:
+        return out, err
+    sorted_out = np.empty_like(out)
+    _scatter(out, int(id_col), np.asarray(lut, np.int64), sorted_out, err)
+    return sorted_out, err
 
 
 @njit(cache=True, nogil=True)

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "msd_cmd",  # msd
     "structure_cmd",  # structure
     "voids_cmd",  # voids
+    "tortuosity_cmd",  # tortuosity
 )
 for _name in COMMAND_MODULES:
     importlib.import_module(f"hcanalysis.cli.{_name}")

@@ -160,8 +160,9 @@ def main(argv: list[str] | None = None) -> dict:
     results["reference"] = measure(*REFERENCE, repeat)
     _print(results["reference"])
     if args.quick:
-        frames = [1000, 8000]
+        frames = [8000]
         ions = [1000]
+        repeat = 2
     else:
         frames = [1000, 2000, 4000, 8000, 16000, 32000]
         ions = [100, 250, 500, 1000, 2000]

@@ -47,9 +47,10 @@ _BYTES_PER_SAMPLE = 8 + 16
 #: small the MSD there) instead of through the FFT; it costs O(DIRECT_TAIL²) per series.
 DIRECT_TAIL = 32
 
-#: Default cap of the per-chunk working set (bytes): chunks that fit in cache-friendly sizes
-#: are faster than one huge batch, and keep the peak memory far below the positions array.
-CHUNK_CAP_BYTES = 24 << 20
+#: Cap of each CPU worker's chunk working set (bytes): chunks of cache-friendly size are as
+#: fast as one huge batch (measured: 8 MB within 10 % of the best) and keep the peak memory
+#: far below the positions array.
+CHUNK_CAP_BYTES = 8 << 20
 
 
 def dims_indices(dims: str | tuple[int, ...] | list[int] = "xyz") -> np.ndarray:
@@ -167,7 +168,7 @@ def _drift_array(drift: np.ndarray | None, n_frames: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- planning
 def pairs_per_chunk(
-    n_pairs: int, n_fft: int, n_dims: int, budget: int, cap: int | None = CHUNK_CAP_BYTES
+    n_pairs: int, n_fft: int, n_dims: int, budget: int, cap: int | None | str = "default"
 ) -> int:
     """Number of (ion, window) series processed at once so the working set fits ``budget``.
 
@@ -175,6 +176,7 @@ def pairs_per_chunk(
     rows, their spectra, the power spectrum and the inverse transform).
     """
     per = n_fft * (_BYTES_PER_SAMPLE * n_dims + 16)
+    cap = CHUNK_CAP_BYTES if cap == "default" else cap
     limit = budget if cap is None else min(budget, cap)
     return int(max(1, min(n_pairs, limit // max(per, 1))))
 

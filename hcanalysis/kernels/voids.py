@@ -442,14 +442,15 @@ def watershed_numba(dflat, order, stop, delta, nx, ny, nz, offs):
 
 
 @njit(cache=True)
-def throat_pairs_numba(labels, dflat, nx, ny, nz, fwd):
+def throat_pairs_numba(labels, dflat, nx, ny, nz, fwd, points):
     """For every pair of neighbouring grid points in different pores, ``(a, b, min(d_p, d_q))``
-    with a < b. Returns three arrays (one entry per neighbouring pair)."""
-    n = labels.size
+    with a < b, for p in ``points`` (the void points). Returns three arrays (one entry per
+    neighbouring pair)."""
     cnt = 0
     qbuf = np.empty(fwd.shape[0], dtype=np.int64)
     tbuf = np.empty((fwd.shape[0], 3), dtype=np.int64)
-    for p in range(n):
+    for t in range(points.size):
+        p = points[t]
         lp = labels[p]
         if lp < 0:
             continue
@@ -463,7 +464,8 @@ def throat_pairs_numba(labels, dflat, nx, ny, nz, fwd):
     pb = np.empty(cnt, dtype=np.int64)
     sv = np.empty(cnt, dtype=np.float64)
     cnt = 0
-    for p in range(n):
+    for t in range(points.size):
+        p = points[t]
         lp = labels[p]
         if lp < 0:
             continue
@@ -503,87 +505,127 @@ def _row_span(ux, uy, uz, wx, wy, wz, r2):
 
 
 @njit(cache=True)
-def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left):
+def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left, ilo, ihi):
+    """Paint the ball of centre c on the rows whose first index lies in [ilo, ihi)."""
     bi, bj, _bk = _ball_bounds(r, hinv, nx, ny, nz)
+    m_lo = -(bi // nx) - 1
+    m_hi = bi // nx + 1
+    for m in range(m_lo, m_hi + 1):
+        d_lo = max(-bi, ilo - ci + m * nx)
+        d_hi = min(bi, ihi - 1 - ci + m * nx)
+        for di in range(d_lo, d_hi + 1):
+            _paint_plane(ci, cj, ck, di, r, c, h, bj, nx, ny, nz, owner, lt, mask, row_left)
+
+
+@njit(cache=True)
+def _paint_plane(ci, cj, ck, di, r, c, h, bj, nx, ny, nz, owner, lt, mask, row_left):
     r2 = r * r
     wx = h[2, 0] / nz
     wy = h[2, 1] / nz
     wz = h[2, 2] / nz
+    gi = (ci + di) % nx
+    fx = di / nx
+    for dj in range(-bj, bj + 1):
+        gj = (cj + dj) % ny
+        row = gi * ny + gj
+        if row_left[row] == 0:  # every void point of this row already has its value
+            continue
+        fy = dj / ny
+        ux = fx * h[0, 0] + fy * h[1, 0]
+        uy = fx * h[0, 1] + fy * h[1, 1]
+        uz = fx * h[0, 2] + fy * h[1, 2]
+        lo, hi = _row_span(ux, uy, uz, wx, wy, wz, r2)
+        if lo > hi:
+            continue
+        base = row * nz
+        kk = (ck + lo) % nz
+        for _t in range(min(hi - lo + 1, nz)):
+            q = base + kk
+            if owner[q] < 0 and mask[q]:
+                owner[q] = c
+                lt[q] = r
+                row_left[row] -= 1
+            kk += 1
+            if kk == nz:
+                kk = 0
+
+
+@njit(cache=True)
+def _scatter_atom(a, afrac, radii, h, nx, ny, nz, bi, bj, c2, out):
+    wx = h[2, 0] / nz
+    wy = h[2, 1] / nz
+    wz = h[2, 2] / nz
+    fa0 = afrac[a, 0]
+    fa1 = afrac[a, 1]
+    fa2 = afrac[a, 2]
+    ra = radii[a]
+    i0 = int(math.floor(fa0 * nx))
+    j0 = int(math.floor(fa1 * ny))
+    k0 = int(math.floor(fa2 * nz))
+    fz0 = k0 / nz - fa2
     for di in range(-bi, bi + 1):
-        gi = (ci + di) % nx
-        fx = di / nx
+        fx = (i0 + di) / nx - fa0
+        gi = (i0 + di) % nx
         for dj in range(-bj, bj + 1):
-            gj = (cj + dj) % ny
-            row = gi * ny + gj
-            if row_left[row] == 0:  # every void point of this row already has its value
-                continue
-            fy = dj / ny
-            ux = fx * h[0, 0] + fy * h[1, 0]
-            uy = fx * h[0, 1] + fy * h[1, 1]
-            uz = fx * h[0, 2] + fy * h[1, 2]
-            lo, hi = _row_span(ux, uy, uz, wx, wy, wz, r2)
+            fy = (j0 + dj) / ny - fa1
+            gj = (j0 + dj) % ny
+            ux = fx * h[0, 0] + fy * h[1, 0] + fz0 * h[2, 0]
+            uy = fx * h[0, 1] + fy * h[1, 1] + fz0 * h[2, 1]
+            uz = fx * h[0, 2] + fy * h[1, 2] + fz0 * h[2, 2]
+            lo, hi = _row_span(ux, uy, uz, wx, wy, wz, c2)
             if lo > hi:
                 continue
-            base = row * nz
-            kk = (ck + lo) % nz
-            for _t in range(min(hi - lo + 1, nz)):
+            base = (gi * ny + gj) * nz
+            kk = (k0 + lo) % nz
+            for t in range(lo, hi + 1):
+                x = ux + t * wx
+                y = uy + t * wy
+                z = uz + t * wz
+                dd = math.sqrt(x * x + y * y + z * z) - ra
                 q = base + kk
-                if owner[q] < 0 and mask[q]:
-                    owner[q] = c
-                    lt[q] = r
-                    row_left[row] -= 1
+                if dd < out[q]:
+                    out[q] = dd
                 kk += 1
                 if kk == nz:
                     kk = 0
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def distance_scatter_numba(afrac, radii, h, hinv, cutoff, nx, ny, nz):
     """First pass of the exact distance field: every atom lowers ``|x - a| - r_a`` on the grid
     points within ``cutoff`` Å of its centre (row spans, all images). Points left at
-    ``+inf`` or above ``cutoff - max(r)`` are resolved by the shell search afterwards."""
+    ``+inf`` or above ``cutoff - max(r)`` are resolved by the shell search afterwards.
+
+    Parallel without races: atoms are grouped in slabs along a whose width exceeds the
+    reach of an atom's sphere in both directions; even slabs run concurrently, then odd ones.
+    """
     out = np.full(nx * ny * nz, np.inf)
     bi, bj, _bk = _ball_bounds(cutoff, hinv, nx, ny, nz)
     bi += 1
     bj += 1
     c2 = cutoff * cutoff
-    wx = h[2, 0] / nz
-    wy = h[2, 1] / nz
-    wz = h[2, 2] / nz
-    for a in range(afrac.shape[0]):
-        fa0 = afrac[a, 0]
-        fa1 = afrac[a, 1]
-        fa2 = afrac[a, 2]
-        ra = radii[a]
-        i0 = int(math.floor(fa0 * nx))
-        j0 = int(math.floor(fa1 * ny))
-        k0 = int(math.floor(fa2 * nz))
-        fz0 = k0 / nz - fa2
-        for di in range(-bi, bi + 1):
-            fx = (i0 + di) / nx - fa0
-            gi = (i0 + di) % nx
-            for dj in range(-bj, bj + 1):
-                fy = (j0 + dj) / ny - fa1
-                gj = (j0 + dj) % ny
-                ux = fx * h[0, 0] + fy * h[1, 0] + fz0 * h[2, 0]
-                uy = fx * h[0, 1] + fy * h[1, 1] + fz0 * h[2, 1]
-                uz = fx * h[0, 2] + fy * h[1, 2] + fz0 * h[2, 2]
-                lo, hi = _row_span(ux, uy, uz, wx, wy, wz, c2)
-                if lo > hi:
-                    continue
-                base = (gi * ny + gj) * nz
-                kk = (k0 + lo) % nz
-                for t in range(lo, hi + 1):
-                    x = ux + t * wx
-                    y = uy + t * wy
-                    z = uz + t * wz
-                    dd = math.sqrt(x * x + y * y + z * z) - ra
-                    q = base + kk
-                    if dd < out[q]:
-                        out[q] = dd
-                    kk += 1
-                    if kk == nz:
-                        kk = 0
+    na = afrac.shape[0]
+    ns = nx // (2 * bi + 2)
+    ns -= ns % 2
+    if ns < 2:
+        for a in range(na):
+            _scatter_atom(a, afrac, radii, h, nx, ny, nz, bi, bj, c2, out)
+        return out
+    slab = np.empty(na, dtype=np.int64)
+    for a in range(na):
+        i0 = min(int(math.floor(afrac[a, 0] * nx)), nx - 1)
+        slab[a] = (i0 * ns) // nx
+    order = np.argsort(slab, kind="mergesort")
+    start = np.zeros(ns + 1, dtype=np.int64)
+    for a in range(na):
+        start[slab[a] + 1] += 1
+    for s in range(ns):
+        start[s + 1] += start[s]
+    for phase in range(2):
+        for half in prange(ns // 2):
+            s = 2 * half + phase
+            for t in range(start[s], start[s + 1]):
+                _scatter_atom(order[t], afrac, radii, h, nx, ny, nz, bi, bj, c2, out)
     return out
 
 
@@ -636,15 +678,18 @@ def ridge_centres_numba(dflat, mask, h, nx, ny, nz, offs, tol):
     return keep
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
-    """Local thickness: for each void point the largest ``d(c)`` over void centres ``c`` whose
-    ball ``|x - c| <= d(c)`` covers it.
+    """Local thickness: for each void point the largest ``d(c)`` over the centres ``order``
+    (void points sorted by descending ``d``) whose ball ``|x - c| <= d(c)`` covers it.
 
     Balls are painted in descending ``d``; the first ball to reach a point is the largest that
-    covers it. A centre is skipped when its ball lies inside the ball that first painted it up
-    to ``tol`` Å (``|c - c'| + d(c) <= d(c') + tol``): with ``tol = 0`` this is exact; a small
-    ``tol`` only affects points within ``tol`` of a larger ball's surface.
+    covers it. The grid is cut into slabs along a (a fixed count, so the result does not depend
+    on the number of threads); each slab is painted by one thread from all centres, so no
+    two threads write the same point. A centre in the slab is skipped when its ball lies
+    inside the ball that first painted it up to ``tol`` Å (``|c - c'| + d(c) <= d(c') + tol``);
+    with ``tol = 0`` this is exact; a small ``tol`` only affects points within ``tol`` of a
+    larger ball's surface.
     """
     n = dflat.size
     lt = np.zeros(n, dtype=np.float64)
@@ -653,33 +698,36 @@ def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
     for q in range(n):
         if mask[q]:
             row_left[q // nz] += 1
-    for t in range(order.size):
-        c = order[t]
-        if not mask[c]:
-            continue
-        r = dflat[c]
-        if r < 0.0:
-            break
-        ck = c % nz
-        cj = (c // nz) % ny
-        ci = c // (ny * nz)
-        o = owner[c]
-        if o >= 0:
-            ok_ = o % nz
-            oj = (o // nz) % ny
-            oi = o // (ny * nz)
-            fx = (ci - oi) / nx
-            fy = (cj - oj) / ny
-            fz = (ck - ok_) / nz
-            fx -= np.rint(fx)
-            fy -= np.rint(fy)
-            fz -= np.rint(fz)
-            x = fx * h[0, 0] + fy * h[1, 0] + fz * h[2, 0]
-            y = fx * h[0, 1] + fy * h[1, 1] + fz * h[2, 1]
-            z = fx * h[0, 2] + fy * h[1, 2] + fz * h[2, 2]
-            if math.sqrt(x * x + y * y + z * z) + r <= dflat[o] + tol:
-                continue
-        _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left)
+    n_slab = min(nx, LT_SLABS)
+    for s in prange(n_slab):
+        ilo = (s * nx) // n_slab
+        ihi = ((s + 1) * nx) // n_slab
+        for t in range(order.size):
+            c = order[t]
+            r = dflat[c]
+            if r < 0.0:
+                break
+            ck = c % nz
+            cj = (c // nz) % ny
+            ci = c // (ny * nz)
+            o = owner[c] if ilo <= ci < ihi else -1  # only this slab's own records
+            if o >= 0:
+                ok_ = o % nz
+                oj = (o // nz) % ny
+                oi = o // (ny * nz)
+                fx = (ci - oi) / nx
+                fy = (cj - oj) / ny
+                fz = (ck - ok_) / nz
+                fx -= np.rint(fx)
+                fy -= np.rint(fy)
+                fz -= np.rint(fz)
+                x = fx * h[0, 0] + fy * h[1, 0] + fz * h[2, 0]
+                y = fx * h[0, 1] + fy * h[1, 1] + fz * h[2, 1]
+                z = fx * h[0, 2] + fy * h[1, 2] + fz * h[2, 2]
+                if math.sqrt(x * x + y * y + z * z) + r <= dflat[o] + tol:
+                    continue
+            _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left,
+                        ilo, ihi)
     return lt
 
 
@@ -770,6 +818,9 @@ def distance_grid_cuda(afrac, radii, h, m, cell_start, cell_atoms, w_min, n_shel
                                        nx, ny, nz, out)
     return out.copy_to_host().reshape(nx, ny, nz)
 
+
+#: Slabs of the parallel local-thickness painting (fixed: results do not depend on threads).
+LT_SLABS = 16
 
 OFFSETS_26 = _OFFS
 OFFSETS_FORWARD_13 = _FWD

@@ -21,8 +21,9 @@ from the end, so the sums for lags near ``T`` (few origins) are as accurate as f
 Three implementations with one contract:
 
 * :func:`msd_direct` -- plain numpy loop over lags (the reference used by tests);
-* :func:`msd_windows` with ``backend="cpu"`` -- Numba (pack, power, S1) + scipy's threaded
-  pocketfft, ions processed in chunks sized by a memory budget;
+* :func:`msd_windows` with ``backend="cpu"`` -- Numba ``nogil`` kernels (pack, power, S1) +
+  scipy's pocketfft, chunks of ions (sized by a memory budget) shared out to one worker
+  thread per core, each with its own buffers;
 * :func:`msd_windows` with ``backend="cuda"`` -- Numba CUDA kernels (pack, power, S1 and
   combine) + cuFFT through CuPy; under ``NUMBA_ENABLE_CUDASIM=1`` (no CuPy) the FFT runs in
   numpy on the host and the kernels in the simulator.

@@ -278,14 +278,17 @@ def first_minimum(
     g: np.ndarray | None = None,
     smooth: float = 0.15,
     peak_fraction: float = 0.5,
+    prominence: float = 0.05,
 ) -> FirstMinimum:
     """First minimum of g(r) after its first peak, robust to noise.
 
     g is smoothed with a Gaussian of width ``smooth`` Å. The first peak is the first local
     maximum of the smoothed curve whose height is at least ``peak_fraction`` of its global
     maximum and above 1 (so noise at small r where g ≈ 0 is skipped); the first minimum is
-    the first local minimum after that peak, refined by a parabola through the three
-    smoothed points around it.
+    the first local minimum after that peak whose prominence (how far g rises on its lower
+    side before coming back down, as in ``scipy.signal.find_peaks``) is at least
+    ``prominence``, so shoulders and wiggles on the falling side of the peak are passed over;
+    it is refined by a parabola through the three smoothed points around it.
 
     Parameters
     ----------
@@ -297,6 +300,8 @@ def first_minimum(
         Gaussian smoothing width (standard deviation), Å; 0 = no smoothing.
     peak_fraction : float
         A first peak must reach this fraction of the smoothed global maximum.
+    prominence : float
+        Smallest prominence of the minimum, in units of g.
     """
     from scipy.ndimage import gaussian_filter1d
 
@@ -320,11 +325,13 @@ def first_minimum(
             break
     if peak < 0:
         return nan
+    from scipy.signal import find_peaks
+
     rp, gp = _parabola_vertex(r, gs, peak)
-    for k in range(peak + 1, len(gs) - 1):
-        if gs[k] <= gs[k - 1] and gs[k] < gs[k + 1]:
-            rm, gm = _parabola_vertex(r, gs, k)
-            return FirstMinimum(rm, gm, rp, gp, True, float(smooth))
+    minima, _ = find_peaks(-gs[peak:], prominence=prominence)
+    if len(minima):
+        rm, gm = _parabola_vertex(r, gs, int(minima[0]) + peak)
+        return FirstMinimum(rm, gm, rp, gp, True, float(smooth))
     return FirstMinimum(np.nan, np.nan, rp, gp, False, float(smooth))
 
 

@@ -178,6 +178,19 @@ def test_first_minimum_of_an_analytic_g(rng):
     assert not flat.found and np.isnan(flat.r_min)
 
 
+def test_first_minimum_skips_a_wiggle_after_the_peak():
+    r = np.linspace(0.01, 10, 2000)
+    base = np.exp(-((2.2 / r) ** 12)) * (
+        1 + 1.2 * np.exp(-(((r - 3) / 0.8) ** 2)) - 0.3 * np.exp(-(((r - 4.6) / 0.5) ** 2)))
+    true = st.first_minimum(r, base, smooth=0.0)
+    assert true.found and 4.5 < true.r_min < 4.8
+    wiggle = base + 0.03 * np.exp(-0.5 * ((r - 3.2) / 0.03) ** 2)  # tiny dip after the peak
+    spurious = st.first_minimum(r, wiggle, smooth=0.0, prominence=0.0)
+    assert spurious.found and spurious.r_min < 3.3
+    fm = st.first_minimum(r, wiggle, smooth=0.0)
+    assert fm.r_min == pytest.approx(true.r_min, abs=1e-6)
+
+
 def test_first_minimum_of_a_lennard_jones_liquid(lj_liquid):
     pos, box, sigma = lj_liquid
     res = st.rdf_from_positions(pos, None, box, 0.5 * box[0, 0], 200, backend="cpu")

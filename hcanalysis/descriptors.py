@@ -133,11 +133,14 @@ class _Context:
     def ion_chunk_size(self) -> int:
         """Ions per chunk so that a chunk's positions and the kernels' work arrays (about six
         times the positions) fit in the memory budget."""
+        per_ion = len(self.frames) * 3 * 8 * 6
+        return int(max(1, min(self.n_ions, self.memory_budget() // per_ion)))
+
+    def memory_budget(self) -> int:
+        """``config.max_memory`` bytes, default a quarter of the free memory."""
         from hcanalysis.kernels.backend import default_memory_budget
 
-        budget = self.cfg.max_memory or default_memory_budget("cpu")
-        per_ion = len(self.frames) * 3 * 8 * 6
-        return int(max(1, min(self.n_ions, budget // per_ion)))
+        return int(self.cfg.max_memory or default_memory_budget("cpu"))
 
     def ion_chunks(self):
         """Yield (ion slice, unwrapped drift-corrected positions (n_frames, n_chunk, 3) Å)."""
@@ -157,8 +160,12 @@ class _Context:
         select = None if sel == "all" else sel
         com = np.empty((len(self.frames), 3))
         row = 0
+        # frames per read sized by the budget (like the ion chunks): all the carbon of a frame
+        # is read, and unwrapping works on a few copies of the block
+        n_sel = max(1, len(self.traj.indices(select)))
+        frames_per_read = int(np.clip(self.memory_budget() // (n_sel * 3 * 8 * 6), 1, 256))
         for _f, pos in self.traj.iter_chunks(select, unwrap=True, frames=self.frames,
-                                             chunk_frames=256):
+                                             chunk_frames=frames_per_read):
             com[row:row + len(pos)] = pos.mean(axis=1)
             row += len(pos)
         return com - com[0]
@@ -218,12 +225,28 @@ def _hops_chunk(ctx: _Context, pos: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+#: MSD curves with more lags than this are stored at about this many log-spaced lags (the
+#: curves of every ion are kept in memory and written; all lags would cost n_ions x n_frames / 2
+#: float64 for tiling windows, outside the memory budget, on long trajectories).
+MAX_STORED_LAGS = 512
+
+
+def stored_lags(n_lags: int, limit: int = MAX_STORED_LAGS) -> np.ndarray:
+    """Lag indices kept in the stored MSD curves: all of ``0..n_lags-1`` up to ``limit``, else
+    0 and about ``limit`` log-spaced lags from 1 to the last (always included)."""
+    if n_lags <= limit:
+        return np.arange(n_lags)
+    grid = np.geomspace(1, n_lags - 1, limit - 1).round().astype(np.int64)
+    return np.unique(np.concatenate([[0], grid, [n_lags - 1]]))
+
+
 def stage_dynamics(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """MSD and hops, ion chunk by ion chunk (each chunk read once), within the budget."""
     want_msd = "msd" in ctx.cfg.stages
     want_hops = "hops" in ctx.cfg.stages
     cols: dict[str, np.ndarray] = {}
     curves = None
+    keep = None
     n_chunks = 0
     for sl, pos in ctx.ion_chunks():
         n_chunks += 1
@@ -232,8 +255,10 @@ def stage_dynamics(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.n
             m, c = _msd_chunk(ctx, pos)
             parts.update(m)
             if curves is None:
-                curves = np.empty((ctx.n_ions, ctx.n_windows, c.shape[-1]))
-            curves[sl] = c
+                keep = stored_lags(c.shape[-1])
+                curves = np.empty((ctx.n_ions, ctx.n_windows, len(keep)))
+            curves[sl] = c[..., keep]
+            del c
         if want_hops:
             parts.update(_hops_chunk(ctx, pos))
         for k, v in parts.items():
@@ -245,7 +270,7 @@ def stage_dynamics(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.n
     arrays = {}
     if curves is not None:
         arrays = {"msd": curves.reshape(ctx.n_ions * ctx.n_windows, -1),
-                  "msd_lag_ps": np.arange(curves.shape[-1]) * ctx.dt_ps}
+                  "msd_lag_ps": keep * ctx.dt_ps}
     return {k: ctx.per_window(v) for k, v in cols.items()}, arrays
 
 
@@ -410,7 +435,8 @@ def compute(
     DescriptorTable
         ``frame`` has integer ``trajectory``, ``ion`` (index among the selected ions) and
         ``window`` columns and one column per descriptor; ``arrays`` holds the per-row MSD
-        curves (``msd``, Å², with ``msd_lag_ps``), the PSD of the first void map and the global
+        curves (``msd``, Å², at the lags ``msd_lag_ps``: every lag, or about
+        :data:`MAX_STORED_LAGS` log-spaced ones when there are more), the PSD of the first void map and the global
         tortuosity; ``metadata`` the input fingerprint, parameters, version, seed and what each
         stage reported.
     """

@@ -190,7 +190,7 @@ def rdf(
     RDFResult
         g(r), the running coordination number and the raw counts.
     """
-    fidx = np.arange(traj.n_frames)[frames] if isinstance(frames, slice) else np.asarray(frames)
+    fidx = _frame_list(traj, frames)
     boxes = traj.boxes(fidx)
     if r_max is None:
         r_max = min(10.0, _max_r(boxes))
@@ -213,6 +213,17 @@ def rdf(
         raise ValueError("no frames selected for the RDF")
     return _rdf_result(counts, len(ia), len(ib), same, nf, vol / nf, r_min, float(r_max),
                        _label(a), _label(b))
+
+
+def _frame_list(traj, frames) -> np.ndarray:
+    """Sorted, distinct frame indices of a slice, an int or an array (negative from the end)."""
+    if isinstance(frames, slice):
+        return np.arange(traj.n_frames)[frames]
+    f = np.atleast_1d(np.asarray(frames, dtype=np.int64))
+    f = np.where(f < 0, f + traj.n_frames, f)
+    if f.size and (f.min() < 0 or f.max() >= traj.n_frames):
+        raise IndexError(f"frame index out of range 0..{traj.n_frames - 1}")
+    return np.unique(f)
 
 
 def _same_selection(a, b) -> bool:
@@ -666,7 +677,7 @@ def analyze(
     cc_cutoff : float
         C–C bond cutoff for the carbon coordination, Å.
     frames : slice or array of int
-        Frames analysed.
+        Frames analysed (in ascending order, each once).
     window, stride : int, optional
         Windows (in analysed frames) as in :func:`hcanalysis.windows.window_bounds`.
     r_max, bins : RDF range (Å; default ``min(10, half the shortest width)``) and bins.
@@ -676,7 +687,7 @@ def analyze(
     rings : bool
         Also count carbon rings up to ``max_ring`` atoms in every frame (:func:`ring_statistics`).
     """
-    fidx = np.arange(traj.n_frames)[frames] if isinstance(frames, slice) else np.asarray(frames)
+    fidx = _frame_list(traj, frames)
     if len(fidx) == 0:
         raise ValueError("no frames selected")
     ii = traj.indices(ion)

@@ -15,7 +15,7 @@ from hcanalysis.descriptors import compute
 from hcanalysis.pipeline import analyze
 from hcanalysis.table import DescriptorTable
 
-STAGES = ["msd", "hops", "structure", "voids"]
+STAGES = ["msd", "hops", "structure", "voids", "tortuosity"]
 
 
 def _config() -> AnalysisConfig:
@@ -50,7 +50,7 @@ def test_descriptor_table(table):
     assert df["ion"].dtype.kind == "i" and df["window"].dtype.kind == "i"
     assert sorted(set(df["ion"])) == list(range(n_ions))
     for col in ("log_D", "alpha", "hop_rate", "n_NaNa", "pore_radius", "wall_distance",
-                "voronoi_volume", "carbon_density"):
+                "voronoi_volume", "carbon_density", "local_tortuosity", "shell_reachable"):
         assert col in df and np.isfinite(df[col]).all(), col
     # mobile walkers (ions 0-5) diffuse; caged ions (6-9) vibrate in place
     d = df.groupby("ion")["D"].mean()
@@ -58,6 +58,10 @@ def test_descriptor_table(table):
     assert 0.2 < d.iloc[:6].median() < 0.8  # planted D = 0.5 Å²/ps, confined
     # the cavity's inscribed radius is seen by the ions inside it (6.5 Å cavity)
     assert df.loc[df["ion"] < 6, "pore_radius"].median() > 5.0
+    # open cavity + straight channel: local tortuosity close to 1, global τ_a ~ 1, no path b/c
+    assert 1.0 <= df["local_tortuosity"].max() < 1.2
+    tau = table.arrays["global_tau"]
+    assert 0.99 < tau[0] < 1.1 and np.isinf(tau[1:]).all()
     assert table.metadata["input_fingerprint"] and table.metadata["seed"] == 0
     assert table.arrays["msd"].shape[0] == len(df)
 
@@ -83,8 +87,9 @@ def test_analyze_outputs_cache_and_cli(sample, tmp_path):
     np.testing.assert_array_equal(again.table["mode"], res.table["mode"])
     # CLI on the same inputs reuses the cache and writes the same outputs
     toml = tmp_path / "c.toml"
-    toml.write_text('stages = ["msd", "hops", "structure", "voids"]\n[windows]\nwindow = 40\n'
-                    '[voids]\nspacing = 0.5\nframes_per_window = 2\n[structure]\n'
+    toml.write_text('stages = ["msd", "hops", "structure", "voids", "tortuosity"]\n'
+                    '[windows]\nwindow = 40\n[voids]\nspacing = 0.5\nframes_per_window = 2\n'
+                    '[structure]\n'
                     'frames_per_window = 5\ncutoff_NaNa = 4.0\ncutoff_NaC = 3.0\n'
                     '[modes]\nmax_modes = 4\n')
     assert main(["analyze", str(sample), "-o", str(out), "--config", str(toml)]) == 0

@@ -153,3 +153,19 @@ def test_not_readable(tmp_path):
     path.write_bytes(b"\x00garbage")
     with pytest.raises(TrajectoryFormatError, match=r"junk\.traj: ASE cannot read it"):
         hca.load(path)
+
+
+def test_exyz_suffix_is_extxyz(tmp_path):
+    """``.exyz`` (used by kinisi's examples) is read as extended XYZ."""
+    import ase.io
+    from ase import Atoms
+
+    import hcanalysis as hca
+
+    frames = [Atoms("NaC", positions=[[0, 0, 0], [1, 1, 1 + 0.1 * i]], cell=np.eye(3) * 5,
+                    pbc=True) for i in range(3)]
+    path = tmp_path / "t.exyz"
+    ase.io.write(path, frames, format="extxyz")
+    traj = hca.load(path)
+    assert traj.n_frames == 3
+    np.testing.assert_allclose(traj.positions()[2, 1], [1, 1, 1.2])

@@ -9,7 +9,7 @@ format                        files
 ``lammps-bin``                ``*.bin`` (LAMMPS binary ``dump custom``)
 ``lammps-data``               ``*.data``, ``*.lmp`` (one frame; or a topology)
 ``h5md``                      ``*.h5``, ``*.h5md``, ``*.hdf5``
-``ase``                       ``*.xyz``, ``*.extxyz``, ``*.traj`` and anything ``ase.io`` reads
+``ase``                       ``*.xyz``, ``*.extxyz``, ``*.exyz``, ``*.traj``, any ase.io format
 ``mdanalysis``                anything MDAnalysis reads (XTC, DCD, ...) with a ``topology``
 ============================  =============================================================
 """
@@ -37,6 +37,7 @@ _SUFFIXES = {
     ".hdf5": "h5md",
     ".xyz": "ase",
     ".extxyz": "ase",
+    ".exyz": "ase",
     ".traj": "ase",
 }
 

@@ -73,7 +73,8 @@ class AseSource:
         self.coords_unwrapped = False
         self.has_images = False
         suffix = Path(self.path).suffix.lower()
-        fmt = format or {".traj": "traj", ".xyz": "extxyz", ".extxyz": "extxyz"}.get(suffix)
+        fmt = format or {".traj": "traj", ".xyz": "extxyz", ".extxyz": "extxyz",
+                         ".exyz": "extxyz"}.get(suffix)
         self._kind = fmt if fmt in ("traj", "extxyz") else "memory"
         self._format = fmt
         self._traj = None

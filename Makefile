@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: $(STAMP)
-	$(BIN)/hcanalysis info hcanalysis/data/sample.h5
+	$(BIN)/hcanalysis demo -o demo-output
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

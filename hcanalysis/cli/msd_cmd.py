@@ -130,8 +130,9 @@ def plot_msd(path: Path, res, sysd, species: str) -> None:
 
     line = fit_msd(sysd.msd, sysd.dt_ps, (lo, hi), len(sysd.dims))
     tf = np.linspace(lo, hi, 20) * sysd.dt_ps
+    err_txt = f" ± {sysd.D_err:.2g}" if np.isfinite(sysd.D_err) else ""
     a.plot(tf, 2 * len(sysd.dims) * sysd.D * tf + float(line.intercept), "C3--", lw=1.5,
-           label=f"fit: D = {sysd.D:.3g} ± {sysd.D_err:.2g} Å²/ps, α = {sysd.alpha:.2f}")
+           zorder=4, label=f"fit: D = {sysd.D:.3g}{err_txt} Å²/ps, α = {sysd.alpha:.2f}")
     pos = m > 0
     if pos.any():
         tp, mp = t[pos], m[pos]

@@ -45,6 +45,12 @@ def test_distance_field_equals_brute_force_triclinic(rng):
     assert got.shape == shape
     np.testing.assert_allclose(got, ref, atol=1e-10)
     assert got.max() > 0.5  # some points far from every atom: the shell search went wide
+    # the all-points cell-list search (the CPU twin of the CUDA kernel) agrees as well
+    afrac = kv.wrap_fractional(pos, box)
+    m, start, cells, w_min = kv.build_cell_list(afrac, box)
+    gather = kv.distance_grid_numba(afrac, rad, box, m, start, cells, w_min,
+                                    kv.max_shell(box, w_min), *shape)
+    np.testing.assert_allclose(gather, ref, atol=1e-10)
 
 
 def test_distance_far_from_sparse_atoms():

@@ -441,43 +441,55 @@ def watershed_numba(dflat, order, stop, delta, nx, ny, nz, offs):
     return out
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def throat_pairs_numba(labels, dflat, nx, ny, nz, fwd, points):
     """For every pair of neighbouring grid points in different pores, ``(a, b, min(d_p, d_q))``
     with a < b, for p in ``points`` (the void points). Returns three arrays (one entry per
-    neighbouring pair)."""
-    cnt = 0
-    qbuf = np.empty(fwd.shape[0], dtype=np.int64)
-    tbuf = np.empty((fwd.shape[0], 3), dtype=np.int64)
-    for t in range(points.size):
-        p = points[t]
-        lp = labels[p]
-        if lp < 0:
-            continue
-        _fill_neighbours(p, nx, ny, nz, fwd, qbuf, tbuf)
-        for u in range(fwd.shape[0]):
-            q = qbuf[u]
-            lq = labels[q]
-            if lq >= 0 and lq != lp:
-                cnt += 1
-    pa = np.empty(cnt, dtype=np.int64)
-    pb = np.empty(cnt, dtype=np.int64)
-    sv = np.empty(cnt, dtype=np.float64)
-    cnt = 0
-    for t in range(points.size):
-        p = points[t]
-        lp = labels[p]
-        if lp < 0:
-            continue
-        _fill_neighbours(p, nx, ny, nz, fwd, qbuf, tbuf)
-        for u in range(fwd.shape[0]):
-            q = qbuf[u]
-            lq = labels[q]
-            if lq >= 0 and lq != lp:
-                pa[cnt] = min(lp, lq)
-                pb[cnt] = max(lp, lq)
-                sv[cnt] = min(dflat[p], dflat[q])
-                cnt += 1
+    neighbouring pair). Parallel: a counting pass, a prefix sum, a filling pass."""
+    npt = points.size
+    nf = fwd.shape[0]
+    cnt = np.zeros(npt + 1, dtype=np.int64)
+    chunk = 4096
+    n_chunks = (npt + chunk - 1) // chunk
+    for ch in prange(n_chunks):
+        qbuf = np.empty(nf, dtype=np.int64)
+        tbuf = np.empty((nf, 3), dtype=np.int64)
+        for t in range(ch * chunk, min(npt, (ch + 1) * chunk)):
+            p = points[t]
+            lp = labels[p]
+            if lp < 0:
+                continue
+            _fill_neighbours(p, nx, ny, nz, fwd, qbuf, tbuf)
+            c = 0
+            for u in range(nf):
+                lq = labels[qbuf[u]]
+                if lq >= 0 and lq != lp:
+                    c += 1
+            cnt[t + 1] = c
+    for t in range(npt):
+        cnt[t + 1] += cnt[t]
+    total = cnt[npt]
+    pa = np.empty(total, dtype=np.int64)
+    pb = np.empty(total, dtype=np.int64)
+    sv = np.empty(total, dtype=np.float64)
+    for ch in prange(n_chunks):
+        qbuf = np.empty(nf, dtype=np.int64)
+        tbuf = np.empty((nf, 3), dtype=np.int64)
+        for t in range(ch * chunk, min(npt, (ch + 1) * chunk)):
+            if cnt[t + 1] == cnt[t]:
+                continue
+            p = points[t]
+            lp = labels[p]
+            _fill_neighbours(p, nx, ny, nz, fwd, qbuf, tbuf)
+            w = cnt[t]
+            for u in range(nf):
+                q = qbuf[u]
+                lq = labels[q]
+                if lq >= 0 and lq != lp:
+                    pa[w] = min(lp, lq)
+                    pb[w] = max(lp, lq)
+                    sv[w] = min(dflat[p], dflat[q])
+                    w += 1
     return pa, pb, sv
 
 

@@ -11,6 +11,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from lammps_fixture import lammps_runs  # noqa: E402, F401  (session fixture: dumps by LAMMPS)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 A small Na/C system with a soft pair potential is run at high temperature so atoms cross the
 periodic boundaries many times; the same run writes text and binary dumps in every column
 style, in an orthogonal box with a non-zero origin and in a triclinic box.
-Import ``lammps_runs`` into a test module to use it; it skips when LAMMPS cannot be loaded.
+Import ``lammps_runs`` (done in conftest.py); it skips when LAMMPS cannot be loaded.
 
 LAMMPS always runs in a child process (:func:`run_commands`): ``liblammps`` is loaded with
 ``RTLD_GLOBAL`` and exports its own copy of voro++, which then shadows the voro++ inside freud

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from lammps_fixture import BIN_STYLES, lammps_runs  # noqa: F401  (session fixture)
+from lammps_fixture import BIN_STYLES
 
 import hcanalysis as hc
 from hcanalysis.errors import TrajectoryFormatError, TruncatedTrajectoryWarning
@@ -24,7 +24,7 @@ def _index_dir(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("geom", ["orth", "tri"])
 @pytest.mark.parametrize("style", list(BIN_STYLES))
-def test_binary_equals_text_dump_of_the_same_run(lammps_runs, geom, style):  # noqa: F811
+def test_binary_equals_text_dump_of_the_same_run(lammps_runs, geom, style):
     text_style = style.removeprefix("bin_")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -44,7 +44,7 @@ def test_binary_equals_text_dump_of_the_same_run(lammps_runs, geom, style):  # n
         assert np.abs(b.image_flags()).max() >= 1
 
 
-def test_units_and_time_header(lammps_runs):  # noqa: F811
+def test_units_and_time_header(lammps_runs):
     b = hc.load(lammps_runs["tri"]["bin_xu"])
     assert b.source.units == "metal"
     np.testing.assert_allclose(b.time_ps, np.arange(41) * 0.02)

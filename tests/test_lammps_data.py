@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lammps_fixture import lammps_runs  # noqa: F401  (session fixture)
 
 import hcanalysis as hc
 from hcanalysis.errors import TrajectoryFormatError
@@ -72,7 +71,7 @@ def test_images_tilts_velocities(tmp_path):
     assert list(tr.species) == ["C", "C", "Li"]
 
 
-def test_lammps_written_data_file(lammps_runs):  # noqa: F811
+def test_lammps_written_data_file(lammps_runs):
     """write_data output of the fixture run: same atoms, box and species as its first frame."""
     for geom in ("orth", "tri"):
         data = hc.load(lammps_runs[geom]["data"])

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from lammps_fixture import TEXT_STYLES, lammps_runs  # noqa: F401  (session fixture)
+from lammps_fixture import TEXT_STYLES
 
 import hcanalysis as hc
 from hcanalysis.io import lammps_common
@@ -43,7 +43,7 @@ def _reference_unwrapped(runs, geom):
 
 @pytest.mark.parametrize("geom", GEOMS)
 @pytest.mark.parametrize("style", STYLES)
-def test_every_style_unwraps_to_lammps_xu(lammps_runs, geom, style):  # noqa: F811
+def test_every_style_unwraps_to_lammps_xu(lammps_runs, geom, style):
     """Flags (x, xs), continuity (x, xs without flags) and stored xu/xsu all give LAMMPS' xu."""
     ref = _reference_unwrapped(lammps_runs, geom)
     tr = _load(lammps_runs[geom][style], type_map=TMAP, dt_ps=0.002)
@@ -57,7 +57,7 @@ def test_every_style_unwraps_to_lammps_xu(lammps_runs, geom, style):  # noqa: F8
 
 
 @pytest.mark.parametrize("geom", GEOMS)
-def test_image_flags_and_velocities(lammps_runs, geom):  # noqa: F811
+def test_image_flags_and_velocities(lammps_runs, geom):
     tr = _load(lammps_runs[geom]["x_img_v"], type_map=TMAP)
     assert tr.has_image_flags and tr.has_velocities and not tr.coords_unwrapped
     img = tr.image_flags()
@@ -71,7 +71,7 @@ def test_image_flags_and_velocities(lammps_runs, geom):  # noqa: F811
 
 
 @pytest.mark.parametrize("geom", GEOMS)
-def test_box_from_bounds_and_tilts(lammps_runs, geom):  # noqa: F811
+def test_box_from_bounds_and_tilts(lammps_runs, geom):
     """The region was ``-2 10 1 13 0.5 12.5`` with tilts xy=2, xz=1.5, yz=-1 (triclinic)."""
     tr = _load(lammps_runs[geom]["x"], type_map=TMAP)
     tilt = (2.0, 1.5, -1.0) if geom == "tri" else (0.0, 0.0, 0.0)
@@ -82,7 +82,7 @@ def test_box_from_bounds_and_tilts(lammps_runs, geom):  # noqa: F811
 
 @pytest.mark.parametrize("geom", GEOMS)
 @pytest.mark.parametrize("style", STYLES)
-def test_agrees_with_ase(lammps_runs, geom, style):  # noqa: F811
+def test_agrees_with_ase(lammps_runs, geom, style):
     """ASE returns x as written and s·H (without the box origin) for scaled columns."""
     import ase.io
 
@@ -98,7 +98,7 @@ def test_agrees_with_ase(lammps_runs, geom, style):  # noqa: F811
 
 @pytest.mark.parametrize("geom", GEOMS)
 @pytest.mark.parametrize("style", STYLES)
-def test_agrees_with_mdanalysis(lammps_runs, geom, style):  # noqa: F811
+def test_agrees_with_mdanalysis(lammps_runs, geom, style):
     """MDAnalysis moves the box origin to 0 (x − origin) and converts scaled columns without
     the origin (s·H − origin); boxes (incl. tilts) must agree exactly."""
     import MDAnalysis as mda
@@ -117,7 +117,7 @@ def test_agrees_with_mdanalysis(lammps_runs, geom, style):  # noqa: F811
     )
 
 
-def test_triclinic_flags_match_lammps_not_mdanalysis(lammps_runs):  # noqa: F811
+def test_triclinic_flags_match_lammps_not_mdanalysis(lammps_runs):
     """MDAnalysis issue #5138: its unwrap_images applies triclinic flags with box lengths.
     Ours reproduces the xu that LAMMPS wrote; MDAnalysis' differs."""
     import MDAnalysis as mda
@@ -137,7 +137,7 @@ def test_triclinic_flags_match_lammps_not_mdanalysis(lammps_runs):  # noqa: F811
         assert np.abs(ours - pm).max() > 0.5  # we follow LAMMPS, not MDAnalysis
 
 
-def test_gz_reads_the_same(lammps_runs):  # noqa: F811
+def test_gz_reads_the_same(lammps_runs):
     a = _load(lammps_runs["tri"]["x_img_v"], type_map=TMAP)
     b = _load(lammps_runs["tri"]["gz"], type_map=TMAP)
     np.testing.assert_array_equal(a.positions(), b.positions())
@@ -146,7 +146,7 @@ def test_gz_reads_the_same(lammps_runs):  # noqa: F811
     np.testing.assert_array_equal(b.positions(frames=[3]), a.positions(frames=[3]))
 
 
-def test_element_column_and_masses(lammps_runs):  # noqa: F811
+def test_element_column_and_masses(lammps_runs):
     """Species from the element column, from a type_map, or guessed from the data file."""
     runs = lammps_runs["orth"]
     el = _load(runs["element"])
@@ -161,7 +161,7 @@ def test_element_column_and_masses(lammps_runs):  # noqa: F811
         bare.positions("Na")
 
 
-def test_times(lammps_runs):  # noqa: F811
+def test_times(lammps_runs):
     runs = lammps_runs["orth"]
     t = hc.load(runs["xu_time"])  # ITEM: UNITS metal / ITEM: TIME
     np.testing.assert_allclose(t.time_ps, np.arange(41) * 0.02)
@@ -174,7 +174,7 @@ def test_times(lammps_runs):  # noqa: F811
     assert not any("dt_ps" in n for n in g.notes)
 
 
-def test_frames_and_atom_subsets(lammps_runs):  # noqa: F811
+def test_frames_and_atom_subsets(lammps_runs):
     tr = _load(lammps_runs["tri"]["xs_img"], type_map=TMAP)
     full = tr.positions()
     np.testing.assert_array_equal(tr.positions("Na"), full[:, tr.species == "Na"])
@@ -257,7 +257,7 @@ def test_sorted_by_id_whatever_the_order(tmp_path):
     np.testing.assert_array_equal(tr.image_flags()[:, 0, 1], [0, 1, 0])
 
 
-def test_source_pickles_with_an_open_handle(lammps_runs):  # noqa: F811
+def test_source_pickles_with_an_open_handle(lammps_runs):
     import pickle
 
     tr = _load(lammps_runs["orth"]["gz"], type_map=TMAP)

@@ -219,3 +219,23 @@ def test_data_file_errors(tmp_path):
     p = write(tmp_path, base.format(z="0 10 zlo zhi", v="1"), "d.data")
     with pytest.raises(TrajectoryFormatError, match=r"line 11: atom type 1 has no element"):
         hc.load(p, type_map={2: "Na"})
+
+
+def test_type_without_mass_in_topology(tmp_path):
+    """The dump has a type the topology's Masses lack: missing element, clear error."""
+    data = ("LAMMPS data\n\n2 atoms\n1 atom types\n\n0 10 xlo xhi\n0 10 ylo yhi\n"
+            "0 10 zlo zhi\n\nMasses\n\n1 12.011\n\nAtoms # atomic\n\n1 1 0 0 0\n"
+            "2 1 1 1 1\n")
+    topo = write(tmp_path, data, "topo.data")
+    p = write(tmp_path, frame(0))
+    with pytest.raises(TrajectoryFormatError,
+                       match=r"bad\.dump, frame 0, line 10: atom type 2 has no mass in the "
+                             r"Masses section of .*topo\.data \(types 1\), so its element is "
+                             r"missing; is that the data file of this run\?"):
+        hc.load(p, topology=topo)
+    # a mass that matches no element is not an error: the type keeps its id as name
+    topo.write_text(data.replace("1 12.011", "1 12.011\n2 0.5").replace("1 atom types",
+                                                                       "2 atom types"))
+    tr = hc.load(p, topology=topo)
+    assert set(tr.species) == {"C", "2"}
+    assert any("match no element by mass" in n for n in tr.notes)

@@ -266,11 +266,12 @@ class LammpsBinarySource:
             dup = int(ids[order][np.flatnonzero(np.diff(ids[order]) == 0)[0]])
             raise TrajectoryFormatError(f"atom id {dup} appears twice", path=self.path, frame=0)
         self.ids = ids[order]
-        tmap = resolve_type_map(type_map, topology, self.notes)
+        tmap, masses = resolve_type_map(type_map, topology, self.notes)
         if lay.type is not None:
             types = first[order, lay.type].astype(np.int64)
             if tmap is not None and not type_map:
-                tmap = complete_type_map(tmap, types, self.notes)
+                tmap = complete_type_map(tmap, types, self.notes, masses=masses,
+                                         source=topology, path=self.path)
             self.species = species_from_types(types, tmap, path=self.path, frame=0,
                                               notes=self.notes)
         else:

@@ -195,13 +195,15 @@ def resolve_type_map(
     type_map: Mapping[int, str] | None,
     topology: str | os.PathLike | None,
     notes: list[str],
-) -> dict[int, str] | None:
+) -> tuple[dict[int, str] | None, dict[int, float] | None]:
     """The type -> element map to use: ``type_map`` if given, else one guessed from the masses
-    of a LAMMPS data file given as ``topology`` (the guess is added to ``notes``)."""
+    of a LAMMPS data file given as ``topology`` (the guess is added to ``notes``).
+
+    Returns the map and the topology's masses (None without a topology)."""
     if type_map:
-        return {int(k): str(v) for k, v in type_map.items()}
+        return {int(k): str(v) for k, v in type_map.items()}, None
     if topology is None:
-        return None
+        return None, None
     from hcanalysis.io.lammps_data import read_masses
 
     masses = read_masses(topology)
@@ -215,12 +217,38 @@ def resolve_type_map(
 
     tmap, report = guess_elements(masses)
     notes.append(f"{report} (from {Path(topology).name})")
-    return tmap
+    return tmap, masses
 
 
-def complete_type_map(tmap: dict[int, str], types: np.ndarray, notes: list[str]) -> dict[int, str]:
-    """Name types whose mass matched no element by their type id (and say so in ``notes``)."""
-    missing = sorted(set(np.unique(np.asarray(types)).tolist()) - set(tmap))
+def complete_type_map(
+    tmap: dict[int, str],
+    types: np.ndarray,
+    notes: list[str],
+    *,
+    masses: Mapping[int, float] | None = None,
+    source: object = None,
+    path: object = None,
+    lines: np.ndarray | None = None,
+) -> dict[int, str]:
+    """Name types whose mass matched no element by their type id (and say so in ``notes``).
+
+    A type that has no mass at all in ``masses`` (the data file from ``source``) is an error:
+    the data file is probably not the one of this run.
+    """
+    types = np.asarray(types)
+    present = sorted(set(np.unique(types).tolist()))
+    if masses is not None:
+        absent = [t for t in present if t not in masses]
+        if absent:
+            t = absent[0]
+            k = int(np.flatnonzero(types == t)[0])
+            raise TrajectoryFormatError(
+                f"atom type {t} has no mass in the Masses section of {source} (types "
+                f"{', '.join(map(str, sorted(masses)))}), so its element is missing; is that "
+                "the data file of this run? Or pass type_map={...}",
+                path=path, frame=0, line=None if lines is None else int(lines[k]),
+            )
+    missing = [t for t in present if t not in tmap]
     if missing:
         notes.append(
             f"type(s) {', '.join(map(str, missing))} match no element by mass and keep their "

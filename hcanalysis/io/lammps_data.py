@@ -319,7 +319,8 @@ class LammpsDataSource:
 
             tmap, report = guess_elements(d.masses)
             self.notes.append(report)
-            tmap = complete_type_map(tmap, d.types, self.notes)
+            tmap = complete_type_map(tmap, d.types, self.notes, masses=d.masses,
+                                     source="this file", path=path, lines=d.atom_lines)
         elif tmap is None and d.type_labels:
             from ase.data import chemical_symbols
 

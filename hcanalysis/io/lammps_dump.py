@@ -503,9 +503,10 @@ class LammpsDumpSource:
     # ------------------------------------------------------------------ metadata
     def _species(self, type_map, topology) -> np.ndarray:
         idx = self._idx
-        tmap = resolve_type_map(type_map, topology, self.notes)
+        tmap, masses = resolve_type_map(type_map, topology, self.notes)
         if tmap is not None and not type_map and "types" in idx:
-            tmap = complete_type_map(tmap, idx["types"], self.notes)
+            tmap = complete_type_map(tmap, idx["types"], self.notes, masses=masses,
+                                     source=topology, path=self.path, lines=idx.get("lines0"))
         if "types" in idx and (tmap or "elements" not in idx):
             return species_from_types(idx["types"], tmap, path=self.path, frame=0,
                                       lines=idx.get("lines0"), notes=self.notes)

@@ -293,3 +293,32 @@ def test_general_triclinic_box(tmp_path):
     b = _load(binf, type_map={1: "Na"})
     np.testing.assert_allclose(b.box(0), expect, atol=1e-12)
     np.testing.assert_allclose(b.positions(), t.positions(), atol=1e-9)
+
+
+def test_changing_triclinic_box(tmp_path):
+    """A box that shears and stretches every step (``fix deform``): scaled columns use each
+    frame's own cell and origin, so xs/ys/zs and x/y/z of the same LAMMPS run agree, and
+    ``xsu`` agrees with ``xu``."""
+    from lammps_fixture import lammps_available, run_commands
+
+    if not lammps_available():
+        pytest.skip("the lammps Python module cannot be imported")
+    f = {k: tmp_path / f"{k}.dump" for k in ("x", "xs", "xu", "xsu")}
+    cmds = ["units metal", "atom_style atomic", "atom_modify map array sort 5 2.0",
+            "region box prism -1 9 0 10 2 12 1.0 -0.5 0.5", "create_box 1 box",
+            "create_atoms 1 random 30 7 NULL", "mass 1 22.99", "pair_style soft 2.0",
+            "pair_coeff * * 3.0", "velocity all create 3000 11", "fix 1 all nve",
+            "fix 2 all deform 1 x scale 1.3 xy final 2.5 z final 1.0 13.0 remap x",
+            "timestep 0.002"]
+    for k, cols in (("x", "x y z"), ("xs", "xs ys zs"), ("xu", "xu yu zu"),
+                    ("xsu", "xsu ysu zsu")):
+        cmds += [f"dump {k} all custom 10 {f[k]} id type {cols}",
+                 f"dump_modify {k} format float %.12g"]
+    run_commands(cmds + ["run 200"])
+    t = {k: _load(p, type_map={1: "Na"}) for k, p in f.items()}
+    boxes = t["x"].boxes()
+    assert not t["x"].box_is_constant
+    assert abs(boxes[-1, 0, 0] - 13.0) < 1e-6 and abs(boxes[-1, 1, 0] - 2.5) < 1e-6
+    np.testing.assert_allclose(t["x"].source.origins[-1], [-2.5, 0.0, 1.0], atol=1e-9)
+    np.testing.assert_allclose(t["xs"].positions(), t["x"].positions(), atol=1e-8)
+    np.testing.assert_allclose(t["xsu"].positions(), t["xu"].positions(), atol=1e-8)

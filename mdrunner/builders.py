@@ -352,7 +352,8 @@ def build_fragments(
                 if rmin <= 1.5:
                     raise RuntimeError(
                         f"could not place {n_carbon} C atoms at {density} g/cm³ with "
-                        f"separation >= {min_separation_floor} Å; lower the density"
+                        f"separation >= {min_separation_floor} Å; lower the density, or use "
+                        "build_melt_quench for dense carbons"
                     )
     atoms = Atoms(f"C{n_carbon}", positions=placed, cell=cell, pbc=True)
     params = dict(

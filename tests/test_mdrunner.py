@@ -293,3 +293,30 @@ def test_cli_build_and_run(tmp_path):
                  "--save-every", "3", "--resume"]) == 0
     assert hcanalysis.load(run_dir / "traj.h5").n_frames == 7
     assert json.loads((run_dir / "run.json").read_text())["status"] == "done"
+
+
+def test_melt_quench_with_any_calculator():
+    from mdrunner.builders import build_melt_quench
+
+    atoms, rep = build_melt_quench(EMT(), 32, 1.4, seed=1, t_melt=3000, t_anneal=1500,
+                                   steps_melt=10, steps_quench=10, steps_anneal=10)
+    assert rep.composition == {"C": 32} and rep.method == "melt-quench"
+    assert rep.carbon_density == pytest.approx(1.4, rel=1e-9)
+    assert np.isfinite(rep.min_distance) and rep.min_distance > 0.8
+    assert atoms.calc is None
+
+
+def test_read_structure_roundtrip(tmp_path):
+    from ase import Atoms
+    from ase.io import write
+
+    from mdrunner.builders import read_structure
+
+    carbon, rep = build_fragments(40, 1.0, seed=8)
+    write(tmp_path / "c.extxyz", carbon)
+    back, rep2 = read_structure(tmp_path / "c.extxyz")
+    np.testing.assert_allclose(back.get_positions(), carbon.get_positions(), atol=1e-6)
+    assert rep2.carbon_density == pytest.approx(rep.carbon_density)
+    write(tmp_path / "mol.xyz", Atoms("C2", positions=[[0, 0, 0], [1.4, 0, 0]]))
+    with pytest.raises(ValueError, match="no 3D cell"):
+        read_structure(tmp_path / "mol.xyz")

@@ -410,19 +410,15 @@ def from_distance(
     d = dist.ravel()
     cand = np.flatnonzero(d >= min(float(probe), 0.0))
     order = cand[np.argsort(-d[cand], kind="stable")]
-    # components at the probe level; PLD from the maximin sweep down to d = 0
-    root, perc, level = kv.components_sweep_numba(d, order, float(probe), nx, ny, nz,
-                                                  kv.OFFSETS_26)
-    if probe > 0:
-        _r, _p, level = kv.components_sweep_numba(d, order, 0.0, nx, ny, nz, kv.OFFSETS_26)
+    # one sweep by descending d: components at the probe level, PLD (maximin down to d = 0)
+    # and the watershed basins
+    root, perc, level, seed = kv.sweep_numba(d, order, float(probe), float(merge_delta),
+                                             nx, ny, nz, kv.OFFSETS_26)
     roots = np.unique(root[root >= 0])
     remap = np.full(d.size, -1, dtype=np.int64)
     remap[roots] = np.arange(roots.size)
     comp = np.where(root >= 0, remap[np.maximum(root, 0)], -1)
     pld = np.where(np.isfinite(level), 2.0 * np.maximum(level, 0.0), 0.0)
-    # watershed pores
-    seed = kv.watershed_numba(d, order, float(probe), float(merge_delta), nx, ny, nz,
-                              kv.OFFSETS_26)
     seeds = np.unique(seed[seed >= 0])
     seeds = seeds[np.argsort(-d[seeds], kind="stable")]  # pore 0 = largest radius
     pmap = np.full(d.size, -1, dtype=np.int64)

@@ -348,3 +348,22 @@ def test_local_thickness_default_tolerance_close_to_exact(cavity):
     edges = np.arange(0.0, 4.01, 0.25)
     assert np.abs(vm.psd(edges)[0] - exact.psd(edges)[0]).sum() < 0.02
     assert np.all(vm.local_thickness[m] >= vm.distance[m] - 1e-12)
+
+
+@pytest.mark.parametrize("probe", [0.0, 0.4])
+def test_fused_sweep_equals_separate_sweeps(rng, probe):
+    box = triclinic_box(14.0, 13.0, 15.0, 2.0, -1.0, 1.5)
+    pos = rng.uniform(0, 15, size=(70, 3))
+    shape = kv.grid_shape(box, 0.5)
+    d = voids.distance_field(pos, box, np.full(70, 1.7), shape, backend="cpu").ravel()
+    order = np.flatnonzero(d >= 0)
+    order = order[np.argsort(-d[order], kind="stable")]
+    root, perc, level, seed = kv.sweep_numba(d, order, probe, 0.25, *shape, kv.OFFSETS_26)
+    r2, p2, _l2 = kv.components_sweep_numba(d, order, probe, *shape, kv.OFFSETS_26)
+    _r3, _p3, l3 = kv.components_sweep_numba(d, order, 0.0, *shape, kv.OFFSETS_26)
+    s2 = kv.watershed_numba(d, order, probe, 0.25, *shape, kv.OFFSETS_26)
+    np.testing.assert_array_equal(root, r2)
+    np.testing.assert_array_equal(perc, p2)
+    np.testing.assert_array_equal(level, l3)
+    np.testing.assert_array_equal(seed, s2)
+    assert np.count_nonzero(seed >= 0) == np.count_nonzero(d >= probe)

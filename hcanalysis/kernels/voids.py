@@ -441,6 +441,144 @@ def watershed_numba(dflat, order, stop, delta, nx, ny, nz, offs):
     return out
 
 
+@njit(cache=True)
+def _snapshot_components(n_added, order, parent, off, perc, root_out, percg):
+    for t in range(n_added):
+        r, _a, _b, _c = _find_off(t, parent, off)
+        root_out[order[t]] = order[r]
+        if r == t:
+            for a in range(3):
+                percg[order[t], a] = perc[t, a]
+
+
+@njit(cache=True)
+def sweep_numba(dflat, order, probe, delta, nx, ny, nz, offs):
+    """:func:`components_sweep_numba` and :func:`watershed_numba` in one pass over ``order``
+    (void points with ``d >= min(probe, 0)`` by descending ``d``): components and their
+    percolation at ``d >= probe``, the PLD levels down to the end of ``order``, and the
+    watershed basins of the points with ``d >= probe``. Same results as the two separate
+    sweeps, with one neighbour and rank lookup per point.
+
+    Returns ``root`` (component root grid index per point, -1 outside), ``percg``, ``level``
+    and ``seed`` (basin seed grid index per point, -1 outside).
+    """
+    n = dflat.size
+    nv = order.size
+    rank = _rank_grid(order, n)
+    parent = np.empty(nv, dtype=np.int32)
+    off = np.zeros((nv, 3), dtype=np.int32)
+    size = np.ones(nv, dtype=np.int32)
+    perc = np.zeros((nv, 3), dtype=np.bool_)
+    level = np.full(3, -np.inf)
+    lab = np.full(nv, -1, dtype=np.int32)
+    wparent = np.empty(nv, dtype=np.int32)
+    roots = np.empty(26, dtype=np.int32)
+    qbuf = np.empty(offs.shape[0], dtype=np.int64)
+    tbuf = np.empty((offs.shape[0], 3), dtype=np.int64)
+    root_out = np.full(n, -1, dtype=np.int64)
+    percg = np.zeros((n, 3), dtype=np.bool_)
+    snap = False
+    n_ws = 0
+    for t in range(nv):
+        p = order[t]
+        dp = dflat[p]
+        in_void = dp >= probe
+        if not in_void and not snap:
+            _snapshot_components(t, order, parent, off, perc, root_out, percg)
+            snap = True
+        if in_void:
+            n_ws = t + 1
+        parent[t] = t
+        rp = t
+        px = 0
+        py = 0
+        pz = 0
+        best_q = -1
+        best_rank = nv
+        nr = 0
+        _fill_neighbours(p, nx, ny, nz, offs, qbuf, tbuf)
+        for u in range(offs.shape[0]):
+            rq_ = rank[qbuf[u]]
+            if rq_ < 0 or rq_ >= t:
+                continue
+            # ---- watershed bookkeeping (all earlier points are void when p is)
+            if in_void:
+                r = _find(lab[rq_], wparent)
+                if rq_ < best_rank:
+                    best_rank = rq_
+                    best_q = r
+                seen = False
+                for v in range(nr):
+                    if roots[v] == r:
+                        seen = True
+                        break
+                if not seen:
+                    roots[nr] = r
+                    nr += 1
+            # ---- components with image offsets
+            tx = tbuf[u, 0]
+            ty = tbuf[u, 1]
+            tz = tbuf[u, 2]
+            if parent[rp] != rp:
+                rp, px, py, pz = _find_off(t, parent, off)
+            rq, qx, qy, qz = _find_off(rq_, parent, off)
+            if rp == rq:
+                cx = tx + qx - px
+                cy = ty + qy - py
+                cz = tz + qz - pz
+                if cx != 0 and not perc[rp, 0]:
+                    perc[rp, 0] = True
+                    if level[0] == -np.inf:
+                        level[0] = dp
+                if cy != 0 and not perc[rp, 1]:
+                    perc[rp, 1] = True
+                    if level[1] == -np.inf:
+                        level[1] = dp
+                if cz != 0 and not perc[rp, 2]:
+                    perc[rp, 2] = True
+                    if level[2] == -np.inf:
+                        level[2] = dp
+            elif size[rq] > size[rp]:
+                parent[rp] = rq
+                off[rp, 0] = tx + qx - px
+                off[rp, 1] = ty + qy - py
+                off[rp, 2] = tz + qz - pz
+                size[rq] += size[rp]
+                for a in range(3):
+                    perc[rq, a] = perc[rq, a] or perc[rp, a]
+            else:
+                parent[rq] = rp
+                off[rq, 0] = px - tx - qx
+                off[rq, 1] = py - ty - qy
+                off[rq, 2] = pz - tz - qz
+                size[rp] += size[rq]
+                for a in range(3):
+                    perc[rp, a] = perc[rp, a] or perc[rq, a]
+        if not in_void:
+            continue
+        if nr == 0:
+            wparent[t] = t
+            lab[t] = t
+            continue
+        lab[t] = best_q
+        for v in range(nr):
+            for w in range(v + 1, nr):
+                a = _find(roots[v], wparent)
+                b = _find(roots[w], wparent)
+                if a == b:
+                    continue
+                if a > b:
+                    a, b = b, a
+                if dflat[order[b]] - dp <= delta:
+                    wparent[b] = a
+    if not snap:
+        _snapshot_components(nv, order, parent, off, perc, root_out, percg)
+    seed = np.full(n, -1, dtype=np.int64)
+    for t in range(n_ws):
+        seed[order[t]] = order[_find(lab[t], wparent)]
+    return root_out, percg, level, seed
+
+
 @njit(parallel=True, cache=True)
 def throat_pairs_numba(labels, dflat, nx, ny, nz, fwd, points):
     """For every pair of neighbouring grid points in different pores, ``(a, b, min(d_p, d_q))``

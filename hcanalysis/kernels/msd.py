@@ -11,8 +11,8 @@ MSD algorithm (per ion, per window of ``T`` frames, per group of dimensions)::
 
 Lags with at most ``DIRECT_TAIL`` origins (``m > T - 1 - DIRECT_TAIL``) are summed directly.
 
-The series is first centred on its mean (MSD is translation invariant; centring keeps the FFT
-rounding error relative to the fluctuations, not to the absolute coordinates). The
+Each series is first taken relative to its first frame (MSD is translation invariant; this
+keeps the FFT rounding error relative to the displacements, not to the absolute coordinates). The
 autocorrelation uses a zero-padded FFT of length ``next_fast_len(T + max_lag)`` (enough for
 lags ``0..max_lag`` without wrap-around); the power spectra of the dimensions of a group are
 summed before the one inverse FFT. ``S1`` uses a prefix sum from the start and a suffix sum
@@ -185,27 +185,21 @@ def pairs_per_chunk(
 # ----------------------------------------------------------------------------- CPU kernels
 @njit(nogil=True, cache=True)
 def _pack_cpu(pos, drift, starts, length, nw, p0, dims, buf):  # pragma: no cover - compiled
-    """Centred, zero-padded rows: row (q*nd + a) = component dims[a] of series p0+q, minus
-    the drift of that frame."""
+    """Rows (q*nd + a), frames 0..length-1: component dims[a] of series p0+q minus the drift,
+    relative to the series' first frame (one pass; the FFT pads with zeros itself)."""
     nd = dims.shape[0]
-    n_fft = buf.shape[1]
     n_q = buf.shape[0] // nd
+    ref = np.empty(nd)
     for q in range(n_q):
         p = p0 + q
         i = p // nw
         s = starts[p % nw]
+        for a in range(nd):
+            ref[a] = np.float64(pos[s, i, dims[a]]) - drift[s, dims[a]]
         for k in range(length):
             for a in range(nd):
-                buf[q * nd + a, k] = pos[s + k, i, dims[a]] - drift[s + k, dims[a]]
-    for row in range(buf.shape[0]):
-        acc = 0.0
-        for k in range(length):
-            acc += buf[row, k]
-        mean = acc / length
-        for k in range(length):
-            buf[row, k] -= mean
-        for k in range(length, n_fft):
-            buf[row, k] = 0.0
+                d = dims[a]
+                buf[q * nd + a, k] = (np.float64(pos[s + k, i, d]) - drift[s + k, d]) - ref[a]
 
 
 @njit(nogil=True, cache=True)
@@ -274,12 +268,12 @@ def _msd_chunks_cpu(pos, drift, starts, length, max_lag, dims, per_dim, chunk, o
     n_workers = min(n_threads(), len(p0s))
 
     def work(worker: int) -> None:
-        buf = np.empty((chunk * nd, n_fft))
+        buf = np.empty((chunk * nd, length))
         for p0 in p0s[worker::n_workers]:
             nq = min(chunk, n_pairs - p0)
             b = buf[: nq * nd]
             _pack_cpu(pos, drift, starts, length, nw, p0, dims, b)
-            spec = sfft.rfft(b, axis=1, workers=1)
+            spec = sfft.rfft(b, n=n_fft, axis=1, workers=1)
             power = np.empty((nq * per_pair, spec.shape[1]))
             _power_cpu(spec, gsize, power)
             del spec

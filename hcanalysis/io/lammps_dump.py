@@ -598,7 +598,7 @@ class LammpsDumpSource:
         want = np.full(len(lay.names), -1, np.int64)
         want[cols] = np.arange(len(cols))
         id_out, lut = self._lookup()
-        table = np.empty((len(batch), n, len(cols)))
+        table = None
         k = 0
         while k < len(batch):  # runs of consecutive frames are read in one go
             j = k
@@ -616,7 +616,12 @@ class LammpsDumpSource:
                 f = int(run[b])
                 self._raise_parse_error(raw[int(s0[f]) - base : int(s1[f]) - base], f,
                                         err[b])
-            table[k : j + 1] = out
+            if k == 0 and j == len(batch) - 1:
+                table = out  # one run of frames: no copy
+            else:
+                if table is None:
+                    table = np.empty((len(batch), n, len(cols)))
+                table[k : j + 1] = out
             k = j + 1
         if lay.id is not None and id_out < 0:  # sparse ids: sort in numpy
             order = np.argsort(table[:, :, 0], axis=1, kind="stable")
@@ -633,8 +638,8 @@ class LammpsDumpSource:
                 )
         c = 1 if lay.id is not None else 0
         p = table[:, :, c : c + 3]
-        fin = np.isfinite(p).all(axis=2)
-        if not fin.all():
+        if not np.isfinite(p.sum()):  # cheap test first; coordinates never overflow a sum
+            fin = np.isfinite(p).all(axis=2)
             f, a = (int(x[0]) for x in np.nonzero(~fin))
             aid = int(self.ids[a]) if lay.id is not None else a + 1
             fr = int(batch[f])

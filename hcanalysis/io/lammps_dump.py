@@ -657,7 +657,7 @@ class LammpsDumpSource:
         c += 3
         i = None
         if lay.img is not None:
-            i = table[:, :, c : c + 3].astype(np.int32)
+            i = table[:, :, c : c + 3]  # exact integers; cast when copied out
             c += 3
         v = table[:, :, c : c + 3] if lay.vel is not None else None
         return p, i, v

@@ -84,11 +84,14 @@ def plot_slice(vm, path: Path, ions: np.ndarray | None = None, axis: int = 2,
                       cmap="viridis")
     ax.pcolormesh(X, Y, np.where(d < vm.probe, 1.0, np.nan), shading="nearest",
                   cmap="Greys", vmin=0, vmax=2)
+    # pore-pore boundaries (walls are grey already), periodic in the plane
     edge = np.zeros_like(lab, dtype=bool)
-    edge[:-1] |= lab[:-1] != lab[1:]
-    edge[:, :-1] |= lab[:, :-1] != lab[:, 1:]
+    for ax_ in (0, 1):
+        for sh in (1, -1):
+            nb = np.roll(lab, sh, axis=ax_)
+            edge |= (nb >= 0) & (nb != lab)
     edge &= lab >= 0
-    ax.scatter(X[edge], Y[edge], s=1.5, c="white", marker=".", linewidths=0)
+    ax.scatter(X[edge], Y[edge], s=4, c="white", marker="s", linewidths=0, alpha=0.8)
     if ions is not None and len(ions):
         s = (np.asarray(ions) @ np.linalg.inv(vm.box))[:, axis]
         dz = (s - k / n + 0.5) % 1.0 - 0.5
@@ -101,7 +104,8 @@ def plot_slice(vm, path: Path, ions: np.ndarray | None = None, axis: int = 2,
     ax.set_aspect("equal")
     ax.set_xlabel("Å")
     ax.set_ylabel("Å")
-    ax.set_title(f"plane {'abc'[axis]} = {k / n:.2f}; pores outlined", fontsize=9)
+    ax.set_title(f"plane {'abc'[axis]} = {k / n:.2f}; walls grey, pore boundaries white",
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -655,7 +655,8 @@ def _row_span(ux, uy, uz, wx, wy, wz, r2):
 
 
 @njit(cache=True)
-def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left, ilo, ihi):
+def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left, blk_left,
+                nb, ilo, ihi):
     """Paint the ball of centre c on the rows whose first index lies in [ilo, ihi)."""
     bi, bj, _bk = _ball_bounds(r, hinv, nx, ny, nz)
     m_lo = -(bi // nx) - 1
@@ -664,11 +665,13 @@ def _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left
         d_lo = max(-bi, ilo - ci + m * nx)
         d_hi = min(bi, ihi - 1 - ci + m * nx)
         for di in range(d_lo, d_hi + 1):
-            _paint_plane(ci, cj, ck, di, r, c, h, bj, nx, ny, nz, owner, lt, mask, row_left)
+            _paint_plane(ci, cj, ck, di, r, c, h, bj, nx, ny, nz, owner, lt, mask, row_left,
+                         blk_left, nb)
 
 
 @njit(cache=True)
-def _paint_plane(ci, cj, ck, di, r, c, h, bj, nx, ny, nz, owner, lt, mask, row_left):
+def _paint_plane(ci, cj, ck, di, r, c, h, bj, nx, ny, nz, owner, lt, mask, row_left,
+                 blk_left, nb):
     r2 = r * r
     wx = h[2, 0] / nz
     wy = h[2, 1] / nz
@@ -688,14 +691,22 @@ def _paint_plane(ci, cj, ck, di, r, c, h, bj, nx, ny, nz, owner, lt, mask, row_l
         if lo > hi:
             continue
         base = row * nz
+        bbase = row * nb
         kk = (ck + lo) % nz
-        for _t in range(min(hi - lo + 1, nz)):
-            q = base + kk
-            if owner[q] < 0 and mask[q]:
-                owner[q] = c
-                lt[q] = r
-                row_left[row] -= 1
-            kk += 1
+        remaining = min(hi - lo + 1, nz)
+        while remaining > 0:
+            blk = kk >> _BLK_SHIFT
+            step = min(min((blk + 1) << _BLK_SHIFT, nz) - kk, remaining)
+            if blk_left[bbase + blk] > 0:  # skip blocks whose void points are all painted
+                for k2 in range(kk, kk + step):
+                    q = base + k2
+                    if owner[q] < 0 and mask[q]:
+                        owner[q] = c
+                        lt[q] = r
+                        row_left[row] -= 1
+                        blk_left[bbase + blk] -= 1
+            kk += step
+            remaining -= step
             if kk == nz:
                 kk = 0
 
@@ -845,9 +856,12 @@ def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
     lt = np.zeros(n, dtype=np.float64)
     owner = np.full(n, -1, dtype=np.int64)
     row_left = np.zeros(nx * ny, dtype=np.int64)  # unpainted void points per (i, j) row
+    nb = (nz + (1 << _BLK_SHIFT) - 1) >> _BLK_SHIFT  # blocks of 16 points along each row
+    blk_left = np.zeros(nx * ny * nb, dtype=np.int32)
     for q in range(n):
         if mask[q]:
             row_left[q // nz] += 1
+            blk_left[(q // nz) * nb + ((q % nz) >> _BLK_SHIFT)] += 1
     n_slab = min(nx, LT_SLABS)
     for s in prange(n_slab):
         ilo = (s * nx) // n_slab
@@ -877,7 +891,7 @@ def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
                 if math.sqrt(x * x + y * y + z * z) + r <= dflat[o] + tol:
                     continue
             _paint_ball(ci, cj, ck, r, c, h, hinv, nx, ny, nz, owner, lt, mask, row_left,
-                        ilo, ihi)
+                        blk_left, nb, ilo, ihi)
     return lt
 
 
@@ -969,6 +983,8 @@ def distance_grid_cuda(afrac, radii, h, m, cell_start, cell_atoms, w_min, n_shel
     return out.copy_to_host().reshape(nx, ny, nz)
 
 
+#: log2 of the block length along k used to skip painted stretches of a row.
+_BLK_SHIFT = 4
 #: Slabs of the parallel local-thickness painting (fixed: results do not depend on threads).
 LT_SLABS = 16
 

@@ -203,22 +203,59 @@ def _heap_pop(hk, hv, n):
 
 
 # ---------------------------------------------------------------------------------- Dijkstra
+@njit(cache=True, inline="always")
+def _heur(i, j, k, ti, tj, tk, vv, per, nx, ny, nz):
+    """Euclidean distance from grid point (i, j, k) to the nearest image of the target along
+    the periodic axes (exact minimum over the 3x3(x3) images around the rounded one): an
+    admissible, consistent A* heuristic."""
+    d0 = float(i - ti)
+    d1 = float(j - tj)
+    d2 = float(k - tk)
+    if per[0] != 0:
+        d0 -= nx * np.rint(d0 / nx)
+    if per[1] != 0:
+        d1 -= ny * np.rint(d1 / ny)
+    if per[2] != 0:
+        d2 -= nz * np.rint(d2 / nz)
+    best = np.inf
+    r0 = 1 if per[0] != 0 else 0
+    r1 = 1 if per[1] != 0 else 0
+    r2 = 1 if per[2] != 0 else 0
+    for a in range(-r0, r0 + 1):
+        e0 = d0 + a * nx
+        for b in range(-r1, r1 + 1):
+            e1 = d1 + b * ny
+            for c in range(-r2, r2 + 1):
+                e2 = d2 + c * nz
+                x = e0 * vv[0, 0] + e1 * vv[1, 0] + e2 * vv[2, 0]
+                y = e0 * vv[0, 1] + e1 * vv[1, 1] + e2 * vv[2, 1]
+                z = e0 * vv[0, 2] + e1 * vv[1, 2] + e2 * vv[2, 2]
+                r = x * x + y * y + z * z
+                if r < best:
+                    best = r
+    return math.sqrt(best)
+
+
 @njit(cache=True)
 def _dijkstra_core(mask, nx, ny, nz, per, steps, wts, src, src_d, target, hcoef, cutoff,
-                   dist, stamp, sv, hk, hv, tmark, tcount):
-    """Dijkstra (A* when ``hcoef`` is non-zero) on the flat ``mask``; ``dist``/``stamp`` are
-    reused between calls (an entry is valid only when ``stamp == sv``). Returns the target's
-    distance (``inf`` if not reached or ``target < 0``) and the (possibly grown) heap arrays.
-    The heuristic is ``|sum_ax (idx_ax - target_ax) * hcoef[ax]|`` (only along non-periodic
-    axes: a plane distance, consistent for the Euclidean step lengths). With ``tcount > 0`` the
-    search also stops once ``tcount`` points marked in ``tmark`` are settled."""
+                   dist, stamp, sv, hk, hv, tmark, tcount, hpos):
+    """Dijkstra (A* when ``hcoef`` is non-zero) on the flat ``mask`` with an indexed binary
+    heap (decrease-key; ``hpos`` holds each node's heap slot, -1 once settled).
+    ``dist``/``stamp``/``hpos`` are reused between calls (an entry is valid only when
+    ``stamp == sv``). Returns the target's distance (``inf`` if not reached or
+    ``target < 0``) and the (possibly grown) heap arrays. With a target and non-zero voxel
+    vectors ``hcoef`` (3x3 rows a/nx, b/ny, c/nz) the search is A* with the Euclidean distance
+    to the nearest periodic image of the target as heuristic (consistent for Euclidean step
+    lengths, so the result is exact). With ``tcount > 0`` the search also stops once
+    ``tcount`` points marked in ``tmark`` are settled."""
     n = 0
     ti = tj = tk = 0
     if target >= 0:
         ti = target // (ny * nz)
         tj = (target // nz) % ny
         tk = target % nz
-    use_h = hcoef[0] != 0.0 or hcoef[1] != 0.0 or hcoef[2] != 0.0
+    use_h = target >= 0 and (hcoef[0, 0] != 0.0 or hcoef[1, 1] != 0.0 or hcoef[2, 2] != 0.0)
+    nyz = ny * nz
     for s in range(src.shape[0]):
         v = src[s]
         if mask[v] == 0:
@@ -226,27 +263,65 @@ def _dijkstra_core(mask, nx, ny, nz, per, steps, wts, src, src_d, target, hcoef,
         if stamp[v] != sv:
             stamp[v] = sv
             dist[v] = np.inf
+            hpos[v] = -2  # seen, not in the heap
         if src_d[s] < dist[v]:
             dist[v] = src_d[s]
             key = src_d[s]
             if use_h:
-                key += abs((v // (ny * nz) - ti) * hcoef[0] + ((v // nz) % ny - tj) * hcoef[1]
-                           + (v % nz - tk) * hcoef[2])
-            hk, hv, n = _heap_push(hk, hv, n, key, v)
+                key += _heur(v // nyz, (v // nz) % ny, v % nz, ti, tj, tk, hcoef, per, nx, ny,
+                             nz)
+            if hpos[v] >= 0:
+                i = hpos[v]
+            else:
+                if n >= hk.shape[0]:
+                    nk = np.empty(2 * hk.shape[0], dtype=hk.dtype)
+                    nv = np.empty(2 * hv.shape[0], dtype=hv.dtype)
+                    nk[:n] = hk[:n]
+                    nv[:n] = hv[:n]
+                    hk = nk
+                    hv = nv
+                i = n
+                n += 1
+            while i > 0:
+                p = (i - 1) >> 1
+                if hk[p] <= key:
+                    break
+                hk[i] = hk[p]
+                hv[i] = hv[p]
+                hpos[hv[i]] = i
+                i = p
+            hk[i] = key
+            hv[i] = v
+            hpos[v] = i
     found = np.inf
     while n > 0:
-        key, v, n = _heap_pop(hk, hv, n)
-        i = v // (ny * nz)
-        j = (v // nz) % ny
-        k = v % nz
-        g = dist[v]
-        h = 0.0
-        if use_h:
-            h = abs((i - ti) * hcoef[0] + (j - tj) * hcoef[1] + (k - tk) * hcoef[2])
-        if key > g + h:  # stale entry
-            continue
+        # pop the minimum
+        key = hk[0]
+        v = hv[0]
+        n -= 1
+        if n > 0:
+            lk = hk[n]
+            lv = hv[n]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= n:
+                    break
+                if c + 1 < n and hk[c + 1] < hk[c]:
+                    c += 1
+                if hk[c] >= lk:
+                    break
+                hk[i] = hk[c]
+                hv[i] = hv[c]
+                hpos[hv[i]] = i
+                i = c
+            hk[i] = lk
+            hv[i] = lv
+            hpos[lv] = i
+        hpos[v] = -1  # settled
         if key > cutoff:
             break
+        g = dist[v]
         if v == target:
             found = g
             break
@@ -254,6 +329,9 @@ def _dijkstra_core(mask, nx, ny, nz, per, steps, wts, src, src_d, target, hcoef,
             tcount -= 1
             if tcount == 0:
                 break
+        i = v // nyz
+        j = (v // nz) % ny
+        k = v % nz
         for s in range(26):
             i2 = i + steps[s, 0]
             j2 = j + steps[s, 1]
@@ -273,16 +351,41 @@ def _dijkstra_core(mask, nx, ny, nz, per, steps, wts, src, src_d, target, hcoef,
             u = (i2 * ny + j2) * nz + k2
             if mask[u] == 0:
                 continue
-            nd = g + wts[s]
             if stamp[u] != sv:
                 stamp[u] = sv
                 dist[u] = np.inf
+                hpos[u] = -2
+            elif hpos[u] == -1:
+                continue
+            nd = g + wts[s]
             if nd < dist[u]:
                 dist[u] = nd
                 key2 = nd
                 if use_h:
-                    key2 += abs((i2 - ti) * hcoef[0] + (j2 - tj) * hcoef[1] + (k2 - tk) * hcoef[2])
-                hk, hv, n = _heap_push(hk, hv, n, key2, u)
+                    key2 += _heur(i2, j2, k2, ti, tj, tk, hcoef, per, nx, ny, nz)
+                if hpos[u] >= 0:
+                    q = hpos[u]
+                else:
+                    if n >= hk.shape[0]:
+                        nk = np.empty(2 * hk.shape[0], dtype=hk.dtype)
+                        nv = np.empty(2 * hv.shape[0], dtype=hv.dtype)
+                        nk[:n] = hk[:n]
+                        nv[:n] = hv[:n]
+                        hk = nk
+                        hv = nv
+                    q = n
+                    n += 1
+                while q > 0:
+                    p = (q - 1) >> 1
+                    if hk[p] <= key2:
+                        break
+                    hk[q] = hk[p]
+                    hv[q] = hv[p]
+                    hpos[hv[q]] = q
+                    q = p
+                hk[q] = key2
+                hv[q] = u
+                hpos[u] = q
     return found, hk, hv
 
 
@@ -320,8 +423,8 @@ def geodesic_dijkstra(mask: np.ndarray, box: np.ndarray, seeds, seed_dist=None, 
     stamp = np.zeros(mask.size, dtype=np.int32)
     hk, hv = _new_heap()
     _dijkstra_core(mask.ravel(), shape[0], shape[1], shape[2], _periodic_flags(periodic), STEPS,
-                   step_lengths(box, shape), seeds, sd, -1, np.zeros(3), float(cutoff), dist,
-                   stamp, 1, hk, hv, _NOMARK, 0)
+                   step_lengths(box, shape), seeds, sd, -1, np.zeros((3, 3)), float(cutoff), dist,
+                   stamp, 1, hk, hv, _NOMARK, 0, np.empty(mask.size, dtype=np.int64))
     dist[(stamp != 1) | (dist > cutoff)] = np.inf
     return dist.reshape(shape)
 
@@ -571,6 +674,7 @@ def _image_distances_kernel(lmask, lshape, per, steps, wts, starts, targets, hco
         src = np.empty(1, dtype=np.int64)
         sd = np.zeros(1)
         nomark = np.zeros(1, dtype=np.uint8)
+        hpos = np.empty(size if method == 0 else 1, dtype=np.int64)
         sv = 0
         for q in range(ch, n, n_chunks):
             sv += 1
@@ -578,7 +682,7 @@ def _image_distances_kernel(lmask, lshape, per, steps, wts, starts, targets, hco
             if method == 0:
                 d, hk, hv = _dijkstra_core(lmask, lshape[0], lshape[1], lshape[2], per, steps,
                                            wts, src, sd, targets[q], hcoef, cutoff, dist, stamp,
-                                           sv, hk, hv, nomark, 0)
+                                           sv, hk, hv, nomark, 0, hpos)
             else:
                 d, hk, hv = _fmm_core(lmask, lshape[0], lshape[1], lshape[2], per, hsp, order,
                                       src, sd, targets[q], cutoff, dist, stamp, acc, sv, hk, hv,
@@ -623,14 +727,13 @@ def image_distances(mask: np.ndarray, box: np.ndarray, axis: int, starts: np.nda
     t_l[:, axis] += shape[axis]
     sflat = np.ravel_multi_index(s_l.T, tuple(lshape)).astype(np.int64)
     tflat = np.ravel_multi_index(t_l.T, tuple(lshape)).astype(np.int64)
-    from hcanalysis.kernels.pbc import perpendicular_widths
 
-    hcoef = np.zeros(3)
+    hcoef = np.zeros((3, 3))
     length = float(np.linalg.norm(np.asarray(box, dtype=np.float64)[axis]))
     meth = 0 if method == "dijkstra" else 1
     hsp = np.ones(3)
     if meth == 0:
-        hcoef[axis] = perpendicular_widths(box)[axis] / shape[axis]
+        hcoef = voxel_vectors(box, mask.shape)
     else:
         _check_orthogonal(box)
         hsp = np.diag(np.asarray(box, dtype=np.float64)) / shape
@@ -690,7 +793,7 @@ def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp
     bz = 2 * m[2] + 1
     size = bx * by * bz
     per = np.zeros(3, dtype=np.int64)
-    hcoef = np.zeros(3)
+    hcoef = np.zeros((3, 3))
     for ion in prange(n):
         lm = np.empty(size, dtype=np.uint8)
         ci = centres[ion, 0]
@@ -720,7 +823,8 @@ def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp
             src = np.full(1, centre, dtype=np.int64)
             sd = np.zeros(1)
             _d, hk, hv = _dijkstra_core(lm, bx, by, bz, per, steps, wts, src, sd, -1, hcoef,
-                                        cutoff, dist, stamp, 1, hk, hv, tmark, tcount)
+                                        cutoff, dist, stamp, 1, hk, hv, tmark, tcount,
+                                        np.empty(size, dtype=np.int64))
         else:
             acc = np.zeros(size, dtype=np.uint8)
             ni = init_off.shape[0]

@@ -408,6 +408,7 @@ def local(
     *,
     spacing=None,
     box: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
     thickness: float | None = None,
     max_ratio: float = 2.0,
     method: str = "dijkstra",
@@ -436,6 +437,9 @@ def local(
         or fast marching (orthogonal cells; second order by default, ~1% on the open shell).
     snap_distance : float
         How far (Å) to look for a void grid point when the point's own grid point is wall.
+    labels : (nx, ny, nz) int, optional
+        Periodic 26-connected component ids (default ``void.components`` of a VoidMap, else
+        computed); only used to stop searches early, results do not depend on it.
     backend : {"auto", "cpu", "cuda"}
         ``cuda``: batched relaxation on local boxes (Dijkstra metric).
 
@@ -474,8 +478,14 @@ def local(
         if be == "cuda":
             dist = _local_cuda(g.mask, g.box, cs, offs, cutoff)
         else:
+            if labels is None:
+                comp = getattr(void, "components", None)
+                if comp is not None and np.shape(comp) == g.shape:
+                    labels = comp
+                elif len(cs) > 8:
+                    labels = K.wrapping_components(g.mask)[0]
             dist = K.local_shell_distances(g.mask, g.box, cs, offs, cutoff, method=method,
-                                           order=order)
+                                           order=order, labels=labels)
         ok = np.isfinite(dist)
         ratio = np.where(ok, dist / r, 0.0)
         cnt = ok.sum(axis=1)

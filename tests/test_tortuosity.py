@@ -310,3 +310,15 @@ def test_cuda_global_and_local_equal_cpu(rng):
     lg = T.local(m, pts, radius=1.2, box=box, max_ratio=1.3, backend="cuda")
     np.testing.assert_array_equal(lg.reachable, lc.reachable)
     np.testing.assert_allclose(lg.tau, lc.tau, rtol=1e-12)
+
+
+def test_component_labels_only_speed_up(rng):
+    m = rng.random((14, 14, 14)) < 0.45
+    box = np.eye(3) * 7.0
+    pts = np.argwhere(m)[:12] * 0.5
+    lab = K.wrapping_components(m)[0]
+    a = T.local(m, pts, radius=2.0, box=box, labels=lab)
+    b = T.local(m, pts[:3], radius=2.0, box=box)  # no labels for <= 8 points
+    np.testing.assert_array_equal(a.tau[:3], b.tau)
+    np.testing.assert_array_equal(a.reachable[:3], b.reachable)
+    assert np.all(a.reachable <= a.void_fraction)

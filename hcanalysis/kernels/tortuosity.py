@@ -784,7 +784,7 @@ def shell_offsets(box: np.ndarray, shape, radius: float, thickness: float):
 
 @njit(parallel=True, cache=True)
 def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp, order,
-                  init_off, init_d):
+                  init_off, init_d, labels, use_labels):
     n = centres.shape[0]
     ns = offs.shape[0]
     out = np.full((n, ns), np.inf)
@@ -814,8 +814,15 @@ def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp
         centre = (m[0] * by + m[1]) * bz + m[2]
         tmark = np.zeros(size, dtype=np.uint8)
         tcount = 0
+        own = labels[(ci * shape[1] + cj) * shape[2] + ck] if use_labels else 0
         for s in range(ns):
             v = ((m[0] + offs[s, 0]) * by + m[1] + offs[s, 1]) * bz + m[2] + offs[s, 2]
+            if use_labels:
+                ga = (ci + offs[s, 0]) % shape[0]
+                gb = (cj + offs[s, 1]) % shape[1]
+                gc = (ck + offs[s, 2]) % shape[2]
+                if labels[(ga * shape[1] + gb) * shape[2] + gc] != own:
+                    continue  # another component: never reachable, do not wait for it
             if lm[v] != 0 and tmark[v] == 0:
                 tmark[v] = 1
                 tcount += 1
@@ -860,12 +867,14 @@ def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp
 
 def local_shell_distances(mask: np.ndarray, box: np.ndarray, centres: np.ndarray,
                           offsets: np.ndarray, cutoff: float, method: str = "dijkstra",
-                          order: int = 2) -> np.ndarray:
+                          order: int = 2, labels: np.ndarray | None = None) -> np.ndarray:
     """Geodesic distance (Å) from each centre grid point to centre + each shell offset.
 
     Each centre gets its own unrolled local box (periodic images are distinct points), so the
     distance is to the specific image at the offset; paths longer than ``cutoff`` Å are not
-    followed (``inf``). Centres in wall give ``inf`` everywhere.
+    followed (``inf``). Centres in wall give ``inf`` everywhere. ``labels`` (periodic
+    connected-component id per grid point, e.g. ``VoidMap.components``) only speeds the
+    search up: it stops once every shell point of the centre's own component is settled.
 
     Parameters
     ----------
@@ -891,9 +900,12 @@ def local_shell_distances(mask: np.ndarray, box: np.ndarray, centres: np.ndarray
         init_off = np.array([d for d in itertools.product(r, r, r) if any(d)], dtype=np.int64)
         init_d = np.linalg.norm(init_off * hsp, axis=1)
     centres = np.atleast_2d(np.asarray(centres, dtype=np.int64)) % shape
+    use = labels is not None
+    lab = (np.ascontiguousarray(labels, dtype=np.int64).ravel() if use
+           else np.zeros(1, dtype=np.int64))
     return _local_kernel(mask.ravel(), shape, centres, m, np.asarray(offsets, dtype=np.int64),
                          STEPS, step_lengths(box, mask.shape), float(cutoff), meth, hsp,
-                         int(order), init_off, init_d)
+                         int(order), init_off, init_d, lab, use)
 
 
 @njit(cache=True)

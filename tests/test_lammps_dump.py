@@ -141,6 +141,9 @@ def test_gz_reads_the_same(lammps_runs):
     a = _load(lammps_runs["tri"]["x_img_v"], type_map=TMAP)
     b = _load(lammps_runs["tri"]["gz"], type_map=TMAP)
     np.testing.assert_array_equal(a.positions(), b.positions())
+    # the memory-mapped scan (plain file) and the streamed one (gz) index identically
+    for key in ("frame_start", "data_start", "data_end", "data_line", "step", "boxes"):
+        np.testing.assert_array_equal(a.source._idx[key], b.source._idx[key])
     # random access backwards re-decompresses but gives the same data
     np.testing.assert_array_equal(b.positions(frames=[30, 2]), a.positions(frames=[30, 2]))
     np.testing.assert_array_equal(b.positions(frames=[3]), a.positions(frames=[3]))

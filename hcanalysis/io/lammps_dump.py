@@ -18,7 +18,9 @@ a compressed dump you analyse repeatedly (``hcanalysis convert``) or decompress 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import mmap
 import os
 import re
 import warnings
@@ -55,6 +57,8 @@ from hcanalysis.io.source import FrameBlock
 SCAN_BLOCK = 32 << 20
 #: Bytes kept before the scan position when a new block is read (for trailing-blank handling).
 _KEEP = 1 << 16
+#: Mapped bytes scanned between two releases of their pages (see ``_release``).
+_RELEASE = 64 << 20
 #: Most bytes of atom lines read and parsed at once when reading frames.
 PARSE_BATCH = 16 << 20
 
@@ -156,9 +160,9 @@ class _Scanner:
                 while e > lo and buf[e - 1] in b" \t\r\n":
                     e -= 1
                 if e >= self.cur:
-                    count += buf.count(b"\n", self.cur, e)
+                    count += bytes(buf[self.cur : e]).count(b"\n")
                 else:  # trailing whitespace already counted
-                    count -= buf.count(b"\n", e, self.cur)
+                    count -= bytes(buf[e : self.cur]).count(b"\n")
                 last = b""
                 if self.base + e > data_start:
                     count += 1  # the last line, its newline stripped
@@ -167,6 +171,40 @@ class _Scanner:
                 self.cur = len(buf)
                 self.line += count
                 return count, self.base + e, True, last
+
+
+@contextlib.contextmanager
+def _scanner(path: Path):
+    """A scanner over ``path``: a memory map of a plain file (no reads, no copies), or blocks
+    read from a decompressing stream."""
+    if path.suffix.lower() not in (".gz", ".bz2") and path.stat().st_size > 0:
+        with open(path, "rb") as fh:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            sc = _Scanner(None, path)
+            sc.buf = mm
+            sc.eof = True
+            try:
+                yield sc
+            finally:
+                sc.buf = b""
+                try:
+                    mm.close()
+                except BufferError:  # a view is still alive (in a traceback): closed by GC
+                    pass
+        return
+    with _open(path) as fh:
+        yield _Scanner(fh, path)
+
+
+def _release(sc: _Scanner, done: int) -> int:
+    """Let the kernel drop mapped pages before the scan position from this process (they stay
+    in the page cache), so indexing a large file does not grow the resident memory."""
+    if isinstance(sc.buf, mmap.mmap) and sc.pos - done >= _RELEASE:
+        upto = sc.pos // mmap.PAGESIZE * mmap.PAGESIZE
+        if hasattr(sc.buf, "madvise") and hasattr(mmap, "MADV_DONTNEED") and upto > done:
+            sc.buf.madvise(mmap.MADV_DONTNEED, done, upto - done)
+            return upto
+    return done
 
 
 def _parse_box(header: bytes, lines: list[bytes], *, path, frame, line):
@@ -227,9 +265,10 @@ def build_index(path: Path) -> dict[str, np.ndarray]:
     columns: bytes | None = None
     units = ""
     truncated = ""
-    with _open(path) as fh:
-        sc = _Scanner(fh, path)
+    released = 0
+    with _scanner(path) as sc:
         while not sc.at_end():
+            released = _release(sc, released)
             k = len(starts)
             fstart, fline = sc.pos, sc.line
             try:

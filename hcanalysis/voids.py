@@ -759,3 +759,18 @@ def void_descriptors(
             })
     return VoidDescriptors(frames=fidx, map_frame=map_frame, per_frame=per,
                            table=pd.DataFrame(rows), maps=maps)
+
+
+__all__ = [
+    "DEFAULT_RADII",
+    "VoidDescriptors",
+    "VoidMap",
+    "distance_field",
+    "from_distance",
+    "global_pore_ids",
+    "ion_descriptors",
+    "tessellate",
+    "void_descriptors",
+    "void_maps",
+    "voronoi_volumes",
+]

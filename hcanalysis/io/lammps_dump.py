@@ -1,9 +1,10 @@
 """LAMMPS text dumps (``dump custom`` / ``dump atom``, plain or ``.gz``), read lazily.
 
 Opening a dump builds a *frame index* in one pass: for every frame the byte offsets of its
-atom lines, its line number, time step and box. Atom lines are not parsed in that pass: the
-scanner only looks for the next ``ITEM:`` line and counts newlines, both in C over 32 MiB
-blocks, so indexing runs at disk speed. Files of 1 MiB or more have their index cached next to
+atom lines, its line number, time step and box. Atom lines are not parsed in that pass: one
+compiled loop counts the newlines up to the next ``ITEM:`` line, over a memory map of a plain
+file (no reads or copies) or over 32 MiB blocks of a decompressed stream, so indexing runs at
+disk speed. Files of 1 MiB or more have their index cached next to
 the file as ``<file>.hcaidx`` (an ``.npz``), keyed on the file's size and modification time, so
 a second open is instant; when that directory is read-only the index goes to
 ``~/.cache/hcanalysis`` (``$HCANALYSIS_INDEX_DIR`` overrides both).

@@ -325,3 +325,16 @@ def test_changing_triclinic_box(tmp_path):
     np.testing.assert_allclose(t["x"].source.origins[-1], [-2.5, 0.0, 1.0], atol=1e-9)
     np.testing.assert_allclose(t["xs"].positions(), t["x"].positions(), atol=1e-8)
     np.testing.assert_allclose(t["xsu"].positions(), t["xu"].positions(), atol=1e-8)
+
+
+def test_progress_bar_on_large_files(tmp_path, monkeypatch):
+    """Indexing shows a (transient) rich progress bar above PROGRESS_BYTES; same index."""
+    import hcanalysis.io.lammps_dump as ld
+
+    path = tmp_path / "p.dump"
+    path.write_text(_frames(5, 6))
+    plain = ld.build_index(path)
+    monkeypatch.setattr(ld, "PROGRESS_BYTES", 0)
+    shown = ld.build_index(path)
+    for key in ("data_start", "data_end", "data_line", "step"):
+        np.testing.assert_array_equal(plain[key], shown[key])

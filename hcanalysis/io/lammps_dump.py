@@ -58,6 +58,8 @@ from hcanalysis.io.source import FrameBlock
 SCAN_BLOCK = 32 << 20
 #: Bytes kept before the scan position when a new block is read (for trailing-blank handling).
 _KEEP = 1 << 16
+#: Plain dumps larger than this show a progress bar while they are indexed.
+PROGRESS_BYTES = 256 << 20
 #: Mapped bytes scanned between two releases of their pages (see ``_release``).
 _RELEASE = 64 << 20
 #: Most bytes of atom lines read and parsed at once when reading frames.
@@ -267,9 +269,20 @@ def build_index(path: Path) -> dict[str, np.ndarray]:
     units = ""
     truncated = ""
     released = 0
-    with _scanner(path) as sc:
+    size = path.stat().st_size
+    bar = None
+    if size > PROGRESS_BYTES and path.suffix.lower() not in (".gz", ".bz2"):
+        from hcanalysis.cli.app import progress
+
+        bar = progress()
+    with _scanner(path) as sc, (bar if bar is not None else contextlib.nullcontext()):
+        task = bar.add_task(f"indexing {path.name}", total=size) if bar is not None else None
+        shown = 0
         while not sc.at_end():
             released = _release(sc, released)
+            if bar is not None and sc.pos - shown > (32 << 20):
+                shown = sc.pos
+                bar.update(task, completed=shown)
             k = len(starts)
             fstart, fline = sc.pos, sc.line
             try:

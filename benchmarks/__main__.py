@@ -1,8 +1,12 @@
-"""Entry point: ``python -m benchmarks run [--quick] [--gpu] [--only NAMES]``.
+"""Entry point: ``python -m benchmarks run [--quick] [--gpu] [--only NAMES | --all]``.
 
 Runs each ``benchmarks/bench_<name>.py`` in its own process (so one family's memory peak and
 JIT warm-up do not bleed into another's), passing ``--quick`` / ``--gpu`` on, prints their
-tables, and gathers the JSON each writes under ``benchmarks/results/`` into one summary file.
+tables, and gathers the JSON each writes under ``benchmarks/results/`` into one summary file
+(``summary[_quick][_gpu].json``) with the machine and the combined ratio table (benchmark,
+case, ours, peer, times, ratio = peer time / ours), which it also prints; and draws the MSD
+scaling plot (time vs frames and vs ions, log-log, with the peers' lines) from the MSD
+benchmark's results to ``results/scaling[_quick].png``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import RESULTS, machine_info
+from benchmarks.report import format_table, ratio_rows, scaling_plot
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["msd", "hops", "neighbors", "voids", "tortuosity", "io", "h5md", "pipeline"]
@@ -26,6 +31,12 @@ def available() -> list[str]:
     return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
 
+def default_set() -> list[str]:
+    """What ``run`` runs without ``--only``/``--all``: B1-B6 and the readers (``ORDER``); the
+    others (e.g. ``md``, mdrunner's MD throughput, not a comparison with peers) on request."""
+    return [n for n in available() if n in ORDER]
+
+
 def run(names: list[str], quick: bool, gpu: bool) -> dict:
     summary: dict = {"machine": machine_info(), "quick": quick, "gpu": gpu, "benchmarks": {}}
     for name in names:
@@ -33,7 +44,7 @@ def run(names: list[str], quick: bool, gpu: bool) -> dict:
         if quick:
             cmd.append("--quick")
         if gpu:
-            cmd.append("--gpu")
+            cmd += gpu_flags(name)
         print(f"\n=== bench_{name}: {' '.join(cmd[1:])}", flush=True)
         before = {p: p.stat().st_mtime for p in RESULTS.glob("*.json")}
         t0 = time.perf_counter()
@@ -53,6 +64,19 @@ def run(names: list[str], quick: bool, gpu: bool) -> dict:
             "results": {p.name: json.loads(p.read_text()) for p in written},
         }
     return summary
+
+
+def gpu_flags(name: str) -> list[str]:
+    """How a benchmark is asked to time its CUDA path: ``--gpu`` where it takes it, else its
+    ``--backend cuda`` / ``--device cuda`` option."""
+    src = (HERE / f"bench_{name}.py").read_text()
+    if '"--gpu"' in src:
+        return ["--gpu"]
+    if '"--backend"' in src:
+        return ["--backend", "cuda"]
+    if '"--device"' in src:
+        return ["--device", "cuda"]
+    return []
 
 
 def ratios(obj, path: str = "") -> list[tuple[str, float]]:
@@ -78,23 +102,35 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--quick", action="store_true", help="small sizes (CI smoke test)")
     r.add_argument("--gpu", action="store_true", help="also time the CUDA kernels")
     r.add_argument("--only", default="", help="comma-separated names, e.g. msd,hops")
+    r.add_argument("--all", action="store_true", help="every bench_*.py (also md)")
     sub.add_parser("list", help="list the benchmarks")
     args = ap.parse_args(argv)
     if args.command == "list":
         print("\n".join(available()))
         return 0
-    names = [n for n in args.only.split(",") if n] or available()
+    names = [n for n in args.only.split(",") if n] or (
+        available() if args.all else default_set())
     unknown = sorted(set(names) - set(available()))
     if unknown:
         ap.error(f"unknown benchmark(s) {unknown}; have {available()}")
     summary = run(names, args.quick, args.gpu)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"summary{'_quick' if args.quick else ''}{'_gpu' if args.gpu else ''}.json"
+    rows = [r for name, v in summary["benchmarks"].items()
+            for r in ratio_rows(name, v["results"])]
+    summary["ratio_table"] = rows
+    m = summary["machine"]
+    print(f"\n=== ratios (peer time / ours: > 1 means hcanalysis is faster); machine: "
+          f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, load {m['load_average']}")
+    print(format_table(rows))
+    # the MSD scaling series of this run, else the last one written (quick or full)
+    candidates = ["msd_cpu_quick.json", "msd_cpu.json"][::1 if args.quick else -1]
+    msd_json = next((RESULTS / c for c in candidates if (RESULTS / c).is_file()), None)
+    if msd_json is not None:
+        png = scaling_plot(msd_json, RESULTS / f"scaling{'_quick' if args.quick else ''}.png")
+        summary["scaling_plot"] = {"png": png.name if png else None, "from": msd_json.name}
+        print(f"scaling plot: {png} (from {msd_json.name})")
     out.write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    print("\n=== ratios (> 1: hcanalysis faster than the peer named in the key)")
-    for name, v in summary["benchmarks"].items():
-        for key, val in ratios(v["results"]):
-            print(f"{name:12s} {key:90s} {val:8.2f}")
     failed = [n for n, v in summary["benchmarks"].items() if v["returncode"] != 0]
     print(f"\nwrote {out}" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0

@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes (< 30 s)")
+    ap.add_argument("--gpu", action="store_true", help="accepted for the runner (file I/O: no "
+                    "CUDA path)")
     args = ap.parse_args(argv)
     n_frames, n_atoms, n_ions = (400, 3000, 150) if args.quick else (2000, 6000, 300)
     repeat = 2 if args.quick else 3

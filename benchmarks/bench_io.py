@@ -151,6 +151,8 @@ def _run_child(reader: str, path: Path, index_dir: Path, timeout: float) -> dict
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="a 50 MB dump (< 30 s)")
+    ap.add_argument("--gpu", action="store_true", help="accepted for the runner (parsing: no "
+                    "CUDA path)")
     ap.add_argument("--size-mb", type=float, default=None, help="dump size (default 1000)")
     ap.add_argument("--keep", type=Path, default=None,
                     help="directory to keep (and reuse) the generated dump in")

@@ -84,11 +84,17 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="200 atoms, CHGNet only (< 30 s)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--gpu", action="store_true", help="--device cuda when torch sees a GPU")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sizes", default="200,1000,5000")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--potentials", default="chgnet,mace,sevenn")
     args = ap.parse_args(argv)
+    if args.gpu:
+        import torch
+
+        if torch.cuda.is_available():
+            args.device = "cuda"
     import tempfile
     from pathlib import Path
 

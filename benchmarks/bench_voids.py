@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="30 Å cube, spacing 0.3 Å")
     ap.add_argument("--backend", default="cpu")
+    ap.add_argument("--gpu", action="store_true", help="after the CPU run, the same with "
+                    "--backend cuda when a real GPU is present")
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args(argv)
 
@@ -132,6 +134,14 @@ def main(argv: list[str] | None = None) -> dict:
         if k.startswith("ratio") or k in ("hcanalysis",):
             print(f"{k}: {v}")
     write_results(f"voids_{args.backend}" + ("_quick" if args.quick else ""), out)
+    if args.gpu and args.backend == "cpu":
+        from hcanalysis.kernels.backend import _real_gpu_present
+
+        if _real_gpu_present():
+            main(["--backend", "cuda", "--repeat", str(args.repeat)]
+                 + (["--quick"] if args.quick else []))
+        else:
+            print("--gpu: no real GPU here; CUDA not timed")
     return out
 
 

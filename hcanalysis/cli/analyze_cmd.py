@@ -48,6 +48,22 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
     console.print(f"done in {time.perf_counter() - t0:.1f} s")
 
 
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "t": 1e12, "tb": 1e12}
+
+
+def parse_bytes(text: str) -> int:
+    """``"2GiB"``, ``"512MiB"``, ``"1.5GB"``, ``"1000000"`` -> bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else None
+    if m is None or unit not in _UNITS:
+        raise HCAnalysisError(f"--max-memory {text!r}: give a size such as 2GiB, 512MiB or "
+                              "4GB (a plain number is bytes)")
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
 def _config(config: Path | None, sets: list[str], species: str | None, window: int | None,
             stride: int | None, seed: int | None, backend: str | None) -> AnalysisConfig:
     try:
@@ -88,9 +104,13 @@ def analyze_cmd(
     scheduler: str = typer.Option(None, "--scheduler", help="Address of a Dask scheduler."),
     workers: int = typer.Option(None, "--workers", help="LocalCluster workers (--dask)."),
     force: bool = typer.Option(False, "--force", help="Recompute cached stages."),
+    max_memory: str = typer.Option(None, "--max-memory",
+                                   help="Working-memory budget, e.g. 2GiB (ion chunks)."),
 ) -> None:
     """Trajectories -> per-ion descriptors -> diffusion modes, importance, report."""
     cfg = _config(config, sets, species, window, stride, seed, backend)
+    if max_memory:
+        cfg.max_memory = parse_bytes(max_memory)
     load_options = {k: v for k, v in {
         "type_map": parse_type_map(type_map), "dt_ps": dt_ps, "topology": topology,
     }.items() if v is not None}

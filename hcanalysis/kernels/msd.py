@@ -509,7 +509,10 @@ def msd_windows(
         _msd_chunks_cuda(pos, drift, starts, length, max_lag, d, per_dim, chunk, out)
     else:
         workers = n_threads()
-        chunk = pairs_per_chunk(n_ions * nw, n_fft, nd, budget // workers)
+        # each worker's buffers stay below a quarter of the positions array (at least 1 MB), so
+        # the peak stays within ~2x the positions however small the problem
+        per_worker = min(budget // workers, max(pos.nbytes // (4 * workers), 1 << 20))
+        chunk = pairs_per_chunk(n_ions * nw, n_fft, nd, per_worker)
         chunk = max(1, min(chunk, -(-n_ions * nw // workers)))
         _msd_chunks_cpu(pos, drift, starts, length, max_lag, d, per_dim, chunk, out)
     shape = (n_ions, nw) + ((nd,) if per_dim else ()) + (max_lag + 1,)

@@ -90,8 +90,8 @@ def _peer_msd(traj, ion_pos: np.ndarray, bounds: np.ndarray) -> float:
 def _peer_structure(traj, frames: np.ndarray, cfg, cutoffs: dict) -> float:
     import freud
 
-    na_c = float(cutoffs.get("NaC", cutoffs.get("Na-C", 3.5)))
-    na_na = float(cutoffs.get("NaNa", cutoffs.get("Na-Na", 4.0)))
+    na_c = float(cutoffs.get("ion-C", 3.5))  # the cutoffs our structure stage chose
+    na_na = float(cutoffs.get("ion-ion", 4.0))
     t0 = time.perf_counter()
     rdf_nc = freud.density.RDF(bins=160, r_max=min(8.0, 0.49 * traj.box(0)[0, 0]))
     rdf_nn = freud.density.RDF(bins=160, r_max=min(8.0, 0.49 * traj.box(0)[0, 0]))
@@ -144,10 +144,10 @@ def case(name: str, path: Path, repeat: int, gpu: bool = False, warm: bool = Tru
     meta = res.descriptors[0].metadata
     cutoffs = {}
     rep = meta.get("reports", {}).get("structure", "")
-    for part in rep.split(","):  # "n_NaNa cutoff 3.91 Å (...)"
+    for part in rep.split(","):  # "ion-ion cutoff 3.91 Å (first minimum ...)"
         words = part.split()
         if "cutoff" in words:
-            cutoffs[words[0].removeprefix("n_")] = float(words[words.index("cutoff") + 1])
+            cutoffs[words[0]] = float(words[words.index("cutoff") + 1])
         if gpu:
             cfg_gpu = AnalysisConfig.from_dict({**cfg.to_dict(), "backend": "cuda"})
             _ours(path, Path(tmp) / "warm_gpu", cfg_gpu, 1)
@@ -170,7 +170,7 @@ def case(name: str, path: Path, repeat: int, gpu: bool = False, warm: bool = Tru
         "n_atoms": int(traj.n_atoms), "n_windows": int(ctx.n_windows),
         "rows": int(len(res.table)), "hcanalysis_analyze_s": ours, "warm_up_run": warm,
         "analyze_step_seconds": steps, "descriptor_stage_seconds": meta.get("stage_seconds"),
-        "peer_seconds": peers,
+        "peer_seconds": peers, "cutoffs_A": cutoffs,
         "peer_sum_s": peer_sum, "ratio_peer_sum_over_hcanalysis": peer_sum / ours, **extra,
     }
     print(f"{name}: {row['n_frames']} frames x {row['n_ions']} ions ({row['rows']} rows): "

@@ -34,11 +34,12 @@ from benchmarks.common import RESULTS, machine_info
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _cmd(big: Path, out: Path, budget: str, window: int) -> list[str]:
+def _cmd(big: Path, out: Path, budget: str, window: int, sets: list[str] = ()) -> list[str]:
     exe = Path(sys.executable).parent / "hcanalysis"
+    extra = [a for s in sets for a in ("--set", s)]
     return ["/usr/bin/time", "-v", str(exe), "analyze", str(big), "-o", str(out),
-            "--set", 'stages=["msd","hops"]', "--max-memory", budget, "--window", str(window),
-            "--force"]
+            "--set", 'stages=["msd","hops"]', *extra, "--max-memory", budget,
+            "--window", str(window), "--force"]
 
 
 def _time_v(text: str) -> dict:
@@ -69,6 +70,19 @@ def _shape(path: Path) -> tuple:
         return f["particles/all/position/value"].shape
 
 
+def _rss_log(path: Path) -> dict:
+    """Summary of a sampler log (``epoch_s rss_kB cpu_ticks`` per line, every few seconds)."""
+    import numpy as np
+
+    rows = np.array([[float(x) for x in line.split()[:3]]
+                     for line in path.read_text().splitlines() if len(line.split()) >= 3])
+    rss = rows[:, 1] / 1024
+    return {"samples": int(len(rows)), "seconds": float(rows[-1, 0] - rows[0, 0]),
+            "max_mb": round(float(rss.max()), 1), "median_mb": round(float(np.median(rss)), 1),
+            "p95_mb": round(float(np.percentile(rss, 95)), 1),
+            "cpu_s": float(rows[-1, 2] - rows[0, 2]) / 100}
+
+
 def _run(cmd: list[str]) -> str:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
@@ -76,14 +90,14 @@ def _run(cmd: list[str]) -> str:
     return proc.stdout + proc.stderr
 
 
-def baseline(budget: str, window: int) -> dict:
+def baseline(budget: str, window: int, sets: list[str] = ()) -> dict:
     """The same analyze of a tiny trajectory of the same kind (what any run costs)."""
     from benchmarks.make_big import write_big
 
     with tempfile.TemporaryDirectory() as tmp:
         tiny = Path(tmp) / "tiny.h5"
         write_big(tiny, 400, 200, 2000, None, progress=False)
-        text = _run(_cmd(tiny, Path(tmp) / "out", budget, min(window, 100)))
+        text = _run(_cmd(tiny, Path(tmp) / "out", budget, min(window, 100), sets))
         res = _time_v(text)
         res["descriptor_peak_rss_mb"] = _descriptor_meta(Path(tmp) / "out").get("peak_rss_mb")
         res["case"] = "400 frames, 200 Na, 2,000 C"
@@ -102,9 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--collect", type=Path, default=None,
                     help="log of a `/usr/bin/time -v hcanalysis analyze` run made earlier")
     ap.add_argument("--name", default="out_of_core")
+    ap.add_argument("--rss-log", action="append", default=[], metavar="LABEL=PATH",
+                    help="an RSS sampler log (lines: epoch_s rss_kB cpu_ticks) to summarise")
+    ap.add_argument("--set", dest="sets", action="append", default=[],
+                    help="extra `--set` of the analyze command, e.g. msd.remove_drift=null")
     args = ap.parse_args(argv)
     text = args.collect.read_text() if args.collect else _run(
-        _cmd(args.big, args.outdir, args.max_memory, args.window))
+        _cmd(args.big, args.outdir, args.max_memory, args.window, args.sets))
     run = _time_v(text)
     meta = _descriptor_meta(args.outdir)
     budget = parse_bytes(args.max_memory)
@@ -112,11 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     chunk = re.search(r"(\d+) ion chunk\(s\) of <= (\d+) ions", meta["reports"]["dynamics"])
     n_chunks, per_chunk = int(chunk.group(1)), int(chunk.group(2))
     pos_chunk_mb = per_chunk * n_frames * 3 * 8 / 2**20
-    base = baseline(args.max_memory, args.window)
+    base = baseline(args.max_memory, args.window, args.sets)
     desc_peak = float(meta["peak_rss_mb"])
     base_desc = float(base["descriptor_peak_rss_mb"])
     res = {
-        "command": " ".join(_cmd(args.big, args.outdir, args.max_memory, args.window)[2:]),
+        "command": " ".join(_cmd(args.big, args.outdir, args.max_memory, args.window,
+                                 args.sets)[2:]),
         "file": {"path": str(args.big), "bytes": args.big.stat().st_size,
                  "shape": list(_shape(args.big)), "n_ions": n_ions},
         "budget_bytes": budget, "budget_mb": budget / 2**20,
@@ -135,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         "reports": meta.get("reports"),
         "machine": machine_info(),
     }
+    res["rss_samples"] = {label: _rss_log(Path(p)) for label, p in
+                          (x.split("=", 1) for x in args.rss_log)}
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{args.name}.json"
     path.write_text(json.dumps(res, indent=2, default=float) + "\n")

@@ -252,6 +252,8 @@ def build_fragments(
     max_tries: int = 6,
     n_centres: int = 6,
     n_orientations: int = 12,
+    direct_max_density: float = 1.6,
+    _return_ids: bool = False,
 ) -> tuple[Atoms, BuildReport]:
     """Fast hard-carbon model: curved, randomly oriented and stacked graphene fragments.
 
@@ -263,6 +265,12 @@ def build_fragments(
     ``max_tries`` rejections the separation is lowered by 3 % (never below
     ``min_separation_floor``) and smaller fragments are tried. The carbon density is exact
     by construction (the cell is sized from ``n_carbon`` and ``density``).
+
+    Random placement of rigid plates jams above about 1.7 g/cm³, so denser targets (above
+    ``direct_max_density``, default 1.6) are placed at 1.6 g/cm³ and then compressed: the
+    fragment centres are scaled affinely in 2 % stages and overlapping fragments take random
+    rigid moves that lower their overlap until every inter-fragment distance is again above
+    the separation (lowered in 5 % steps, not below 1.9 Å, when a stage jams).
 
     Parameters
     ----------
@@ -276,7 +284,10 @@ def build_fragments(
     seed : int
         Seed of the generator (same seed, same structure).
     min_separation : float
-        Minimum distance between atoms of different fragments, Å.
+        Minimum distance between atoms of different fragments, Å (the value finally used
+        is ``report.params["final_min_separation"]``).
+    direct_max_density : float
+        Above this carbon density, place then compress (see above), g/cm³.
 
     Returns
     -------
@@ -288,6 +299,32 @@ def build_fragments(
     if cell is None:
         if not 0.3 <= density <= 3.0:
             raise ValueError(f"density {density} g/cm³ is outside 0.3-3.0")
+        if density > direct_max_density:
+            # dense: place at direct_max_density, then compress with rigid-fragment moves
+            atoms, rep = build_fragments(
+                n_carbon, direct_max_density, seed=seed, min_separation=min_separation,
+                min_separation_floor=min_separation_floor, radius_range=radius_range,
+                stack_probability=stack_probability, max_tries=max_tries,
+                n_centres=n_centres, n_orientations=n_orientations,
+                direct_max_density=direct_max_density, _return_ids=True,
+            )
+            ids = atoms.arrays["fragment"]
+            edge = cell_length_for_density(n_carbon, density)
+            pos, notes, sep_c = _compress(
+                atoms.arrays["unwrapped"], ids, np.diag(atoms.cell[:]).copy(), edge,
+                min_separation_floor, np.random.default_rng(seed + 1),
+            )
+            out = Atoms(f"C{n_carbon}", positions=pos, cell=np.eye(3) * edge, pbc=True)
+            rep_out = describe(out)
+            if not rep_out.min_distance >= 1.3:
+                raise RuntimeError(
+                    f"compression to {density} g/cm³ made a fragment touch its own periodic "
+                    "image; use a larger cell (more atoms) or build_melt_quench"
+                )
+            params = dict(rep.params, density=density, compressed_from=direct_max_density,
+                          final_min_separation=min(sep_c, rep.params["final_min_separation"]))
+            return out, describe(out, method="fragments", seed=seed, params=params,
+                                 notes=rep.notes + notes)
         edge = cell_length_for_density(n_carbon, density)
         cell = np.eye(3) * edge
     cell = np.asarray(cell, dtype=float)
@@ -302,6 +339,8 @@ def build_fragments(
     rmin = min(rmin, rmax)
     notes: list[str] = []
     fails = 0
+    frag_ids: list[np.ndarray] = []
+    unwrapped: list[np.ndarray] = []
     grid = _grid_points(box, 0.5)
     while len(placed) < n_carbon:
         frag = make_fragment(rng, (rmin, rmax), stack_probability=stack_probability)
@@ -324,7 +363,8 @@ def build_fragments(
         ok = False
         for centre in centres:
             for _ in range(n_orientations):
-                trial = np.mod(Rotation.random(random_state=rng).apply(frag) + centre, box)
+                trial_unwrapped = Rotation.random(random_state=rng).apply(frag) + centre
+                trial = np.mod(trial_unwrapped, box)
                 if tree is None:
                     ok = True
                 else:
@@ -336,6 +376,8 @@ def build_fragments(
                 break
         if ok:
             placed = np.vstack([placed, trial])
+            frag_ids.append(np.full(len(trial), len(frag_ids)))
+            unwrapped.append(trial_unwrapped)
             fails = 0
             continue
         fails += 1
@@ -356,6 +398,9 @@ def build_fragments(
                         "build_melt_quench for dense carbons"
                     )
     atoms = Atoms(f"C{n_carbon}", positions=placed, cell=cell, pbc=True)
+    if _return_ids:
+        atoms.arrays["fragment"] = np.concatenate(frag_ids)
+        atoms.arrays["unwrapped"] = np.vstack(unwrapped)
     params = dict(
         n_carbon=n_carbon,
         density=density,
@@ -366,6 +411,90 @@ def build_fragments(
     )
     rep = describe(atoms, method="fragments", seed=seed, params=params, notes=notes)
     return atoms, rep
+
+
+def _overlap(trial: np.ndarray, tree: cKDTree, box: np.ndarray, ids: np.ndarray, k: int,
+             sep: float) -> float:
+    """Sum of (sep - d)² over pairs closer than ``sep`` between ``trial`` (fragment k) and
+    atoms of other fragments."""
+    pairs = tree.query_ball_point(trial, sep)
+    pen = 0.0
+    for a, js in enumerate(pairs):
+        js = [j for j in js if ids[j] != k]
+        if js:
+            d = tree.data[js] - trial[a]
+            d -= box * np.round(d / box)
+            r = np.linalg.norm(d, axis=1)
+            pen += float(np.sum((sep - r[r < sep]) ** 2))
+    return pen
+
+
+def _compress(pos: np.ndarray, ids: np.ndarray, box: np.ndarray, edge: float, sep: float,
+              rng: np.random.Generator, stage: float = 0.98, max_sweeps: int = 150,
+              sep_floor: float = 1.9) -> tuple[np.ndarray, list[str], float]:
+    """Compress a packing of rigid fragments to a cube of ``edge`` Å.
+
+    Stages scale the fragment centres affinely (fragments keep their shape) by at most
+    ``stage`` per stage; after each, overlapping fragments (atoms of different fragments
+    closer than ``sep``) take random rigid moves (translation ≤ 0.3 Å, rotation ≤ 0.15 rad)
+    that are kept when they lower the overlap, until none is left.
+    """
+    n_frag = int(ids.max()) + 1
+    frags = []
+    for k in range(n_frag):
+        p = pos[ids == k]  # unwrapped (whole) fragment
+        com = p.mean(axis=0)
+        frags.append([p - com, com, np.eye(3)])
+    notes: list[str] = []
+    cur = box.copy()
+    target = np.full(3, edge)
+
+    def assemble():
+        out = np.empty_like(pos)
+        for k, (loc, com, rot) in enumerate(frags):
+            out[ids == k] = loc @ rot.T + com
+        return np.mod(out, cur)
+
+    while True:
+        new = np.maximum(target, cur * stage)
+        for f in frags:
+            f[1] = f[1] * new / cur
+        cur = new
+        for _sweep in range(max_sweeps):
+            allpos = assemble()
+            tree = cKDTree(allpos, boxsize=cur)
+            bad = {int(ids[i]) for i, j in tree.query_pairs(sep) if ids[i] != ids[j]}
+            bad |= {int(ids[j]) for i, j in tree.query_pairs(sep) if ids[i] != ids[j]}
+            if not bad:
+                break
+            for k in rng.permutation(sorted(bad)):
+                loc, com, rot = frags[k]
+                now = _overlap(np.mod(loc @ rot.T + com, cur), tree, cur, ids, k, sep)
+                for _ in range(8):
+                    dr = Rotation.from_rotvec(rng.normal(scale=0.15 / 3**0.5, size=3))
+                    rot2 = dr.as_matrix() @ rot
+                    com2 = com + rng.normal(scale=0.3 / 3**0.5, size=3)
+                    trial = np.mod(loc @ rot2.T + com2, cur)
+                    pen = _overlap(trial, tree, cur, ids, k, sep)
+                    if pen < now:
+                        frags[k][1], frags[k][2] = com2, rot2
+                        allpos[ids == k] = trial
+                        tree = cKDTree(allpos, boxsize=cur)
+                        break
+        else:
+            if sep * 0.95 < sep_floor:
+                raise RuntimeError(
+                    f"compression jammed at {cur[0]:.2f} Å (target {edge:.2f} Å): lower the "
+                    "density or use build_melt_quench for dense carbons"
+                )
+            sep *= 0.95
+            notes.append(f"compression: separation lowered to {sep:.2f} Å")
+            continue
+        if np.allclose(cur, target):
+            break
+    notes.append(f"compressed from {box[0]:.2f} Å to {edge:.2f} Å with rigid-fragment moves "
+                 f"(separation {sep:.2f} Å)")
+    return assemble(), notes, sep
 
 
 # --------------------------------------------------------------------------- melt-quench

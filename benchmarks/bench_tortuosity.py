@@ -65,6 +65,7 @@ def case(length: float, spacing: float, n_ions: int, backend: str, peers: bool,
     T.local(small, [[1.0, 1.0, 1.0]], radius=2.0, backend=backend)
     T.local(small, [[1.0, 1.0, 1.0]], radius=2.0, method="fmm")
     K.geodesic_fmm(small, np.eye(3) * 8, [0])
+    K.geodesic_dijkstra(small, np.eye(3) * 8, [0])
 
     perc = timed(t, "percolation", lambda: T.percolation(mask, box=box))
     g = timed(t, "global_tau_3_axes", lambda: T.global_tortuosity(mask, box=box,

@@ -415,6 +415,7 @@ def local(
     order: int = 2,
     snap_distance: float = 3.0,
     backend: str = "auto",
+    chunk: int = 1024,
 ) -> LocalTortuosity:
     """Local geodesic tortuosity around points (ions).
 
@@ -442,6 +443,8 @@ def local(
         computed); only used to stop searches early, results do not depend on it.
     backend : {"auto", "cpu", "cuda"}
         ``cuda``: batched relaxation on local boxes (Dijkstra metric).
+    chunk : int
+        Ions per kernel call (bounds the memory of the shell-distance block).
 
     Returns
     -------
@@ -484,8 +487,11 @@ def local(
                     labels = comp
                 elif len(cs) > 8:
                     labels = K.wrapping_components(g.mask)[0]
-            dist = K.local_shell_distances(g.mask, g.box, cs, offs, cutoff, method=method,
-                                           order=order, labels=labels)
+            # ions in chunks: the (n, n_shell) distance block stays bounded (streaming)
+            dist = np.concatenate([
+                K.local_shell_distances(g.mask, g.box, cs[lo:lo + chunk], offs, cutoff,
+                                        method=method, order=order, labels=labels)
+                for lo in range(0, len(cs), chunk)])
         ok = np.isfinite(dist)
         ratio = np.where(ok, dist / r, 0.0)
         cnt = ok.sum(axis=1)

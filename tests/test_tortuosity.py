@@ -322,3 +322,24 @@ def test_component_labels_only_speed_up(rng):
     np.testing.assert_array_equal(a.tau[:3], b.tau)
     np.testing.assert_array_equal(a.reachable[:3], b.reachable)
     assert np.all(a.reachable <= a.void_fraction)
+
+
+def test_components_agree_with_voidmap_and_voidmap_input(rng):
+    """Our components partition the void exactly as VoidMap.components (26-connected,
+    periodic), which ``local`` uses for early stopping; a VoidMap works as input."""
+    from scipy import ndimage
+
+    from hcanalysis import voids
+
+    d = ndimage.gaussian_filter(rng.normal(size=(20, 22, 18)), 2, mode="wrap")
+    vm = voids.from_distance(d / d.std(), TRI, probe=1.0)
+    ours, _ = K.wrapping_components(vm.mask)
+    m = vm.mask
+    pairs = set(zip(vm.components[m].tolist(), ours[m].tolist(), strict=True))
+    assert len(pairs) == ours.max() + 1 == vm.components.max() + 1 > 1
+    pts = vm.index_to_cart(np.argwhere(m)[:10])
+    a = T.local(vm, pts, radius=2.0)
+    b = T.local(vm.mask, pts, radius=2.0, box=vm.box, labels=ours)
+    np.testing.assert_array_equal(a.tau, b.tau)
+    g = T.global_tortuosity(vm, max_starts=4)
+    assert g.tau.shape == (3,)

@@ -784,7 +784,7 @@ def shell_offsets(box: np.ndarray, shape, radius: float, thickness: float):
 
 @njit(parallel=True, cache=True)
 def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp, order,
-                  init_off, init_d, labels, use_labels):
+                  init_off, init_d, labels, use_labels, n_chunks):
     n = centres.shape[0]
     ns = offs.shape[0]
     out = np.full((n, ns), np.inf)
@@ -794,74 +794,82 @@ def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp
     size = bx * by * bz
     per = np.zeros(3, dtype=np.int64)
     hcoef = np.zeros((3, 3))
-    for ion in prange(n):
+    centre = (m[0] * by + m[1]) * bz + m[2]
+    ni = init_off.shape[0]
+    for ch in prange(n_chunks):
+        # per-thread buffers, reused for every ion (entries valid when stamp == sv)
         lm = np.empty(size, dtype=np.uint8)
-        ci = centres[ion, 0]
-        cj = centres[ion, 1]
-        ck = centres[ion, 2]
-        for a in range(bx):
-            ga = (ci + a - m[0]) % shape[0]
-            for b in range(by):
-                gb = (cj + b - m[1]) % shape[1]
-                base = (ga * shape[1] + gb) * shape[2]
-                for c in range(bz):
-                    gc = (ck + c - m[2]) % shape[2]
-                    lm[(a * by + b) * bz + c] = mask[base + gc]
         dist = np.empty(size)
         stamp = np.zeros(size, dtype=np.int32)
+        hpos = np.empty(size if method == 0 else 1, dtype=np.int64)
+        acc = np.zeros(size if method == 1 else 1, dtype=np.uint8)
+        tmark = np.zeros(size, dtype=np.uint8)
         hk = np.empty(4096)
         hv = np.empty(4096, dtype=np.int64)
-        centre = (m[0] * by + m[1]) * bz + m[2]
-        tmark = np.zeros(size, dtype=np.uint8)
-        tcount = 0
-        own = labels[(ci * shape[1] + cj) * shape[2] + ck] if use_labels else 0
-        for s in range(ns):
-            v = ((m[0] + offs[s, 0]) * by + m[1] + offs[s, 1]) * bz + m[2] + offs[s, 2]
-            if use_labels:
-                ga = (ci + offs[s, 0]) % shape[0]
-                gb = (cj + offs[s, 1]) % shape[1]
-                gc = (ck + offs[s, 2]) % shape[2]
-                if labels[(ga * shape[1] + gb) * shape[2] + gc] != own:
-                    continue  # another component: never reachable, do not wait for it
-            if lm[v] != 0 and tmark[v] == 0:
-                tmark[v] = 1
-                tcount += 1
-        if method == 0:
-            src = np.full(1, centre, dtype=np.int64)
-            sd = np.zeros(1)
-            _d, hk, hv = _dijkstra_core(lm, bx, by, bz, per, steps, wts, src, sd, -1, hcoef,
-                                        cutoff, dist, stamp, 1, hk, hv, tmark, tcount,
-                                        np.empty(size, dtype=np.int64))
-        else:
-            acc = np.zeros(size, dtype=np.uint8)
-            ni = init_off.shape[0]
-            src = np.empty(ni + 1, dtype=np.int64)
-            sd = np.zeros(ni + 1)
-            src[0] = centre
-            cnt = 1
-            for q in range(ni):
-                # straight segment from the centre must stay in void (sampled at 4 points)
-                ok = True
-                for t in range(1, 5):
-                    fa = m[0] + int(np.rint(0.25 * t * init_off[q, 0]))
-                    fb = m[1] + int(np.rint(0.25 * t * init_off[q, 1]))
-                    fc = m[2] + int(np.rint(0.25 * t * init_off[q, 2]))
-                    if lm[(fa * by + fb) * bz + fc] == 0:
-                        ok = False
-                        break
-                if ok:
-                    src[cnt] = ((m[0] + init_off[q, 0]) * by + m[1] + init_off[q, 1]) * bz \
-                        + m[2] + init_off[q, 2]
-                    sd[cnt] = init_d[q]
-                    cnt += 1
-            _d, hk, hv = _fmm_core(lm, bx, by, bz, per, hsp, order, src[:cnt], sd[:cnt], -1,
-                                   cutoff, dist, stamp, acc, 1, hk, hv, tmark, tcount)
-        if lm[centre] == 0:
-            continue
-        for s in range(ns):
-            v = ((m[0] + offs[s, 0]) * by + m[1] + offs[s, 1]) * bz + m[2] + offs[s, 2]
-            if stamp[v] == 1 and dist[v] <= cutoff:
-                out[ion, s] = dist[v]
+        src = np.empty(ni + 1, dtype=np.int64)
+        sd = np.zeros(ni + 1)
+        sv = 0
+        for ion in range(ch, n, n_chunks):
+            sv += 1
+            ci = centres[ion, 0]
+            cj = centres[ion, 1]
+            ck = centres[ion, 2]
+            for a in range(bx):
+                ga = (ci + a - m[0]) % shape[0]
+                for b in range(by):
+                    gb = (cj + b - m[1]) % shape[1]
+                    base = (ga * shape[1] + gb) * shape[2]
+                    row = (a * by + b) * bz
+                    for c in range(bz):
+                        gc = (ck + c - m[2]) % shape[2]
+                        lm[row + c] = mask[base + gc]
+            if lm[centre] == 0:
+                continue
+            tcount = 0
+            own = labels[(ci * shape[1] + cj) * shape[2] + ck] if use_labels else 0
+            for s in range(ns):
+                v = ((m[0] + offs[s, 0]) * by + m[1] + offs[s, 1]) * bz + m[2] + offs[s, 2]
+                if use_labels:
+                    ga = (ci + offs[s, 0]) % shape[0]
+                    gb = (cj + offs[s, 1]) % shape[1]
+                    gc = (ck + offs[s, 2]) % shape[2]
+                    if labels[(ga * shape[1] + gb) * shape[2] + gc] != own:
+                        continue  # another component: never reachable, do not wait for it
+                if lm[v] != 0 and tmark[v] == 0:
+                    tmark[v] = 1
+                    tcount += 1
+            if method == 0:
+                src[0] = centre
+                sd[0] = 0.0
+                _d, hk, hv = _dijkstra_core(lm, bx, by, bz, per, steps, wts, src[:1], sd[:1],
+                                            -1, hcoef, cutoff, dist, stamp, sv, hk, hv, tmark,
+                                            tcount, hpos)
+            else:
+                src[0] = centre
+                sd[0] = 0.0
+                cnt = 1
+                for q in range(ni):
+                    # straight segment from the centre must stay in void (sampled at 4 points)
+                    ok = True
+                    for t in range(1, 5):
+                        fa = m[0] + int(np.rint(0.25 * t * init_off[q, 0]))
+                        fb = m[1] + int(np.rint(0.25 * t * init_off[q, 1]))
+                        fc = m[2] + int(np.rint(0.25 * t * init_off[q, 2]))
+                        if lm[(fa * by + fb) * bz + fc] == 0:
+                            ok = False
+                            break
+                    if ok:
+                        src[cnt] = ((m[0] + init_off[q, 0]) * by + m[1] + init_off[q, 1]) \
+                            * bz + m[2] + init_off[q, 2]
+                        sd[cnt] = init_d[q]
+                        cnt += 1
+                _d, hk, hv = _fmm_core(lm, bx, by, bz, per, hsp, order, src[:cnt], sd[:cnt],
+                                       -1, cutoff, dist, stamp, acc, sv, hk, hv, tmark, tcount)
+            for s in range(ns):
+                v = ((m[0] + offs[s, 0]) * by + m[1] + offs[s, 1]) * bz + m[2] + offs[s, 2]
+                tmark[v] = 0
+                if stamp[v] == sv and dist[v] <= cutoff:
+                    out[ion, s] = dist[v]
     return out
 
 
@@ -900,12 +908,15 @@ def local_shell_distances(mask: np.ndarray, box: np.ndarray, centres: np.ndarray
         init_off = np.array([d for d in itertools.product(r, r, r) if any(d)], dtype=np.int64)
         init_d = np.linalg.norm(init_off * hsp, axis=1)
     centres = np.atleast_2d(np.asarray(centres, dtype=np.int64)) % shape
+    import numba
+
     use = labels is not None
     lab = (np.ascontiguousarray(labels, dtype=np.int64).ravel() if use
            else np.zeros(1, dtype=np.int64))
+    n_chunks = max(1, min(numba.get_num_threads(), len(centres)))
     return _local_kernel(mask.ravel(), shape, centres, m, np.asarray(offsets, dtype=np.int64),
                          STEPS, step_lengths(box, mask.shape), float(cutoff), meth, hsp,
-                         int(order), init_off, init_d, lab, use)
+                         int(order), init_off, init_d, lab, use, n_chunks)
 
 
 @njit(cache=True)

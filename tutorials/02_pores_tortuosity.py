@@ -162,7 +162,10 @@ plt.show()
 # tortuosity (on a few frames per window; the carbon barely moves). Every parameter lives in
 # `AnalysisConfig` (TOML-loadable; defaults in `hcanalysis/config.py`). Radii must stay below
 # half the cell width, so for this 12 Å cell the local-density and shell radii are set
-# explicitly.
+# explicitly. The Na–Na and Na–C cutoffs default to the first minimum of the matching RDF and
+# are reported below: check them. A short run can give a broad g(r) without a clear minimum
+# (then the cutoff lands far out and `n_NaC` counts a large shell); set
+# `cfg.structure.cutoff_NaC = 3.2` (Å) or similar in that case.
 
 # %%
 cfg = AnalysisConfig()

@@ -124,7 +124,8 @@ def run_cmd(
         meta = dict(
             density=rep.carbon_density, loading=loading if structure is None else None,
             n_na=rep.composition.get("Na", 0), n_carbon=rep.composition.get("C", 0),
-            temperature_K=temperature, seed=seed,
+            temperature_K=temperature, temperature=temperature, seed=seed,
+            na_loading=rep.composition.get("Na", 0) / max(1, rep.composition.get("C", 0)),
             potential=calculators.describe(potential, model), md=asdict(cfg),
             build=rep.to_dict(), versions=versions(),
             paths=dict(traj="traj.h5", checkpoint="checkpoint.npz", log="md.log"),

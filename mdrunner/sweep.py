@@ -3,7 +3,8 @@
 Each point ``DIR/rho{density}_{loading}_s{seed}/`` gets ``traj.h5`` (H5MD), ``checkpoint.npz``,
 ``md.log`` and ``run.json`` (density, loading, seed, temperature, potential, versions,
 paths, build report, status). ``run.json`` is what ``hcanalysis ensemble`` reads next to each
-``traj.h5``. Re-running a sweep skips points whose status is ``"done"`` and resumes a point
+``traj.h5``: its top-level ``density`` (carbon, g/cm³), ``na_loading`` (Na/C) and
+``temperature`` (K). Re-running a sweep skips points whose status is ``"done"`` and resumes a point
 that has a checkpoint.
 """
 
@@ -98,6 +99,9 @@ def run_point(point: SweepPoint, out_dir, *, stop_after: int | None = None,
             n_na=rep.composition.get("Na", 0),
             n_carbon=rep.composition.get("C", 0),
             temperature_K=cfg.temperature_K,
+            # the names hcanalysis.ensemble reads: carbon density (g/cm³), Na/C, K
+            na_loading=rep.composition.get("Na", 0) / max(1, rep.composition.get("C", 0)),
+            temperature=cfg.temperature_K,
             seed=point.seed,
             potential=calculators.describe(point.potential, point.model),
             md=asdict(cfg),
@@ -139,7 +143,12 @@ def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print)
             log(f"{p.name}: {'skipped (done)' if r.get('skipped') else r['status']}")
             results.append(r)
         return results
-    with ProcessPoolExecutor(max_workers=workers) as ex:
+    import multiprocessing
+
+    # spawn, not fork: the parent may hold threads (torch, numba, h5py) that fork would copy
+    # in a locked state
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
         futs = {ex.submit(run_point, p, out_dir): p for p in points}
         for fut in as_completed(futs):
             r = fut.result()

@@ -269,9 +269,26 @@ def test_sweep_resumes_without_redoing(tmp_path):
     np.testing.assert_allclose(x, y, atol=1e-8)
     meta = json.loads((tmp_path / b.name / "run.json").read_text())
     assert meta["density"] == 1.2 and meta["loading"] == "NaC10" and meta["n_na"] == 4
-    assert meta["seed"] == 1 and meta["temperature_K"] == 300
+    assert meta["seed"] == 1 and meta["temperature_K"] == 300 == meta["temperature"]
+    assert meta["na_loading"] == pytest.approx(0.1)
+    from hcanalysis.ensemble import read_metadata
+
+    table = read_metadata([tmp_path / a.name / "traj.h5", tmp_path / b.name / "traj.h5"])
+    assert list(table["density"]) == [1.0, 1.2]
+    assert list(table["na_loading"]) == pytest.approx([0.1, 0.1])
     assert meta["potential"]["potential"] == "lj" and "ase" in meta["versions"]
     assert meta["paths"]["traj"] == "traj.h5"
+
+
+def test_sweep_parallel_workers(tmp_path):
+    pts = [_point(0), _point(1)]
+    res = run_sweep(pts, tmp_path, workers=2, log=lambda m: None)
+    assert sorted(r["seed"] for r in res) == [0, 1]
+    assert all(r["status"] == "done" for r in res)
+    import hcanalysis
+
+    for p in pts:
+        assert hcanalysis.load(tmp_path / p.name / "traj.h5").n_frames == 7
 
 
 def test_cli_build_and_run(tmp_path):

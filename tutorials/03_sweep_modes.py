@@ -124,18 +124,13 @@ for p in points:
           f"{meta['carbon_density']:.2f} g/cm³, {meta['result']['n_frames']} frames")
 
 # %% [markdown]
-# `hcanalysis.ensemble` correlates against the processing variables `density` (g/cm³),
-# `na_loading` (Na per C) and `temperature` (K), read for each trajectory from
-# `<file>.json`, `<stem>.json` or `run.json` next to it. mdrunner's `run.json` records the
-# loading as a formula ("NaC12") and the temperature as `temperature_K`, so we add the numeric
-# variables in a `traj.json` beside each trajectory.
+# `hcanalysis.ensemble` correlates against the processing variables `density` (carbon,
+# g/cm³), `na_loading` (Na per C) and `temperature` (K), read for each trajectory from the
+# `run.json` mdrunner wrote beside it (or from `<file>.json`, `<stem>.json`, or a CSV).
 
 # %%
-for path in runs:
-    meta = json.loads((path.parent / "run.json").read_text())
-    variables = dict(density=meta["density"], na_loading=meta["n_na"] / meta["n_carbon"],
-                     temperature=meta["temperature_K"], loading=meta["loading"])
-    path.with_suffix(".json").write_text(json.dumps(variables))
+print(json.dumps({k: v for k, v in json.loads((runs[0].parent / "run.json").read_text()).items()
+                  if k in ("density", "na_loading", "temperature", "loading", "seed")}))
 
 # %% [markdown]
 # ## 3. Analyse every run

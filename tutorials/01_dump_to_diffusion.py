@@ -225,9 +225,9 @@ plt.show()
 # %%
 rate = table.sort_values(["ion", "window"])["hop_rate"].to_numpy().reshape(win.D.shape)
 fig, ax = plt.subplots(figsize=(5, 4))
-ax.scatter(np.maximum(win.D, 1e-5).ravel(), rate.ravel(), c=np.repeat(np.arange(win.D.shape[0]),
-           win.D.shape[1]), cmap="viridis", s=18)
-ax.set(xscale="log", xlabel="D per (ion, window) (Å²/ps)", ylabel="hop rate (1/ps)",
+ax.scatter(np.log10(np.maximum(win.D, 1e-5)).ravel(), rate.ravel(),
+           c=np.repeat(np.arange(win.D.shape[0]), win.D.shape[1]), cmap="viridis", s=18)
+ax.set(xlabel="log10 D per (ion, window) (Å²/ps)", ylabel="hop rate (1/ps)",
        title="mobility per (ion, window), colour = ion")
 fig.tight_layout()
 fig.savefig("fig1_mobility.png", dpi=100)

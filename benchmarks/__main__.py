@@ -95,6 +95,42 @@ def ratios(obj, path: str = "") -> list[tuple[str, float]]:
     return found
 
 
+def existing_results(quick: bool) -> dict[str, dict]:
+    """``{benchmark: {file name: JSON}}`` of the results files already written."""
+    out: dict[str, dict] = {}
+    for name in available():
+        files = [p for p in sorted(RESULTS.glob(f"{name}_*.json"))
+                 if p.stem.endswith("_quick") == quick]
+        if files:
+            out[name] = {p.name: json.loads(p.read_text()) for p in files}
+    return out
+
+
+def _plot(quick: bool) -> dict | None:
+    """The MSD scaling plot from this mode's MSD results, else the other mode's."""
+    candidates = ["msd_cpu_quick.json", "msd_cpu.json"][:: 1 if quick else -1]
+    msd_json = next((RESULTS / c for c in candidates if (RESULTS / c).is_file()), None)
+    if msd_json is None:
+        return None
+    png = scaling_plot(msd_json, RESULTS / f"scaling{'_quick' if quick else ''}.png")
+    print(f"scaling plot: {png} (from {msd_json.name})")
+    return {"png": png.name if png else None, "from": msd_json.name}
+
+
+def table_from_results(quick: bool) -> int:
+    """Print the ratio table of the results on disk (each file's machine and date listed)."""
+    res = existing_results(quick)
+    for name, files in res.items():
+        for fname, data in files.items():
+            m = data.get("machine", {})
+            stamp = (RESULTS / fname).stat().st_mtime
+            print(f"{name:11s} {fname:28s} {time.strftime('%Y-%m-%d %H:%M', time.gmtime(stamp))}"
+                  f" UTC  load {m.get('load_average')}")
+    print(format_table([r for name, files in res.items() for r in ratio_rows(name, files)]))
+    _plot(quick)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -103,11 +139,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--gpu", action="store_true", help="also time the CUDA kernels")
     r.add_argument("--only", default="", help="comma-separated names, e.g. msd,hops")
     r.add_argument("--all", action="store_true", help="every bench_*.py (also md)")
+    t = sub.add_parser("table", help="the ratio table and the plot from the results JSON "
+                       "already in benchmarks/results (no run)")
+    t.add_argument("--quick", action="store_true", help="from the *_quick.json results")
     sub.add_parser("list", help="list the benchmarks")
     args = ap.parse_args(argv)
     if args.command == "list":
         print("\n".join(available()))
         return 0
+    if args.command == "table":
+        return table_from_results(args.quick)
     names = [n for n in args.only.split(",") if n] or (
         available() if args.all else default_set())
     unknown = sorted(set(names) - set(available()))
@@ -124,12 +165,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, load {m['load_average']}")
     print(format_table(rows))
     # the MSD scaling series of this run, else the last one written (quick or full)
-    candidates = ["msd_cpu_quick.json", "msd_cpu.json"][::1 if args.quick else -1]
-    msd_json = next((RESULTS / c for c in candidates if (RESULTS / c).is_file()), None)
-    if msd_json is not None:
-        png = scaling_plot(msd_json, RESULTS / f"scaling{'_quick' if args.quick else ''}.png")
-        summary["scaling_plot"] = {"png": png.name if png else None, "from": msd_json.name}
-        print(f"scaling plot: {png} (from {msd_json.name})")
+    summary["scaling_plot"] = _plot(args.quick)
     out.write_text(json.dumps(summary, indent=2, default=float) + "\n")
     failed = [n for n, v in summary["benchmarks"].items() if v["returncode"] != 0]
     print(f"\nwrote {out}" + (f"; FAILED: {failed}" if failed else ""))

@@ -153,10 +153,12 @@ def _tortuosity(d: dict) -> list[dict]:
     rows = []
     for c in d.get("cases", []):
         s = c.get("seconds", {})
-        for peer, v in c.get("ratios_peer_over_hcanalysis", {}).items():
+        for key, v in c.get("ratios_peer_over_hcanalysis", {}).items():
+            peer, _, ours = key.partition("_over_")
+            ours = ours.removeprefix("ours_").replace("_", " ") or "tortuosity"
             rows.append(_row("tortuosity", f"{c.get('case', d.get('case'))} grid {c.get('grid')}",
-                             f"tortuosity ({c.get('backend', 'cpu')})", None, peer,
-                             s.get(peer), v))
+                             f"{ours} ({c.get('backend', 'cpu')})", None,
+                             peer.replace("_", " "), s.get(peer), v))
     return rows
 
 

@@ -104,6 +104,30 @@ def baseline(budget: str, window: int, sets: list[str] = ()) -> dict:
     return res
 
 
+_COMPUTE = """
+import json, sys
+from hcanalysis import load
+from hcanalysis.config import AnalysisConfig
+from hcanalysis.descriptors import compute
+cfg = AnalysisConfig()
+cfg.stages = ["msd", "hops"]
+for s in json.loads(sys.argv[4]):
+    cfg.set_from_string(s)
+cfg.max_memory = int(sys.argv[2])
+cfg.windows.window = int(sys.argv[3])
+m = compute(load(sys.argv[1]), cfg).metadata
+print("META " + json.dumps({k: m[k] for k in ("peak_rss_mb", "total_seconds", "reports")}))
+"""
+
+
+def descriptors_only(big: Path, budget: int, window: int, sets: list[str]) -> dict:
+    """Peak RSS of a process that only computes the descriptor table (no modes/report)."""
+    text = _run(["/usr/bin/time", "-v", sys.executable, "-c", _COMPUTE, str(big), str(budget),
+                 str(window), json.dumps(list(sets))])
+    meta = json.loads(text.split("META ", 1)[1].splitlines()[0])
+    return {"budget_mb": budget / 2**20, **_time_v(text), **meta}
+
+
 def main(argv: list[str] | None = None) -> int:
     from hcanalysis.cli.analyze_cmd import parse_bytes
 
@@ -116,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--collect", type=Path, default=None,
                     help="log of a `/usr/bin/time -v hcanalysis analyze` run made earlier")
     ap.add_argument("--name", default="out_of_core")
+    ap.add_argument("--also-budgets", default="",
+                    help="comma-separated budgets (e.g. 256MiB) for descriptor-only runs")
     ap.add_argument("--rss-log", action="append", default=[], metavar="LABEL=PATH",
                     help="an RSS sampler log (lines: epoch_s rss_kB cpu_ticks) to summarise")
     ap.add_argument("--set", dest="sets", action="append", default=[],
@@ -154,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
         "reports": meta.get("reports"),
         "machine": machine_info(),
     }
+    res["descriptor_only_runs"] = [
+        descriptors_only(args.big, parse_bytes(b), args.window, args.sets)
+        for b in args.also_budgets.split(",") if b]
     res["rss_samples"] = {label: _rss_log(Path(p)) for label, p in
                           (x.split("=", 1) for x in args.rss_log)}
     RESULTS.mkdir(exist_ok=True)

@@ -275,8 +275,9 @@ def scaling_plot(msd_json: Path, out_png: Path) -> Path | None:
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
     m = data.get("machine", {})
-    fig.suptitle(f"B1 MSD scaling — {m.get('cpu', '?')}, {m.get('cores', '?')} cores"
-                 + (" (quick)" if data.get("quick") else ""), fontsize=10)
+    load = m.get("load_average") or [float("nan")]
+    fig.suptitle(f"B1 MSD scaling — {m.get('cpu', '?')}, {m.get('cores', '?')} cores, load "
+                 f"{load[0]:.1f}" + (" (quick)" if data.get("quick") else ""), fontsize=10)
     fig.tight_layout()
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -48,8 +49,11 @@ def run(names: list[str], quick: bool, gpu: bool) -> dict:
         print(f"\n=== bench_{name}: {' '.join(cmd[1:])}", flush=True)
         before = {p: p.stat().st_mtime for p in RESULTS.glob("*.json")}
         t0 = time.perf_counter()
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run(cmd, cwd=HERE.parent, text=True, capture_output=True)
         wall = time.perf_counter() - t0
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
         print(proc.stdout, end="")
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
@@ -61,6 +65,7 @@ def run(names: list[str], quick: bool, gpu: bool) -> dict:
         summary["benchmarks"][name] = {
             "returncode": proc.returncode,
             "wall_s": round(wall, 2),
+            "cpu_s": round(cpu, 2),  # all its threads; on a shared machine, what it needed
             "results": {p.name: json.loads(p.read_text()) for p in written},
         }
     return summary
@@ -168,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     summary["scaling_plot"] = _plot(args.quick)
     out.write_text(json.dumps(summary, indent=2, default=float) + "\n")
     failed = [n for n, v in summary["benchmarks"].items() if v["returncode"] != 0]
-    print(f"\nwrote {out}" + (f"; FAILED: {failed}" if failed else ""))
+    total = sum(v["wall_s"] for v in summary["benchmarks"].values())
+    total_cpu = sum(v["cpu_s"] for v in summary["benchmarks"].values())
+    print(f"\n{len(names)} benchmark(s): {total:.0f} s wall, {total_cpu:.0f} s CPU")
+    print(f"wrote {out}" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0
 
 

@@ -57,9 +57,9 @@ def run(names: list[str], quick: bool, gpu: bool) -> dict:
         print(proc.stdout, end="")
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
-        written = [
-            p for p in RESULTS.glob("*.json")
-            if not p.name.startswith("summary")
+        written = [  # this benchmark's files of this mode (not another run's beside it)
+            p for p in RESULTS.glob(f"{name}_*.json")
+            if p.stem.endswith("_quick") == quick
             and (p not in before or p.stat().st_mtime > before[p])
         ]
         summary["benchmarks"][name] = {

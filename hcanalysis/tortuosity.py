@@ -33,9 +33,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hcanalysis.kernels import tortuosity as K
-from hcanalysis.kernels.backend import resolve_backend
+from hcanalysis.kernels.backend import default_memory_budget, resolve_backend
 
 _METHODS = ("dijkstra", "fmm")
+
+
+def _backend(backend: str | None) -> str:
+    """``auto`` means the CPU here unless ``HCANALYSIS_BACKEND`` says otherwise: relaxation
+    sweeps on the GPU do more work than A* / early-stopped Dijkstra for these single-source
+    queries, so the GPU is used on request only."""
+    import os
+
+    if (backend or "auto").lower() == "auto" and not os.environ.get("HCANALYSIS_BACKEND"):
+        return "cpu"
+    return resolve_backend(backend)
 
 
 # ---------------------------------------------------------------------------------- input
@@ -200,8 +211,10 @@ class GlobalTortuosity:
         }
 
 
-def _image_distances_cuda(mask, box, axis, starts, batch: int = 64) -> np.ndarray:
+def _image_distances_cuda(mask, box, axis, starts, batch: int | None = None) -> np.ndarray:
     shape = np.asarray(mask.shape)
+    if batch is None:  # distances of one batch entry: 3 copies x 8 B, plus the mask
+        batch = int(max(1, min(64, default_memory_budget("cuda") // (27 * mask.size))))
     lm = K.lifted_mask(mask, axis).astype(bool)
     per = [True, True, True]
     per[axis] = False
@@ -261,7 +274,8 @@ def global_tortuosity(
     max_ratio : float
         Paths longer than ``max_ratio`` cell lengths are not followed.
     backend : {"auto", "cpu", "cuda"}
-        ``cuda``: batched relaxation sweeps on the GPU (Dijkstra metric).
+        ``cuda``: batched relaxation sweeps on the GPU (Dijkstra metric), on request only
+        (``auto`` = CPU unless ``HCANALYSIS_BACKEND`` is set).
 
     Returns
     -------
@@ -270,7 +284,7 @@ def global_tortuosity(
     if method not in _METHODS:
         raise ValueError(f"method={method!r}: use one of {_METHODS}")
     g = as_void_grid(void, spacing, box)
-    be = resolve_backend(backend)
+    be = _backend(backend)
     if be == "cuda" and method != "dijkstra":
         raise ValueError("backend='cuda' computes the Dijkstra metric; use method='dijkstra'")
     perc = percolation(g)
@@ -442,7 +456,8 @@ def local(
         Periodic 26-connected component ids (default ``void.components`` of a VoidMap, else
         computed); only used to stop searches early, results do not depend on it.
     backend : {"auto", "cpu", "cuda"}
-        ``cuda``: batched relaxation on local boxes (Dijkstra metric).
+        ``cuda``: batched relaxation on local boxes (Dijkstra metric), on request only
+        (``auto`` = CPU unless ``HCANALYSIS_BACKEND`` is set).
     chunk : int
         Ions per kernel call (bounds the memory of the shell-distance block).
 
@@ -455,7 +470,7 @@ def local(
     if radius <= 0:
         raise ValueError(f"radius={radius}: must be positive (Å)")
     g = as_void_grid(void, spacing, box)
-    be = resolve_backend(backend)
+    be = _backend(backend)
     if be == "cuda" and method != "dijkstra":
         raise ValueError("backend='cuda' computes the Dijkstra metric; use method='dijkstra'")
     pts = np.atleast_2d(np.asarray(points, dtype=np.float64))

@@ -343,3 +343,12 @@ def test_components_agree_with_voidmap_and_voidmap_input(rng):
     np.testing.assert_array_equal(a.tau, b.tau)
     g = T.global_tortuosity(vm, max_starts=4)
     assert g.tau.shape == (3,)
+
+
+def test_landmark_and_euclidean_heuristics_agree(rng):
+    m = rng.random((10, 9, 8)) < 0.6
+    for ax in range(3):
+        st = np.argwhere(m)[rng.choice(int(m.sum()), 6, replace=False)]  # mixed planes
+        a = K.image_distances(m, TRI, ax, st, landmark=True)
+        b = K.image_distances(m, TRI, ax, st, landmark=False)
+        np.testing.assert_array_equal(a, b)

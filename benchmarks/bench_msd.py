@@ -172,16 +172,15 @@ def main(argv: list[str] | None = None) -> dict:
                     "whenever a real GPU is present")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    repeat = 3 if args.quick else 5
+    repeat = 2 if args.quick else 5
     results: dict = {"quick": args.quick, "repeat": repeat, "threads": n_threads()}
     print("reference point (targets: >= 2x MDAnalysis, >= 1.5x freud, within 1.5x of the "
           "FFT floor, memory <= 2x positions)")
     results["reference"] = measure(*REFERENCE, repeat)
     _print(results["reference"])
     if args.quick:
-        frames = [8000]
-        ions = [1000]
-        repeat = 2
+        frames = [2000]
+        ions = [250]
     else:
         frames = [1000, 2000, 4000, 8000, 16000, 32000]
         ions = [100, 250, 500, 1000, 2000]

@@ -23,6 +23,21 @@ import numpy as np
 from benchmarks.common import machine_info, write_results
 
 PUBLISHED_MACE_H100 = 3.3e5  # atom-steps/s, MACE-MP-0b2-L batched relaxations on one H100
+#: measured peak memory of one CHGNet energy + forces evaluation on the CPU, bytes per atom
+#: (5,000 atoms of HC + Na took ~19 GB and were killed by the OOM killer on a 24 GB machine)
+CHGNET_BYTES_PER_ATOM = 4.0e6
+
+
+def available_memory() -> float:
+    """MemAvailable in bytes (inf when unknown)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return float("inf")
 
 
 def cells(sizes):
@@ -119,6 +134,13 @@ def main(argv=None) -> dict:
             rows.append({"potential": pot, "skipped": str(exc)})
             continue
         for n, atoms in structs.items():
+            need = CHGNET_BYTES_PER_ATOM * n if pot == "chgnet" and args.device == "cpu" else 0
+            if need > 0.6 * available_memory():
+                msg = (f"needs ~{need / 2**30:.0f} GiB, "
+                       f"{available_memory() / 2**30:.0f} GiB available")
+                print(f"{pot:7s} {n:5d} atoms: skipped ({msg})")
+                rows.append({"potential": pot, "n_atoms": n, "skipped": msg})
+                continue
             wall, cpu = time_calc(calc, atoms, 1 if args.quick else args.repeat)
             # on a shared machine the wall time mostly measures the other users; with one
             # torch thread the CPU time is the time the step takes on a free core

@@ -300,31 +300,24 @@ def build_fragments(
         if not 0.3 <= density <= 3.0:
             raise ValueError(f"density {density} g/cm³ is outside 0.3-3.0")
         if density > direct_max_density:
-            # dense: place at direct_max_density, then compress with rigid-fragment moves
-            atoms, rep = build_fragments(
-                n_carbon, direct_max_density, seed=seed, min_separation=min_separation,
-                min_separation_floor=min_separation_floor, radius_range=radius_range,
-                stack_probability=stack_probability, max_tries=max_tries,
-                n_centres=n_centres, n_orientations=n_orientations,
-                direct_max_density=direct_max_density, _return_ids=True,
-            )
-            ids = atoms.arrays["fragment"]
-            edge = cell_length_for_density(n_carbon, density)
-            pos, notes, sep_c = _compress(
-                atoms.arrays["unwrapped"], ids, np.diag(atoms.cell[:]).copy(), edge,
-                min_separation_floor, np.random.default_rng(seed + 1),
-            )
-            out = Atoms(f"C{n_carbon}", positions=pos, cell=np.eye(3) * edge, pbc=True)
-            rep_out = describe(out)
-            if not rep_out.min_distance >= 1.3:
-                raise RuntimeError(
-                    f"compression to {density} g/cm³ made a fragment touch its own periodic "
-                    "image; use a larger cell (more atoms) or build_melt_quench"
-                )
-            params = dict(rep.params, density=density, compressed_from=direct_max_density,
-                          final_min_separation=min(sep_c, rep.params["final_min_separation"]))
-            return out, describe(out, method="fragments", seed=seed, params=params,
-                                 notes=rep.notes + notes)
+            # dense: place at direct_max_density, then compress with rigid-fragment moves;
+            # a packing whose fragment meets its own image (or that jams) is redrawn
+            errors = []
+            for attempt in range(6):
+                sub = seed + attempt * 1_000_003
+                try:
+                    return _build_dense(
+                        n_carbon, density, sub, direct_max_density,
+                        dict(min_separation=min_separation,
+                             min_separation_floor=min_separation_floor,
+                             radius_range=radius_range, stack_probability=stack_probability,
+                             max_tries=max_tries, n_centres=n_centres,
+                             n_orientations=n_orientations),
+                        seed, attempt,
+                    )
+                except RuntimeError as exc:
+                    errors.append(str(exc))
+            raise RuntimeError(f"dense build failed 6 times; last: {errors[-1]}")
         edge = cell_length_for_density(n_carbon, density)
         cell = np.eye(3) * edge
     cell = np.asarray(cell, dtype=float)
@@ -411,6 +404,31 @@ def build_fragments(
     )
     rep = describe(atoms, method="fragments", seed=seed, params=params, notes=notes)
     return atoms, rep
+
+
+def _build_dense(n_carbon, density, sub_seed, start_density, kw, seed, attempt):
+    cap = 0.4 * cell_length_for_density(n_carbon, density)
+    rr = kw["radius_range"]
+    kw = dict(kw, radius_range=(min(rr[0], cap), min(rr[1], cap)))
+    atoms, rep = build_fragments(n_carbon, start_density, seed=sub_seed,
+                                 direct_max_density=start_density, _return_ids=True, **kw)
+    edge = cell_length_for_density(n_carbon, density)
+    pos, notes, sep_c = _compress(
+        atoms.arrays["unwrapped"], atoms.arrays["fragment"], np.diag(atoms.cell[:]).copy(),
+        edge, kw["min_separation_floor"], np.random.default_rng(sub_seed + 1),
+    )
+    out = Atoms(f"C{n_carbon}", positions=pos, cell=np.eye(3) * edge, pbc=True)
+    if not describe(out).min_distance >= 1.3:
+        raise RuntimeError(
+            f"compression to {density} g/cm³ made a fragment touch its own periodic "
+            "image; use a larger cell (more atoms) or build_melt_quench"
+        )
+    if attempt:
+        notes.append(f"dense packing redrawn {attempt} time(s) (sub-seed {sub_seed})")
+    params = dict(rep.params, density=density, compressed_from=start_density,
+                  final_min_separation=min(sep_c, rep.params["final_min_separation"]))
+    return out, describe(out, method="fragments", seed=seed, params=params,
+                         notes=rep.notes + notes)
 
 
 def _overlap(trial: np.ndarray, tree: cKDTree, box: np.ndarray, ids: np.ndarray, k: int,

@@ -99,7 +99,7 @@ def test_insert_na_counts_and_voids(method):
 
 
 def test_insert_na_too_many():
-    carbon, _ = build_fragments(60, 1.8, seed=0)
+    carbon, _ = build_fragments(60, 1.5, seed=0)
     with pytest.raises(ValueError, match="fit in the voids"):
         insert_na(carbon, 200)
 

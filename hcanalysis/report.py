@@ -103,7 +103,7 @@ def fig_centroids(inp: ReportInputs, ax) -> bool:
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xticks(x + 0.4 - width / 2)
     ax.set_xticklabels(z.columns, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("centroid (robust z)")
+    ax.set_ylabel("centroid (z-score over all rows)")
     ax.set_title("Mode signatures")
     ax.legend(fontsize=7)
     return True

@@ -3,6 +3,9 @@ correlation map -> report, with per-trajectory caching.
 
 Outputs in ``outdir``: ``descriptors.h5`` (all rows, with the mode of each), ``modes.h5``
 (labels, names, rules, UMAP map, centroids, BIC scan, stability), ``report.html`` and the PNGs,
+for three or more trajectories with metadata ``ensemble_summary.csv`` (per-trajectory mode
+fractions, descriptor means and processing variables) and ``correlation_rho.csv`` /
+``correlation_p.csv`` (Spearman ρ and p-values),
 and ``cache/`` with one descriptor file per trajectory keyed on the input's fingerprint, the
 parameters and the package version: a re-run with the same inputs reuses them. Every file is
 written under a temporary name and renamed into place, so an interrupted run leaves nothing a
@@ -222,7 +225,14 @@ def analyze(
         try:
             meta = read_metadata(paths, metadata_csv)
             result.metadata = meta
-            result.correlation = correlate(summarise(frame), meta)
+            summary = summarise(frame)
+            result.correlation = correlate(summary, meta)
+            summary.merge(meta, on="trajectory").to_csv(out / "ensemble_summary.csv",
+                                                         index=False)
+            result.correlation.rho.to_csv(out / "correlation_rho.csv")
+            result.correlation.pvalue.to_csv(out / "correlation_p.csv")
+            for name in ("ensemble_summary", "correlation_rho", "correlation_p"):
+                result.files[name] = out / f"{name}.csv"
         except (FileNotFoundError, ValueError) as exc:
             result.notes.append(f"ensemble correlation skipped: {exc}")
     combined = DescriptorTable(

@@ -5,6 +5,7 @@ import json
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import synthetic_traj as st
 
@@ -135,3 +136,33 @@ def test_dask_equals_serial(tmp_path):
     assert parallel.reused == [False, False]
     cols = ["trajectory", "ion", "window", "D", "alpha", "hop_rate", "mode"]
     np.testing.assert_array_equal(parallel.table[cols].to_numpy(), serial.table[cols].to_numpy())
+
+
+def test_ensemble_command_on_a_sweep(tmp_path, capsys):
+    """`hcanalysis ensemble` finds the runs of a sweep, reads their run.json and correlates."""
+    sweep = tmp_path / "sweep"
+    for k, d_mobile in enumerate((0.05, 0.3, 2.0)):
+        run = sweep / f"rho{1.0 + 0.2 * k:.2f}_NaC8_s0"
+        run.mkdir(parents=True)
+        hca.write_h5md(st.make(seed=10 + k, n_frames=100, D_mobile=d_mobile), run / "traj.h5")
+        (run / "run.json").write_text(json.dumps({"density": 1.0 + 0.2 * k,
+                                                  "na_loading": 0.125, "temperature": 600}))
+    toml = tmp_path / "c.toml"
+    toml.write_text('stages = ["msd", "hops"]\n[windows]\nwindow = 20\n[msd]\n'
+                    'remove_drift = "C"\n[modes]\nmax_modes = 3\n')
+    out = tmp_path / "out"
+    assert main(["ensemble", str(sweep), "-o", str(out), "--config", str(toml)]) == 0
+    err = capsys.readouterr().err
+    assert "3 runs in" in err and "strongest correlations" in err
+    tab = DescriptorTable.read(out / "descriptors.h5").frame
+    assert sorted(set(tab["trajectory"])) == [0, 1, 2]
+    # the planted mobility rises with the run's density: mean log_D correlates perfectly
+    means = tab.groupby("trajectory")["log_D"].mean().to_numpy()
+    assert np.all(np.diff(means) > 0)
+    rho = pd.read_csv(out / "correlation_rho.csv", index_col=0)
+    assert rho.loc["mean_log_D", "density"] == pytest.approx(1.0)
+    assert (out / "correlation_p.csv").is_file() and (out / "ensemble_summary.csv").is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["ensemble", str(empty), "-o", str(out)]) == 2
+    assert "no run folders with traj.h5 and run.json" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""``hcanalysis analyze`` (the main job) and ``hcanalysis demo`` (it, on the bundled sample)."""
+"""``hcanalysis analyze`` (the main job), ``hcanalysis demo`` (it, on the bundled sample) and
+``hcanalysis ensemble`` (it, on every run of an mdrunner sweep)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,11 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
         console.print("  mobility is controlled most by: " + ", ".join(
             f"{r.feature} ({r.importance:.2f})" for r in top.itertuples())
             + f"  [CV R² = {res.importance.r2:.2f}]")
+    if res.correlation is not None:
+        rho = res.correlation.rho.stack().dropna()
+        strongest = rho.reindex(rho.abs().sort_values(ascending=False).index).head(3)
+        console.print("  strongest correlations: " + ", ".join(
+            f"{q} ~ {v}: ρ = {r:+.2f}" for (q, v), r in strongest.items()))
     for note in res.notes:
         console.print(f"  [yellow]{note}")
     for name, path in res.files.items():
@@ -130,3 +136,35 @@ def demo_cmd(
     cfg = AnalysisConfig.from_toml(DEMO_CONFIG) if DEMO_CONFIG.is_file() else AnalysisConfig()
     console.print(f"demo: analysing {SAMPLE.name} -> {output}/report.html")
     _run([SAMPLE], output, cfg, {}, None, False, None, None, force)
+
+
+def find_runs(sweep_dir: Path) -> list[Path]:
+    """Trajectories of an mdrunner sweep: every ``*/traj.h5`` with a ``run.json`` beside it,
+    sorted by run name."""
+    runs = sorted(p for p in sweep_dir.glob("*/traj.h5") if (p.parent / "run.json").is_file())
+    if not runs:
+        raise HCAnalysisError(
+            f"{sweep_dir}: no run folders with traj.h5 and run.json (an mdrunner sweep); "
+            "give trajectories to `hcanalysis analyze` with --metadata instead"
+        )
+    return runs
+
+
+@app.command("ensemble")
+def ensemble_cmd(
+    sweep: Path = typer.Argument(..., help="Folder of an mdrunner sweep (run folders)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
+    config: Path = typer.Option(None, "--config", help="TOML file of parameters."),
+    sets: list[str] = typer.Option(None, "--set", help="Override a parameter: section.name=value"),
+    seed: int = typer.Option(None, "--seed", help="Seed of every random step."),
+    dask: bool = typer.Option(False, "--dask", help="Run trajectories as Dask tasks."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Address of a Dask scheduler."),
+    workers: int = typer.Option(None, "--workers", help="LocalCluster workers (--dask)."),
+    force: bool = typer.Option(False, "--force", help="Recompute cached stages."),
+) -> None:
+    """Analyse every run of a density × loading sweep and correlate modes and descriptors with
+    density, Na loading and temperature (read from each run's run.json)."""
+    runs = find_runs(sweep)
+    console.print(f"{len(runs)} runs in {sweep}")
+    cfg = _config(config, sets, None, None, None, seed, None)
+    _run(runs, output, cfg, {}, None, dask or bool(scheduler), scheduler, workers, force)

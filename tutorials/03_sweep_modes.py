@@ -138,7 +138,9 @@ print(json.dumps({k: v for k, v in json.loads((runs[0].parent / "run.json").read
 # One call: descriptors per trajectory (cached under `analysis/cache/`, so a re-run with the
 # same inputs and parameters is instant), then modes, importance, the ensemble correlation
 # map and an HTML report. These cells are ~11 Å wide, so the local-density and tortuosity
-# shell radii are set below half the cell.
+# shell radii are set below half the cell. On the command line the same analysis of a whole
+# sweep folder is `hcanalysis ensemble sweep/ -o analysis/` (parameters with `--config` or
+# `--set`).
 
 # %%
 cfg = AnalysisConfig(seed=0)

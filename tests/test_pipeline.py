@@ -114,7 +114,7 @@ def _dynamics_config() -> AnalysisConfig:
 def test_ion_chunks_equal_one_pass(sample, table):
     """A tiny memory budget streams the ions in many chunks; results are identical."""
     cfg = _dynamics_config()
-    cfg.max_memory = 160 * 3 * 8 * 6 * 3  # three ions per chunk
+    cfg.max_memory = 160 * 3 * 8 * 8 * 3  # three ions per chunk (8 x positions per ion)
     chunked = compute(hca.load(sample), cfg)
     assert chunked.metadata["reports"]["dynamics"].startswith("4 ion chunk(s) of <= 3 ions")
     for col in ("D", "alpha", "hop_rate", "p_hop_max", "path_tortuosity"):

@@ -131,8 +131,18 @@ def table_from_results(quick: bool) -> int:
             stamp = (RESULTS / fname).stat().st_mtime
             print(f"{name:11s} {fname:28s} {time.strftime('%Y-%m-%d %H:%M', time.gmtime(stamp))}"
                   f" UTC  load {m.get('load_average')}")
-    print(format_table([r for name, files in res.items() for r in ratio_rows(name, files)]))
-    _plot(quick)
+    rows = [r for name, files in res.items() for r in ratio_rows(name, files)]
+    print(format_table(rows))
+    summary = {
+        "machine": machine_info(), "quick": quick, "from_files": {
+            f: {"benchmark": n, "written_utc": time.strftime(
+                "%Y-%m-%d %H:%M", time.gmtime((RESULTS / f).stat().st_mtime)),
+                "machine": d.get("machine")} for n, files in res.items() for f, d in files.items()},
+        "ratio_table": rows, "scaling_plot": _plot(quick),
+    }
+    out = RESULTS / f"summary_table{'_quick' if quick else ''}.json"
+    out.write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    print(f"wrote {out}")
     return 0
 
 

@@ -243,16 +243,16 @@ def scaling_plot(msd_json: Path, out_png: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     ref = data.get("reference")
-    series = {
-        "frames": sorted(data.get("scaling_frames", []) + (
-            [ref] if ref and all(ref["n_ions"] == r["n_ions"]
-                                 for r in data.get("scaling_frames", [])) else []),
-            key=lambda r: r["n_frames"]),
-        "ions": sorted(data.get("scaling_ions", []) + (
-            [ref] if ref and all(ref["n_frames"] == r["n_frames"]
-                                 for r in data.get("scaling_ions", [])) else []),
-            key=lambda r: r["n_ions"]),
-    }
+
+    def with_ref(rows: list, fixed: str, x: str) -> list:
+        """The series plus the reference point when it lies on it and is not there yet."""
+        if ref and all(ref[fixed] == r[fixed] for r in rows) and ref[x] not in {
+                r[x] for r in rows}:
+            rows = [*rows, ref]
+        return sorted(rows, key=lambda r: r[x])
+
+    series = {"frames": with_ref(data.get("scaling_frames", []), "n_ions", "n_frames"),
+              "ions": with_ref(data.get("scaling_ions", []), "n_frames", "n_ions")}
     tools = [("hcanalysis_s", "hcanalysis (CPU)", "k", "o-"),
              ("hcanalysis_cuda_s", "hcanalysis (CUDA)", "tab:green", "o-"),
              ("mdanalysis_s", "MDAnalysis EinsteinMSD fft", "tab:blue", "s--"),

@@ -87,3 +87,15 @@ def test_stored_lags():
     assert np.all(np.diff(lags) > 0) and len(lags) <= MAX_STORED_LAGS + 1
     # log-spaced: about as many lags per decade at the end as at the start
     assert np.sum((lags >= 10) & (lags < 100)) > 20 and np.sum(lags >= 10_000) < 100
+
+
+def test_max_memory_flag_parsing():
+    from hcanalysis.cli.analyze_cmd import parse_bytes
+    from hcanalysis.errors import HCAnalysisError
+
+    assert parse_bytes("2GiB") == 2 * 1024**3
+    assert parse_bytes("512MiB") == 512 * 1024**2
+    assert parse_bytes("1.5GB") == 1_500_000_000
+    assert parse_bytes("1000000") == 1_000_000
+    with pytest.raises(HCAnalysisError, match="max-memory"):
+        parse_bytes("lots")

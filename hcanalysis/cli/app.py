@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
 from hcanalysis import __version__
+from hcanalysis.errors import HCAnalysisError
 
 
 @dataclass
@@ -59,3 +62,28 @@ def progress():
         console=console,
         transient=True,
     )
+
+
+def sha256(path: Path, chunk: int = 1 << 24) -> str:
+    """SHA-256 of a whole file (recorded with each command's output)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_output(path: Path, inputs: list[Path | None], force: bool,
+                 hint: str = "use --force to overwrite it") -> None:
+    """Refuse an output that is one of the inputs, or that exists without ``--force``.
+
+    Raises
+    ------
+    HCAnalysisError
+        Naming the file and what to do.
+    """
+    for p in inputs:
+        if p is not None and Path(p).exists() and Path(path).resolve() == Path(p).resolve():
+            raise HCAnalysisError(f"{path}: the output would overwrite an input file")
+    if Path(path).exists() and not force:
+        raise HCAnalysisError(f"{path} exists; {hint}")

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from hcanalysis.cli.app import app, console
+from hcanalysis.cli.app import app, check_output, console, sha256
 from hcanalysis.errors import HCAnalysisError
-
-
-def _sha256(path: Path, chunk: int = 1 << 24) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _check_output(path: Path, inputs: list[Path], force: bool) -> None:
-    for p in inputs:
-        if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():
-            raise HCAnalysisError(f"{path}: the output would overwrite an input file")
-    if path.exists() and not force:
-        raise HCAnalysisError(f"{path} exists; use --force to overwrite it")
 
 
 def mobility_order(positions: np.ndarray) -> np.ndarray:
@@ -166,7 +149,7 @@ def hops_cmd(
     png_hist = output.with_name(output.stem + "_hist.png")
     inputs = [traj_path, topology]
     for p in [output] + ([png_phop, png_hist] if plots else []):
-        _check_output(p, inputs, force)
+        check_output(p, inputs, force)
     thr: str | float = threshold
     if threshold != "auto":
         try:
@@ -201,7 +184,7 @@ def hops_cmd(
     d_hop = wt.rate * mean_l2 / 6 if len(events) else 0.0
     meta = {
         "input": str(traj_path),
-        "input_sha256": _sha256(traj_path),
+        "input_sha256": sha256(traj_path),
         "species": species,
         "method": method,
         "half_window_frames": int(half_window),

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from hcanalysis.cli.app import app, console
+from hcanalysis.cli.app import app, check_output, console, sha256
 from hcanalysis.errors import HCAnalysisError
-
-
-def _sha256(path: Path, chunk: int = 1 << 24) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _check_output(path: Path, inputs: list[Path | None], force: bool) -> None:
-    for p in inputs:
-        if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():
-            raise HCAnalysisError(f"{path}: the output would overwrite an input file")
-    if path.exists() and not force:
-        raise HCAnalysisError(f"{path} exists; use --force to overwrite it")
 
 
 def _masses(species: np.ndarray) -> np.ndarray:
@@ -193,7 +176,7 @@ def msd_cmd(
     png = output.with_suffix(".png")
     inputs = [traj_path, topology]
     for p in [output] + ([png] if plots else []):
-        _check_output(p, inputs, force)
+        check_output(p, inputs, force)
     traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
                 type_map=parse_type_map(type_map))
     ion_atoms = traj.atom_indices[traj.indices(species)]
@@ -225,7 +208,7 @@ def msd_cmd(
                              max_memory=budget)
     meta = {
         "input": str(traj_path),
-        "input_sha256": _sha256(traj_path),
+        "input_sha256": sha256(traj_path),
         "species": species,
         "n_ions": len(ion_atoms),
         "n_frames": traj.n_frames,

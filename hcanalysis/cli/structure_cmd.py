@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from hcanalysis.cli.app import app, console
+from hcanalysis.cli.app import app, check_output, console, sha256
 from hcanalysis.errors import HCAnalysisError
 
 #: Names of the per-ion descriptors in the output, with units.
@@ -24,20 +23,8 @@ COLUMNS = {
 }
 
 
-def _sha256(path: Path, chunk: int = 1 << 24) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
-def _check_output(path: Path, inputs: list[Path | None], force: bool) -> None:
-    for p in inputs:
-        if p is not None and Path(p).exists() and path.resolve() == Path(p).resolve():
-            raise HCAnalysisError(f"{path}: the output would overwrite an input file")
-    if path.exists() and not force:
-        raise HCAnalysisError(f"{path} exists; use --force to overwrite it")
 
 
 def column_name(key: str, ion: str, carbon: str) -> str:
@@ -190,7 +177,7 @@ def structure_cmd(
     png = output.with_name(output.stem + "_rdf.png")
     inputs = [traj_path, topology]
     for p in [output] + ([png] if plots else []):
-        _check_output(p, inputs, force)
+        check_output(p, inputs, force)
     traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
                 type_map=parse_type_map(type_map))
     frames = slice(start, stop, step)
@@ -204,7 +191,7 @@ def structure_cmd(
             rdf_frames=rdf_frames, backend=backend, rings=rings, max_ring=max_ring,
         )
     meta = {
-        "input": str(traj_path), "input_sha256": _sha256(traj_path), "ion": ion,
+        "input": str(traj_path), "input_sha256": sha256(traj_path), "ion": ion,
         "carbon": carbon, "window": window, "stride": stride, "start": start, "stop": stop,
         "step": step, "bins": bins, "rdf_frames": rdf_frames, "backend": backend,
         "rings": rings, "max_ring": max_ring,

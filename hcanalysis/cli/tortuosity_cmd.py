@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from hcanalysis.cli.app import app, console, progress
+from hcanalysis.cli.app import app, check_output, console, progress
 from hcanalysis.errors import HCAnalysisError
 
 
@@ -101,10 +101,7 @@ def tortuosity_cmd(
     from hcanalysis.io import load
     from hcanalysis.voids import void_maps
 
-    if out_path.exists() and traj_path.exists() and out_path.resolve() == traj_path.resolve():
-        raise HCAnalysisError(f"{out_path}: the output would overwrite the input trajectory")
-    if out_path.exists() and not force:
-        raise HCAnalysisError(f"{out_path} exists; pass --force to overwrite it")
+    check_output(out_path, [traj_path, topology], force)
     traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
                 type_map=parse_type_map(type_map))
     fw = [s.strip() for s in framework.split(",") if s.strip()]

@@ -338,3 +338,23 @@ def test_read_structure_roundtrip(tmp_path):
     write(tmp_path / "mol.xyz", Atoms("C2", positions=[[0, 0, 0], [1.4, 0, 0]]))
     with pytest.raises(ValueError, match="no 3D cell"):
         read_structure(tmp_path / "mol.xyz")
+
+
+def test_bundled_sample_loads():
+    from pathlib import Path
+
+    import hcanalysis
+
+    path = Path(hcanalysis.__file__).parent / "data" / "sample.h5"
+    traj = hcanalysis.load(path)
+    assert traj.counts() == {"C": 144, "Na": 18}
+    assert traj.n_frames >= 300 and np.all(np.diff(traj.time_ps) > 0)
+    assert np.allclose(np.diff(traj.time_ps), 0.002)
+    assert traj.boxes().shape == (traj.n_frames, 3, 3)
+    na = traj.positions("Na", unwrap=True, frames=slice(0, 50))
+    assert np.all(np.isfinite(na)) and np.abs(np.diff(na, axis=0)).max() < 1.0
+    with h5py.File(path, "r") as f:
+        temps = f["observables/temperature/value"][()]
+        meta = json.loads(f["parameters/mdrunner"].attrs["json"])
+    assert temps.shape == (traj.n_frames,) and 700 < temps.mean() < 1200
+    assert meta["sample"]["potential"] == "chgnet" and meta["sample"]["md_seed"] == 9

@@ -50,14 +50,10 @@ def read_metadata(paths: Sequence[str | os.PathLike], csv: str | os.PathLike | N
         table = pd.read_csv(csv)
         if "path" not in table.columns:
             raise ValueError(f"{csv}: the metadata CSV needs a 'path' column")
-        table["_name"] = [Path(p).name for p in table["path"]]
     for i, p in enumerate(paths):
         p = Path(p)
         if table is not None:
-            hit = table[table["_name"] == p.name]
-            if hit.empty:
-                raise FileNotFoundError(f"{csv}: no row for trajectory {p.name}")
-            meta = hit.iloc[0].drop(labels=["_name", "path"]).to_dict()
+            meta = _csv_row(table, p, Path(csv))
         else:
             candidates = [p.with_name(p.name + ".json"), p.with_suffix(".json"),
                           p.parent / "run.json", p.parent / "metadata.json"]
@@ -71,6 +67,25 @@ def read_metadata(paths: Sequence[str | os.PathLike], csv: str | os.PathLike | N
         flat = {k: v for k, v in meta.items() if isinstance(v, int | float | str | bool)}
         rows.append({"trajectory": i, "path": str(p), **flat})
     return pd.DataFrame(rows)
+
+
+def _csv_row(table: pd.DataFrame, traj: Path, csv: Path) -> dict:
+    """The CSV row of a trajectory: the same file (paths relative to the CSV's folder or
+    absolute), else the one row whose path is a trailing part of the trajectory's path
+    (``b/traj.h5`` matches ``runs/b/traj.h5``). mdrunner names every trajectory ``traj.h5``,
+    so the file name alone is not enough."""
+    target = traj.resolve()
+    listed = [Path(str(x)) for x in table["path"]]
+    same = [k for k, q in enumerate(listed)
+            if (q if q.is_absolute() else csv.parent / q).resolve() == target]
+    if not same:
+        same = [k for k, q in enumerate(listed)
+                if target.parts[-len(q.parts):] == q.parts]
+    if len(same) != 1:
+        what = "no row" if not same else f"{len(same)} rows"
+        raise FileNotFoundError(f"{csv}: {what} for trajectory {traj}; give paths that tell "
+                                "the runs apart (e.g. run_a/traj.h5)")
+    return table.iloc[same[0]].drop(labels=["path"]).to_dict()
 
 
 def summarise(table: pd.DataFrame, mode_names: Sequence[str] | None = None) -> pd.DataFrame:

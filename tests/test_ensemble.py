@@ -34,8 +34,20 @@ def test_read_metadata(tmp_path):
     assert list(meta["density"]) == [1.2, 0.9]
     assert "nested" not in meta.columns
     csv = tmp_path / "meta.csv"
-    csv.write_text("path,density\nx/traj.h5,1.5\nb.h5,1.0\n")
+    csv.write_text("path,density\na/traj.h5,1.5\nb.h5,1.0\n")
     assert list(read_metadata([a, b], csv)["density"]) == [1.5, 1.0]
+    # every mdrunner run is called traj.h5: rows are told apart by their folders
+    d = tmp_path / "d" / "traj.h5"
+    d.parent.mkdir()
+    d.write_bytes(b"")
+    csv.write_text(f"path,density\na/traj.h5,1.5\n{d},0.7\n")
+    assert list(read_metadata([d, a], csv)["density"]) == [0.7, 1.5]
+    csv.write_text("path,density\ntraj.h5,1.5\ntraj.h5,1.0\n")
+    with pytest.raises(FileNotFoundError, match="2 rows for trajectory"):
+        read_metadata([a], csv)
+    csv.write_text("path,density\nx/traj.h5,1.5\nb.h5,1.0\n")
+    with pytest.raises(FileNotFoundError, match="no row for trajectory"):
+        read_metadata([a], csv)
     with pytest.raises(FileNotFoundError, match="no metadata"):
         c = tmp_path / "c" / "c.h5"
         c.parent.mkdir()

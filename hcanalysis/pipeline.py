@@ -82,7 +82,26 @@ def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
     return table
 
 
-def _dask_client(scheduler: str | None, n_workers: int | None):
+def jobqueue_cluster(kind: str, cores: int, memory: str, jobs: int, **kwargs):
+    """A dask-jobqueue cluster (``kind="slurm"``: SLURMCluster) of ``jobs`` batch jobs, each
+    one worker with ``cores`` cores and ``memory`` (e.g. "16GB"); extra keyword arguments
+    (queue, account, walltime, ...) go to the cluster."""
+    try:
+        import dask_jobqueue
+    except ImportError as exc:  # pragma: no cover - depends on the [dist] extra
+        raise RuntimeError("--jobqueue needs the [dist] extra: pip install 'hcanalysis[dist]'") \
+            from exc
+    classes = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",
+               "lsf": "LSFCluster"}
+    if kind not in classes:
+        raise ValueError(f"--jobqueue {kind!r}: use one of {', '.join(classes)}")
+    cluster = getattr(dask_jobqueue, classes[kind])(cores=cores, memory=memory, processes=1,
+                                                    **kwargs)
+    cluster.scale(jobs=jobs)
+    return cluster
+
+
+def _dask_client(scheduler: str | None, n_workers: int | None, jobqueue: dict | None = None):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - depends on the [dist] extra
@@ -90,6 +109,8 @@ def _dask_client(scheduler: str | None, n_workers: int | None):
             from exc
     if scheduler:
         return Client(scheduler)
+    if jobqueue:
+        return Client(jobqueue_cluster(**jobqueue))
     cluster = LocalCluster(n_workers=n_workers or 2, threads_per_worker=1, processes=True,
                            dashboard_address=None)
     return Client(cluster)
@@ -143,6 +164,7 @@ def analyze(
     dask: bool = False,
     scheduler: str | None = None,
     n_workers: int | None = None,
+    jobqueue: dict | None = None,
     force: bool = False,
     on_progress: Callable[[str], None] | None = None,
 ) -> AnalysisResult:
@@ -155,7 +177,10 @@ def analyze(
     config : parameters; default :class:`AnalysisConfig()`.
     load_options : keyword arguments for :func:`hcanalysis.load` (type_map, dt_ps, topology).
     metadata_csv : processing variables per trajectory (else mdrunner's ``run.json`` files).
-    dask : run the trajectories as Dask tasks (LocalCluster unless ``scheduler`` is given).
+    dask : run the trajectories as Dask tasks (LocalCluster unless ``scheduler`` or
+        ``jobqueue`` is given).
+    jobqueue : keyword arguments of :func:`jobqueue_cluster` (kind, cores, memory, jobs) to run
+        the Dask workers as batch jobs (SLURM, PBS, SGE, LSF).
     force : recompute even when a cached descriptor table matches.
     on_progress : called with a short message at each step.
     """
@@ -183,7 +208,7 @@ def analyze(
     reused = [c.is_file() for c in caches]
     cfg_dict = cfg.to_dict()
     if dask:
-        client = _dask_client(scheduler, n_workers)
+        client = _dask_client(scheduler, n_workers, jobqueue)
         try:
             say(f"dask: {len(paths)} trajectories on {client}")
             futures = [

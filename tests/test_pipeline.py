@@ -166,3 +166,20 @@ def test_ensemble_command_on_a_sweep(tmp_path, capsys):
     empty.mkdir()
     assert main(["ensemble", str(empty), "-o", str(out)]) == 2
     assert "no run folders with traj.h5 and run.json" in capsys.readouterr().err
+
+
+def test_jobqueue_cluster_builds_a_slurm_job():
+    """--jobqueue slurm: a SLURMCluster whose job script asks for the cores and memory (no
+    SLURM here, so nothing is submitted: the cluster is asked for zero jobs)."""
+    pytest.importorskip("dask_jobqueue")
+    from hcanalysis.pipeline import jobqueue_cluster
+
+    cluster = jobqueue_cluster("slurm", cores=8, memory="32GB", jobs=0, walltime="01:00:00")
+    try:
+        script = cluster.job_script()
+        assert "#SBATCH" in script and "--cpus-per-task=8" in script
+        assert "01:00:00" in script and "--nthreads 8" in script
+    finally:
+        cluster.close()
+    with pytest.raises(ValueError, match="use one of slurm"):
+        jobqueue_cluster("condorx", cores=1, memory="1GB", jobs=0)

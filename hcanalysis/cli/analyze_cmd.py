@@ -19,7 +19,7 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
 
 def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dict,
          metadata: Path | None, dask: bool, scheduler: str | None, workers: int | None,
-         force: bool) -> None:
+         force: bool, jobqueue: dict | None = None) -> None:
     from rich.status import Status
 
     from hcanalysis.pipeline import analyze
@@ -28,7 +28,7 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
     with Status("starting", console=console) as status:
         res = analyze(
             paths, outdir, cfg, load_options=load_options, metadata_csv=metadata, dask=dask,
-            scheduler=scheduler, n_workers=workers, force=force,
+            scheduler=scheduler, n_workers=workers, force=force, jobqueue=jobqueue,
             on_progress=lambda msg: status.update(f"[bold]{msg}"),
         )
     mf = res.modes
@@ -112,16 +112,23 @@ def analyze_cmd(
     force: bool = typer.Option(False, "--force", help="Recompute cached stages."),
     max_memory: str = typer.Option(None, "--max-memory",
                                    help="Working-memory budget, e.g. 2GiB (ion chunks)."),
+    jobqueue: str = typer.Option(None, "--jobqueue",
+                                 help="Dask workers as batch jobs: slurm | pbs | sge | lsf."),
+    cores: int = typer.Option(4, "--cores", help="Cores per batch job (--jobqueue)."),
+    memory: str = typer.Option("16GB", "--memory", help="Memory per batch job (--jobqueue)."),
+    jobs: int = typer.Option(2, "--jobs", help="Number of batch jobs (--jobqueue)."),
 ) -> None:
     """Trajectories -> per-ion descriptors -> diffusion modes, importance, report."""
     cfg = _config(config, sets, species, window, stride, seed, backend)
+    queue = (dict(kind=jobqueue.lower(), cores=cores, memory=memory, jobs=jobs)
+             if jobqueue else None)
     if max_memory:
         cfg.max_memory = parse_bytes(max_memory)
     load_options = {k: v for k, v in {
         "type_map": parse_type_map(type_map), "dt_ps": dt_ps, "topology": topology,
     }.items() if v is not None}
-    _run(list(trajectories), output, cfg, load_options, metadata, dask or bool(scheduler),
-         scheduler, workers, force)
+    _run(list(trajectories), output, cfg, load_options, metadata,
+         dask or bool(scheduler) or bool(queue), scheduler, workers, force, queue)
 
 
 @app.command("demo")

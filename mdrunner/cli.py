@@ -195,24 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
-    try:
-        app(args=args, prog_name="mdrunner", standalone_mode=False)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    except Exception as exc:  # noqa: BLE001
-        import click
+    from hcanalysis.cli.app import run_app
 
-        if debug:
-            raise
-        if isinstance(exc, click.exceptions.Exit):
-            return int(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return int(exc.exit_code)
-        print(f"mdrunner: error: {exc or exc.__class__.__name__}", file=sys.stderr)
-        return 2
-    return 0
-
+    return run_app(app, args, "mdrunner", debug)
 
 if __name__ == "__main__":
     sys.exit(main())

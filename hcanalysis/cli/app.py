@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,3 +88,28 @@ def check_output(path: Path, inputs: list[Path | None], force: bool,
             raise HCAnalysisError(f"{path}: the output would overwrite an input file")
     if Path(path).exists() and not force:
         raise HCAnalysisError(f"{path} exists; {hint}")
+
+
+def run_app(typer_app: typer.Typer, args: list[str], prog: str, debug: bool) -> int:
+    """Run a Typer app and turn errors into one line on stderr (a traceback with ``debug``);
+    returns the exit code. Shared by the ``hcanalysis`` and ``mdrunner`` scripts."""
+    import click
+
+    try:
+        typer_app(args=args, prog_name=prog, standalone_mode=False)
+    except SystemExit as exc:  # typer/click exits on --help, --version
+        return int(exc.code or 0)
+    except Exception as exc:  # noqa: BLE001
+        if debug:
+            raise
+        if isinstance(exc, click.exceptions.Exit):
+            return int(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return int(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            console.print("aborted", style="red")
+            return 1
+        print(f"{prog}: error: {str(exc) or exc.__class__.__name__}", file=sys.stderr)
+        return 2
+    return 0

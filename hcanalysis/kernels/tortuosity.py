@@ -34,6 +34,8 @@ import math
 import numpy as np
 from numba import cuda, njit, prange
 
+from hcanalysis.kernels.voids import _fill_neighbours
+
 #: The 26 neighbour steps; ``STEPS[25 - s] == -STEPS[s]``.
 STEPS = np.array(
     [d for d in itertools.product((-1, 0, 1), repeat=3) if any(d)], dtype=np.int64
@@ -1008,7 +1010,8 @@ def _components_kernel(mask, nx, ny, nz, steps):
     wvec = np.empty((cap, 3), dtype=np.int64)
     nw = 0
     ncomp = 0
-    dims = np.array([nx, ny, nz])
+    qbuf = np.empty(steps.shape[0], dtype=np.int64)
+    tbuf = np.empty((steps.shape[0], 3), dtype=np.int64)
     for start in range(size):
         if mask[start] == 0 or label[start] >= 0:
             continue
@@ -1019,35 +1022,12 @@ def _components_kernel(mask, nx, ny, nz, steps):
         while head < tail:
             v = queue[head]
             head += 1
-            i = v // (ny * nz)
-            j = (v // nz) % ny
-            k = v % nz
-            for s in range(26):
-                c0 = i + steps[s, 0]
-                c1 = j + steps[s, 1]
-                c2 = k + steps[s, 2]
-                w0 = 0
-                w1 = 0
-                w2 = 0
-                if c0 < 0:
-                    c0 += nx
-                    w0 = -1
-                elif c0 >= nx:
-                    c0 -= nx
-                    w0 = 1
-                if c1 < 0:
-                    c1 += ny
-                    w1 = -1
-                elif c1 >= ny:
-                    c1 -= ny
-                    w1 = 1
-                if c2 < 0:
-                    c2 += nz
-                    w2 = -1
-                elif c2 >= nz:
-                    c2 -= nz
-                    w2 = 1
-                u = (c0 * ny + c1) * nz + c2
+            _fill_neighbours(v, nx, ny, nz, steps, qbuf, tbuf)
+            for s in range(steps.shape[0]):
+                u = qbuf[s]
+                w0 = tbuf[s, 0]
+                w1 = tbuf[s, 1]
+                w2 = tbuf[s, 2]
                 if mask[u] == 0:
                     continue
                 e0 = shift[v, 0] + w0
@@ -1088,7 +1068,6 @@ def _components_kernel(mask, nx, ny, nz, steps):
                             wvec[nw, 2] = d2
                             nw += 1
         ncomp += 1
-    _ = dims
     return label, ncomp, wcomp[:nw], wvec[:nw]
 
 

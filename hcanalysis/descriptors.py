@@ -357,6 +357,8 @@ def stage_voids(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndar
 
     void_maps(ctx)
     samples = sample_frames(ctx.bounds, ctx.cfg.voids.frames_per_window)
+    ion_idx = ctx.traj.indices(ctx.cfg.species)
+    carbon_idx = ctx.traj.indices(ctx.cfg.carbon)
     keys = ["pore_radius", "pore_volume", "wall_distance", "pore_throats", "voronoi_volume"]
     acc = {k: np.empty((ctx.n_ions, ctx.n_windows)) for k in keys}
     visited = np.empty((ctx.n_ions, ctx.n_windows))
@@ -364,10 +366,8 @@ def stage_voids(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.ndar
         vm = ctx.void_maps[k]
         rows, pores = [], []
         for f in fr:
-            fi = int(ctx.frames[f])
-            ions = ctx.traj.positions(ctx.cfg.species, frames=[fi])[0]
-            carbon = ctx.traj.positions(ctx.cfg.carbon, frames=[fi])[0]
-            df = voids.ion_descriptors(vm, ions, carbon)
+            frame = ctx.traj.positions(frames=[int(ctx.frames[f])])[0]  # one read per frame
+            df = voids.ion_descriptors(vm, frame[ion_idx], frame[carbon_idx])
             rows.append(df[keys].to_numpy(dtype=float))
             pores.append(df["pore"].to_numpy())
         stack = np.stack(rows)  # (n_samples, n_ions, n_keys)

@@ -27,9 +27,11 @@ import math
 import numpy as np
 from numba import cuda, njit, prange
 
-#: Frames per block of the running-sum kernels (sums are recomputed at each block start).
-CPU_BLOCK = 512
-CPU_TILE = 256
+#: Output frames per block of the running-sum kernels (sums are re-anchored and recomputed at
+#: each block start).
+CPU_BLOCK = 1024
+#: Ions per task of the CPU kernel.
+CPU_TILE = 1024
 CUDA_BLOCK = 128
 _THREADS = 128
 
@@ -132,87 +134,107 @@ def split_displacement_reference(
 
 
 # ---------------------------------------------------------------------------- Numba CPU
+@njit(cache=True, fastmath={"contract"})
+def _phop_task(x2, w, t0, t1, i0, m, out):  # pragma: no cover - compiled
+    """p_hop of ions ``[i0, i0+m)`` at frames ``[t0, t1)`` in one pass over frames
+    ``[t0-w, t1+w)``.
+
+    ``x2`` is the positions array viewed as ``(n_frames, 3*n_ions)`` (Å); ``out`` is
+    ``(n_frames, n_ions)`` float64 (Å²). Window sums S(f) over ``[f-w, f]`` of (r - c) and
+    |r - c|², with c = r(t0) the anchor, are slid along the frames; S(f) is kept in a ring of
+    w+1 slots, so when frame f = t+w arrives B(t) = S(f) and A(t) = S(t) is in the ring. Each
+    frame of the tile is read from memory once (the frame leaving the window, w+1 frames later,
+    is re-read from cache) and each output value written once. With n = w+1 the variances are
+    evaluated scaled by n², which saves the divisions:
+    n² <|r - m_B|²>_A = n Q_A - 2 S_A.S_B + |S_B|².
+    """
+    r = w + 1
+    fn = float(r)
+    inv_n2 = 1.0 / (fn * fn)
+    ws = np.empty((r, 4, m))  # ring of window sums: x, y, z, |.|^2
+    c = np.empty((3, m))
+    lo = 3 * i0
+    hi = 3 * (i0 + m)
+    xc = x2[t0, lo:hi]
+    for j in range(m):
+        c[0, j] = xc[3 * j]
+        c[1, j] = xc[3 * j + 1]
+        c[2, j] = xc[3 * j + 2]
+        ws[0, 0, j] = 0.0
+        ws[0, 1, j] = 0.0
+        ws[0, 2, j] = 0.0
+        ws[0, 3, j] = 0.0
+    # S(t0): the first window [t0-w, t0]
+    for f in range(t0 - w, t0 + 1):
+        xf = x2[f, lo:hi]
+        for j in range(m):
+            dx = xf[3 * j] - c[0, j]
+            dy = xf[3 * j + 1] - c[1, j]
+            dz = xf[3 * j + 2] - c[2, j]
+            ws[0, 0, j] += dx
+            ws[0, 1, j] += dy
+            ws[0, 2, j] += dz
+            ws[0, 3, j] += dx * dx + dy * dy + dz * dz
+    kw = 0
+    for f in range(t0 + 1, t1 + w):
+        kp = kw  # slot of S(f-1)
+        kw = (f - t0) % r  # slot of S(f); it held S(f-w-1), no longer needed
+        ka = (f - w - t0) % r  # slot of S(f-w) = A(f-w)
+        xf = x2[f, lo:hi]
+        xg = x2[f - w - 1, lo:hi]  # the frame leaving the window
+        if f < t0 + w:
+            for j in range(m):
+                dx = xf[3 * j] - c[0, j]
+                dy = xf[3 * j + 1] - c[1, j]
+                dz = xf[3 * j + 2] - c[2, j]
+                ox = xg[3 * j] - c[0, j]
+                oy = xg[3 * j + 1] - c[1, j]
+                oz = xg[3 * j + 2] - c[2, j]
+                ws[kw, 0, j] = ws[kp, 0, j] + (dx - ox)
+                ws[kw, 1, j] = ws[kp, 1, j] + (dy - oy)
+                ws[kw, 2, j] = ws[kp, 2, j] + (dz - oz)
+                ws[kw, 3, j] = ws[kp, 3, j] + (
+                    (dx * dx + dy * dy + dz * dz) - (ox * ox + oy * oy + oz * oz)
+                )
+        else:
+            ot = out[f - w, i0 : i0 + m]
+            for j in range(m):
+                dx = xf[3 * j] - c[0, j]
+                dy = xf[3 * j + 1] - c[1, j]
+                dz = xf[3 * j + 2] - c[2, j]
+                ox = xg[3 * j] - c[0, j]
+                oy = xg[3 * j + 1] - c[1, j]
+                oz = xg[3 * j + 2] - c[2, j]
+                bx = ws[kp, 0, j] + (dx - ox)
+                by = ws[kp, 1, j] + (dy - oy)
+                bz = ws[kp, 2, j] + (dz - oz)
+                bq = ws[kp, 3, j] + ((dx * dx + dy * dy + dz * dz) - (ox * ox + oy * oy + oz * oz))
+                ax = ws[ka, 0, j]
+                ay = ws[ka, 1, j]
+                az = ws[ka, 2, j]
+                aq = ws[ka, 3, j]
+                ws[kw, 0, j] = bx
+                ws[kw, 1, j] = by
+                ws[kw, 2, j] = bz
+                ws[kw, 3, j] = bq
+                dot2 = 2.0 * (ax * bx + ay * by + az * bz)
+                va = max(fn * aq - dot2 + (bx * bx + by * by + bz * bz), 0.0)
+                vb = max(fn * bq - dot2 + (ax * ax + ay * ay + az * az), 0.0)
+                ot[j] = math.sqrt(va * vb) * inv_n2
+
+
 @njit(parallel=True, cache=True)
-def _phop_cpu(x, w, block, tile, out):
+def _phop_cpu(x, w, block, tile, out):  # pragma: no cover - compiled
     n_frames, n_ions, _ = x.shape
-    lo = w
-    hi = n_frames - w  # valid t in [lo, hi)
-    nb = (hi - lo + block - 1) // block
+    x2 = x.reshape(n_frames, 3 * n_ions)
+    nb = (n_frames - 2 * w + block - 1) // block
     nt = (n_ions + tile - 1) // tile
-    inv_n = 1.0 / (w + 1)
-    for task in prange(nb * nt):
-        t0 = lo + (task // nt) * block
-        t1 = min(t0 + block, hi)
-        i0 = (task % nt) * tile
-        m = min(i0 + tile, n_ions) - i0
-        f0 = t0 - w
-        n_loc = t1 + w - f0
-        # the block's frames and tile's ions, relative to the anchor r(t0), in SoA layout so
-        # the loops over ions are unit-stride (vectorisable)
-        xs = np.empty((n_loc, 3, m))
-        for s in range(n_loc):
-            for j in range(m):
-                for c in range(3):
-                    xs[s, c, j] = x[f0 + s, i0 + j, c] - x[t0, i0 + j, c]
-        sa = np.zeros((4, m))
-        sb = np.zeros((4, m))
-        for s in range(0, w + 1):
-            for j in range(m):
-                dx = xs[s, 0, j]
-                dy = xs[s, 1, j]
-                dz = xs[s, 2, j]
-                sa[0, j] += dx
-                sa[1, j] += dy
-                sa[2, j] += dz
-                sa[3, j] += dx * dx + dy * dy + dz * dz
-        for s in range(w, 2 * w + 1):
-            for j in range(m):
-                dx = xs[s, 0, j]
-                dy = xs[s, 1, j]
-                dz = xs[s, 2, j]
-                sb[0, j] += dx
-                sb[1, j] += dy
-                sb[2, j] += dz
-                sb[3, j] += dx * dx + dy * dy + dz * dz
-        for t in range(t0, t1):
-            u = t - f0
-            if t > t0:
-                # A loses t-1-w and gains t; B loses t-1 and gains t+w
-                ra = u - 1 - w
-                rb = u - 1
-                ab = u + w
-                for j in range(m):
-                    px = xs[ra, 0, j]
-                    py = xs[ra, 1, j]
-                    pz = xs[ra, 2, j]
-                    qx = xs[u, 0, j]
-                    qy = xs[u, 1, j]
-                    qz = xs[u, 2, j]
-                    sa[0, j] += qx - px
-                    sa[1, j] += qy - py
-                    sa[2, j] += qz - pz
-                    sa[3, j] += (qx * qx + qy * qy + qz * qz) - (px * px + py * py + pz * pz)
-                    px = xs[rb, 0, j]
-                    py = xs[rb, 1, j]
-                    pz = xs[rb, 2, j]
-                    qx = xs[ab, 0, j]
-                    qy = xs[ab, 1, j]
-                    qz = xs[ab, 2, j]
-                    sb[0, j] += qx - px
-                    sb[1, j] += qy - py
-                    sb[2, j] += qz - pz
-                    sb[3, j] += (qx * qx + qy * qy + qz * qz) - (px * px + py * py + pz * pz)
-            for j in range(m):
-                mx = sa[0, j] * inv_n
-                my = sa[1, j] * inv_n
-                mz = sa[2, j] * inv_n
-                nx = sb[0, j] * inv_n
-                ny = sb[1, j] * inv_n
-                nz = sb[2, j] * inv_n
-                dot = mx * nx + my * ny + mz * nz
-                va = max(sa[3, j] * inv_n - 2.0 * dot + (nx * nx + ny * ny + nz * nz), 0.0)
-                vb = max(sb[3, j] * inv_n - 2.0 * dot + (mx * mx + my * my + mz * mz), 0.0)
-                out[t, i0 + j] = math.sqrt(va * vb)
+    # task k: block k // nt of frames, tile k % nt of ions; each thread gets a contiguous
+    # run of tasks, i.e. a contiguous slab of the array
+    for k in prange(nb * nt):
+        t0 = w + (k // nt) * block
+        i0 = (k % nt) * tile
+        _phop_task(x2, w, t0, min(t0 + block, n_frames - w), i0, min(tile, n_ions - i0), out)
 
 
 def phop_cpu(
@@ -220,9 +242,29 @@ def phop_cpu(
 ) -> np.ndarray:
     """p_hop with the Numba running-sum kernel, ``(n_frames, n_ions)``, NaN at the edges.
 
-    Work is split into blocks of ``block`` frames x ``tile`` ions (run in parallel); each task
-    copies its frames (plus the ``w`` frames either side) into a small structure-of-arrays
-    buffer relative to an anchor, then slides the window sums along it.
+    Parameters
+    ----------
+    positions : (n_frames, n_ions, 3) float32 or float64
+        Unwrapped positions, Å. C-contiguous input of either dtype is used in place (no copy);
+        other dtypes or layouts are converted first. Arithmetic is float64.
+    w : int
+        Half-window, frames.
+    block : int
+        Output frames per task; the window sums are re-anchored (recomputed from scratch
+        relative to the ion's position at the block's first frame) at each block.
+    tile : int
+        Ions per task.
+
+    Returns
+    -------
+    (n_frames, n_ions) float64
+        p_hop, Å²; NaN in the first and last ``w`` frames.
+
+    Notes
+    -----
+    Tasks of ``block`` frames x ``tile`` ions run in parallel (``prange``). Each task makes one
+    pass over its frames (plus ``w`` either side), sliding the window sums of r and |r|²
+    and writing each p_hop value once, directly from the positions array.
     """
     x = _check(positions, w)
     out = np.empty(x.shape[:2])

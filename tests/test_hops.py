@@ -50,6 +50,31 @@ def test_running_sum_equals_direct_formula(rng, w):
     )
 
 
+@pytest.mark.parametrize("w", [1, 3, 25])
+def test_cpu_kernel_tasks_and_layouts(rng, w):
+    """Every split into tasks (block x tile, including one frame / one ion per task and tiles
+    wider than the array), the shortest trajectory (2w+1 frames), float32 and non-contiguous
+    input give the direct formula."""
+    x = _walk(rng, 3 * w + 40, 7, offset=500.0)
+    ref = K.phop_reference(x, w)
+    scale = np.nanmax(ref)
+    for block, tile in ((1, 1), (2, 3), (5, 7), (64, 2), (10_000, 10_000)):
+        got = K.phop_cpu(x, w, block=block, tile=tile)
+        assert np.array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * scale)
+    short = x[: 2 * w + 1]
+    got = K.phop_cpu(short, w, block=1, tile=2)
+    assert np.isfinite(got[w]).all() and np.isnan(np.delete(got, w, axis=0)).all()
+    np.testing.assert_allclose(got[w], K.phop_reference(short, w)[w], rtol=1e-10)
+    # a strided view (every other ion) is copied to a contiguous array first
+    np.testing.assert_allclose(K.phop_cpu(x[:, ::2], w), ref[:, ::2], rtol=1e-10,
+                               atol=1e-10 * scale)
+    x32 = (x - 500.0).astype(np.float32)
+    np.testing.assert_allclose(K.phop_cpu(x32, w, block=9, tile=4),
+                               K.phop_reference(x32.astype(np.float64), w), rtol=1e-9,
+                               atol=1e-9 * scale)
+
+
 def test_edges_and_step_analytic():
     w, n, l = 5, 40, 3.0
     x = np.zeros((n, 1, 3))

@@ -25,8 +25,8 @@ DEFAULT_RADII: dict[str, float] = {"C": 1.7}
 DEFAULT_MERGE_DELTA = 0.25
 #: Reach (Å) beyond the largest atomic radius of the scatter pass of the distance field.
 SCATTER_EXTRA = 1.5
-#: Default tolerance (Å) of the local-thickness ball pruning.
-DEFAULT_LT_TOL = 0.02
+#: Default tolerance (Å) of the local-thickness centre pruning (0 = exact).
+DEFAULT_LT_TOL = 0.0
 
 
 @dataclass
@@ -183,11 +183,14 @@ class VoidMap:
             h = np.ascontiguousarray(self.box)
             nx, ny, nz = self.shape
             tol = float(self.params.get("lt_tol", DEFAULT_LT_TOL))
-            # centres: void points whose ball is not inside a neighbour's ball (up to tol)
-            cand = np.flatnonzero(kv.ridge_centres_numba(d, mask, h, nx, ny, nz,
-                                                         kv.OFFSETS_26, tol))
+            if tol > 0.0:
+                # centres: void points whose ball is not inside a neighbour's ball up to tol
+                cand = np.flatnonzero(kv.ridge_centres_numba(d, mask, h, nx, ny, nz,
+                                                             kv.OFFSETS_26, tol))
+            else:
+                cand = np.flatnonzero(mask)  # exact: every void point is a centre
             order = cand[np.argsort(-d[cand], kind="stable")]
-            lt = kv.local_thickness_numba(d, mask, order, h, np.linalg.inv(h), nx, ny, nz, tol)
+            lt = kv.local_thickness_blocks_numba(d, mask, order, h, nx, ny, nz)
             # a void point no kept ball reached keeps its own inscribed ball (a lower bound)
             miss = mask & (lt == 0.0)
             lt[miss] = np.maximum(d[miss], 0.0)
@@ -330,6 +333,27 @@ def _components(distance: np.ndarray, stop: float, order: np.ndarray | None = No
     return comp, perc[roots]
 
 
+def _basins(d, cand, probe, delta, nx, ny, nz):
+    """Components (ids by first grid point), their percolation, PLD levels, pore seeds (grid
+    indices, by descending d) and pore labels from the steepest-ascent basin forest (see
+    ``kernels.voids``; equal to the sequential sweep ``kernels.voids.sweep_numba``)."""
+    n = d.size
+    cid = np.full(n, -1, dtype=np.int32)
+    cid[cand] = np.arange(cand.size, dtype=np.int32)
+    offs = kv.OFFSETS_26
+    best, shift = kv.basin_parents_numba(d, cand, cid, nx, ny, nz, offs)
+    seed, off = kv.basin_seeds_numba(best, shift)
+    start, eb, ev, bits = kv.basin_edges_numba(d, cand, cid, seed, off, nx, ny, nz, offs)
+    ev_pts = np.flatnonzero(start[1:] > start[:-1]).astype(np.int32)
+    events = ev_pts[np.argsort(-d[cand[ev_pts]], kind="stable")]  # the sweep's order
+    seeds, comp_root, comp_perc, pore_root, level = kv.basin_merge_numba(
+        d, cand, cid, best, seed, start, eb, ev, bits, events, probe, delta, nx, ny, nz, offs)
+    sid, comp_id, pore_id, croots, pgrid = kv.basin_numbering_numba(
+        d, cand, seed, seeds, comp_root, pore_root, probe)
+    comp, labels = kv.basin_labels_numba(d, cand, seed, sid, probe, comp_id, pore_id, n)
+    return comp, comp_perc[croots], level, pgrid, labels
+
+
 def tessellate(
     positions: np.ndarray,
     box: np.ndarray,
@@ -363,7 +387,9 @@ def tessellate(
         Persistence threshold of the watershed, Å: two basins meeting at a saddle of height
         ``d_s`` are one pore when the lower peak exceeds ``d_s`` by at most this.
     lt_tol : float
-        Tolerance of the local-thickness ball pruning, Å.
+        Tolerance of the local-thickness centre pruning, Å: 0 (default) is exact; > 0 drops
+        the centres whose ball lies inside a 26-neighbour's ball up to ``lt_tol`` (faster,
+        local thickness lowered at a few points; docs/voids.md).
     backend : {"auto", "cpu", "cuda"}
         Backend of the distance field.
 
@@ -408,30 +434,17 @@ def from_distance(
     dist = np.ascontiguousarray(distance, dtype=np.float64)
     nx, ny, nz = dist.shape
     d = dist.ravel()
-    cand = np.flatnonzero(d >= min(float(probe), 0.0))
-    order = cand[np.argsort(-d[cand], kind="stable")]
-    # one sweep by descending d: components at the probe level, PLD (maximin down to d = 0)
-    # and the watershed basins
-    root, perc, level, seed = kv.sweep_numba(d, order, float(probe), float(merge_delta),
-                                             nx, ny, nz, kv.OFFSETS_26)
-    roots = np.unique(root[root >= 0])
-    remap = np.full(d.size, -1, dtype=np.int64)
-    remap[roots] = np.arange(roots.size)
-    comp = np.where(root >= 0, remap[np.maximum(root, 0)], -1)
+    probe = float(probe)
+    cand = np.flatnonzero(d >= min(probe, 0.0))  # void points (down to d = 0 for the PLD)
+    comp, perc, level, seeds, labels = _basins(d, cand, probe, float(merge_delta), nx, ny, nz)
     pld = np.where(np.isfinite(level), 2.0 * np.maximum(level, 0.0), 0.0)
-    seeds = np.unique(seed[seed >= 0])
-    seeds = seeds[np.argsort(-d[seeds], kind="stable")]  # pore 0 = largest radius
-    pmap = np.full(d.size, -1, dtype=np.int64)
-    pmap[seeds] = np.arange(seeds.size)
-    labels = np.where(seed >= 0, pmap[np.maximum(seed, 0)], -1)
     n_pores = seeds.size
     vox = abs(np.linalg.det(h)) / d.size
     npts = np.bincount(labels[labels >= 0], minlength=n_pores)
     sidx = np.stack(np.unravel_index(seeds, dist.shape), axis=1)
     centres = (sidx / np.array(dist.shape)) @ h
     # throats: highest min(d_p, d_q) over neighbouring points of two pores
-    pa, pb, sv = kv.throat_pairs_numba(labels, d, nx, ny, nz, kv.OFFSETS_FORWARD_13,
-                                         order)
+    pa, pb, sv = kv.throat_pairs_numba(labels, d, nx, ny, nz, kv.OFFSETS_FORWARD_13, cand)
     if pa.size:
         key = pa * n_pores + pb
         o = np.lexsort((-sv, key))
@@ -454,7 +467,7 @@ def from_distance(
     p = {"probe": float(probe), "merge_delta": float(merge_delta), "lt_tol": float(lt_tol)}
     p.update(params or {})
     return VoidMap(box=h, distance=dist, probe=float(probe), labels=labels.reshape(dist.shape),
-                   components=comp.reshape(dist.shape), component_percolates=perc[roots],
+                   components=comp.reshape(dist.shape), component_percolates=perc,
                    pld=pld, pores=pores, throats=throats, params=p)
 
 

@@ -14,9 +14,12 @@ surface distance found (``s * w_min - r_max >= best``). The result is the exact 
 grid point, whatever its distance to the carbon.
 
 Backends: plain numpy references (``*_reference``), Numba CPU kernels (``*_numba``) and CUDA
-kernel (``distance_grid_cuda``, the dominant cost) that also runs under Numba's CUDA
-simulator. The watershed, union-find and local-thickness sweeps are sequential by nature
-(ordered by descending d) and run on the CPU for both backends.
+kernel (``distance_grid_cuda``) that also runs under Numba's CUDA simulator. Pores,
+components, percolation and PLD (the ``basin_*`` kernels) are parallel passes over the void
+in grid order plus a short sequential pass over the points where basins meet; the older
+sequential sweeps (``sweep_numba`` and its two halves) are kept as the reference they are
+tested against. Local thickness is parallel over slabs. All but the distance field run on
+the CPU for both backends.
 """
 
 from __future__ import annotations
@@ -579,6 +582,374 @@ def sweep_numba(dflat, order, probe, delta, nx, ny, nz, offs):
     return root_out, percg, level, seed
 
 
+# --------------------------------------------------------------------------- basin forest
+#
+# The same watershed, components, percolation and PLD as :func:`sweep_numba`, computed from
+# the steepest-ascent forest of ``d`` so that only the points where two basins meet are
+# processed in ``d`` order. Every void point's steepest earlier neighbour (the one the
+# sequential sweep would take first) is a local choice: a parallel pass finds it, a second
+# parallel pass follows it up to the local maximum (the point's raw basin seed) summing the
+# image shifts. Within a raw basin every point joins its seed through points of larger ``d``,
+# so the union-find over points reduces to a union-find over seeds fed with the edges
+# between different basins, and the watershed merges to the same neighbour scan restricted
+# to those boundary points (taken in the sweep's order).
+
+
+@njit(cache=True)
+def _earlier(dq, q, dp, p):
+    """``q`` comes before ``p`` in the sweep order (descending d, then ascending index)."""
+    return dq > dp or (dq == dp and q < p)
+
+
+@njit(parallel=True, cache=True)
+def basin_parents_numba(dflat, cand, cid, nx, ny, nz, offs):
+    """Steepest earlier neighbour of every point of ``cand`` (grid indices with ``d >= stop``
+    ascending; ``cid`` maps a grid index to its position in ``cand``, -1 outside).
+
+    Returns ``best`` ((m,) int32 position in ``cand``, -1 at a local maximum) and ``shift``
+    ((m, 3) int8: ``best`` is this point's neighbour in the image shifted by ``shift`` cells).
+    """
+    m = cand.size
+    nf = offs.shape[0]
+    best = np.full(m, -1, dtype=np.int32)
+    shift = np.zeros((m, 3), dtype=np.int8)
+    chunk = 4096
+    for ch in prange((m + chunk - 1) // chunk):
+        qbuf = np.empty(nf, dtype=np.int64)
+        tbuf = np.empty((nf, 3), dtype=np.int64)
+        for c in range(ch * chunk, min(m, (ch + 1) * chunk)):
+            p = cand[c]
+            dp = dflat[p]
+            _fill_neighbours(p, nx, ny, nz, offs, qbuf, tbuf)
+            bq = -1
+            bd = 0.0
+            bu = -1
+            for u in range(nf):
+                q = qbuf[u]
+                dq = dflat[q]
+                if _earlier(dq, q, dp, p) and (bu < 0 or _earlier(dq, q, bd, bq)):
+                    bq = q
+                    bd = dq
+                    bu = u
+            if bu >= 0:
+                best[c] = cid[bq]
+                for a in range(3):
+                    shift[c, a] = tbuf[bu, a]
+    return best, shift
+
+
+@njit(parallel=True, cache=True)
+def basin_seeds_numba(best, shift):
+    """Raw basin seed (position, -1 never) of every point and the image of its seed relative
+    to the point ((m, 3) int32), following ``best`` up to a local maximum."""
+    m = best.size
+    seed = np.empty(m, dtype=np.int32)
+    off = np.zeros((m, 3), dtype=np.int32)
+    for c in prange(m):
+        x = np.int64(c)  # one integer type for the chase (prange indices may be unsigned)
+        ox = 0
+        oy = 0
+        oz = 0
+        while best[x] >= 0:
+            ox += shift[x, 0]
+            oy += shift[x, 1]
+            oz += shift[x, 2]
+            x = np.int64(best[x])
+        seed[c] = x
+        off[c, 0] = ox
+        off[c, 1] = oy
+        off[c, 2] = oz
+    return seed, off
+
+
+@njit(cache=True)
+def _basin_edges_point(c, dflat, cand, cid, seed, off, nx, ny, nz, offs, qbuf, tbuf,
+                       eb, ev, w, write):
+    """Edges from point ``c`` to earlier neighbours in other raw basins (deduplicated by
+    (basin, image)); returns (count, intra-basin winding bits)."""
+    p = cand[c]
+    dp = dflat[p]
+    sp = seed[c]
+    _fill_neighbours(p, nx, ny, nz, offs, qbuf, tbuf)
+    cnt = 0
+    bits = 0
+    for u in range(offs.shape[0]):
+        q = qbuf[u]
+        dq = dflat[q]
+        if not _earlier(dq, q, dp, p):
+            continue
+        cq = cid[q]
+        sq = seed[cq]
+        vx = tbuf[u, 0] + off[cq, 0] - off[c, 0]
+        vy = tbuf[u, 1] + off[cq, 1] - off[c, 1]
+        vz = tbuf[u, 2] + off[cq, 2] - off[c, 2]
+        if sq == sp:
+            if vx != 0:
+                bits |= 1
+            if vy != 0:
+                bits |= 2
+            if vz != 0:
+                bits |= 4
+            continue
+        dup = False
+        for e in range(cnt):
+            if (qbuf[e] == sq and tbuf[e, 0] == vx and tbuf[e, 1] == vy
+                    and tbuf[e, 2] == vz):
+                dup = True
+                break
+        if dup:
+            continue
+        # qbuf/tbuf slots below u are no longer needed: reuse them as the dedup list
+        qbuf[cnt] = sq
+        tbuf[cnt, 0] = vx
+        tbuf[cnt, 1] = vy
+        tbuf[cnt, 2] = vz
+        if write:
+            eb[w + cnt] = sq
+            ev[w + cnt, 0] = vx
+            ev[w + cnt, 1] = vy
+            ev[w + cnt, 2] = vz
+        cnt += 1
+    return cnt, bits
+
+
+@njit(parallel=True, cache=True)
+def basin_edges_numba(dflat, cand, cid, seed, off, nx, ny, nz, offs):
+    """Edges between raw basins and intra-basin windings, per point of ``cand``.
+
+    Returns ``start`` ((m + 1,) int64: the edges of point ``c`` are
+    ``start[c]:start[c + 1]``), ``eb`` (seed of the other basin), ``ev`` ((E, 3) int32: image
+    of the other basin's seed relative to this point's seed) and ``bits`` ((m,) int8: bit a set
+    when an edge to an earlier neighbour of the same basin winds along axis a).
+    """
+    m = cand.size
+    nf = offs.shape[0]
+    start = np.zeros(m + 1, dtype=np.int64)
+    bits = np.zeros(m, dtype=np.int8)
+    chunk = 4096
+    n_ch = (m + chunk - 1) // chunk
+    dummy_b = np.empty(0, dtype=np.int32)
+    dummy_v = np.empty((0, 3), dtype=np.int32)
+    for ch in prange(n_ch):
+        qbuf = np.empty(nf, dtype=np.int64)
+        tbuf = np.empty((nf, 3), dtype=np.int64)
+        for c in range(ch * chunk, min(m, (ch + 1) * chunk)):
+            cnt, b = _basin_edges_point(c, dflat, cand, cid, seed, off, nx, ny, nz, offs,
+                                        qbuf, tbuf, dummy_b, dummy_v, 0, False)
+            start[c + 1] = cnt
+            bits[c] = b
+    for c in range(m):
+        start[c + 1] += start[c]
+    eb = np.empty(start[m], dtype=np.int32)
+    ev = np.empty((start[m], 3), dtype=np.int32)
+    for ch in prange(n_ch):
+        qbuf = np.empty(nf, dtype=np.int64)
+        tbuf = np.empty((nf, 3), dtype=np.int64)
+        for c in range(ch * chunk, min(m, (ch + 1) * chunk)):
+            if start[c + 1] > start[c]:
+                _basin_edges_point(c, dflat, cand, cid, seed, off, nx, ny, nz, offs, qbuf,
+                                   tbuf, eb, ev, start[c], True)
+    return start, eb, ev, bits
+
+
+@njit(cache=True)
+def basin_merge_numba(dflat, cand, cid, best, seed, start, eb, ev, bits, events, probe,
+                      delta, nx, ny, nz, offs):
+    """The sequential part: boundary points ``events`` (positions with edges, in the sweep's
+    order) feed a union-find over raw basins with image offsets (components, percolation,
+    PLD levels) and the watershed's persistence merges (points with ``d >= probe``).
+
+    Returns, per raw seed (``seeds``: positions of the local maxima, ascending):
+    ``seeds``, ``comp_root`` (seed index of its component root at ``d >= probe``),
+    ``comp_perc`` ((ns, 3) bool, meaningful at roots), ``pore_root`` (seed index of its
+    merged watershed basin) and ``level`` (3,) as :func:`components_sweep_numba`.
+    """
+    m = cand.size
+    seeds = np.flatnonzero(best < 0).astype(np.int32)
+    ns = seeds.size
+    sid = np.full(m, -1, dtype=np.int32)
+    for s in range(ns):
+        sid[seeds[s]] = s
+    # intra-basin windings: per seed the highest level winding along each axis
+    ilvl = np.full((ns, 3), -np.inf)
+    level = np.full(3, -np.inf)
+    for c in range(m):
+        b = bits[c]
+        if b != 0:
+            s = sid[seed[c]]
+            dp = dflat[cand[c]]
+            for a in range(3):
+                if (b >> a) & 1 and dp > ilvl[s, a]:
+                    ilvl[s, a] = dp
+    for s in range(ns):
+        for a in range(3):
+            if ilvl[s, a] > level[a]:
+                level[a] = ilvl[s, a]
+    parent = np.arange(ns).astype(np.int32)
+    uoff = np.zeros((ns, 3), dtype=np.int32)
+    size = np.ones(ns, dtype=np.int32)
+    perc = np.zeros((ns, 3), dtype=np.bool_)
+    wparent = np.arange(ns).astype(np.int32)
+    comp_root = np.empty(ns, dtype=np.int32)
+    comp_perc = np.zeros((ns, 3), dtype=np.bool_)
+    roots = np.empty(offs.shape[0], dtype=np.int32)
+    qbuf = np.empty(offs.shape[0], dtype=np.int64)
+    tbuf = np.empty((offs.shape[0], 3), dtype=np.int64)
+    snap = False
+    for e in range(events.size + 1):
+        if e < events.size:
+            c = events[e]
+            p = cand[c]
+            dp = dflat[p]
+        else:
+            dp = -np.inf
+        if dp < probe and not snap:
+            for s in range(ns):
+                r, _a, _b, _c = _find_off(s, parent, uoff)
+                comp_root[s] = r
+            for s in range(ns):
+                r = comp_root[s]
+                for a in range(3):
+                    comp_perc[r, a] = comp_perc[r, a] or perc[r, a] or ilvl[s, a] >= probe
+            snap = True
+        if e == events.size:
+            break
+        # ---- components: the edges of this point, in a union-find over seeds
+        sa = sid[seed[c]]
+        for t in range(start[c], start[c + 1]):
+            sb = sid[eb[t]]
+            ra, ax, ay, az = _find_off(sa, parent, uoff)
+            rb, bx, by, bz = _find_off(sb, parent, uoff)
+            # seed a at image 0, its root at (ax..); seed b at ev, its root at ev + (bx..)
+            vx = ev[t, 0] + bx - ax
+            vy = ev[t, 1] + by - ay
+            vz = ev[t, 2] + bz - az
+            if ra == rb:
+                if vx != 0 and not perc[ra, 0]:
+                    perc[ra, 0] = True
+                    level[0] = max(level[0], dp)
+                if vy != 0 and not perc[ra, 1]:
+                    perc[ra, 1] = True
+                    level[1] = max(level[1], dp)
+                if vz != 0 and not perc[ra, 2]:
+                    perc[ra, 2] = True
+                    level[2] = max(level[2], dp)
+            elif size[rb] > size[ra]:
+                parent[ra] = rb
+                uoff[ra, 0] = vx
+                uoff[ra, 1] = vy
+                uoff[ra, 2] = vz
+                size[rb] += size[ra]
+                for a in range(3):
+                    perc[rb, a] = perc[rb, a] or perc[ra, a]
+            else:
+                parent[rb] = ra
+                uoff[rb, 0] = -vx
+                uoff[rb, 1] = -vy
+                uoff[rb, 2] = -vz
+                size[ra] += size[rb]
+                for a in range(3):
+                    perc[ra, a] = perc[ra, a] or perc[rb, a]
+        if dp < probe:
+            continue
+        # ---- watershed: the basins met at p, scanned as the sequential sweep does
+        _fill_neighbours(p, nx, ny, nz, offs, qbuf, tbuf)
+        nr = 0
+        for u in range(offs.shape[0]):
+            q = qbuf[u]
+            if not _earlier(dflat[q], q, dp, p):
+                continue
+            r = _find(sid[seed[cid[q]]], wparent)
+            seen = False
+            for v in range(nr):
+                if roots[v] == r:
+                    seen = True
+                    break
+            if not seen:
+                roots[nr] = r
+                nr += 1
+        for v in range(nr):
+            for w in range(v + 1, nr):
+                a = _find(roots[v], wparent)
+                b = _find(roots[w], wparent)
+                if a == b:
+                    continue
+                pa_ = cand[seeds[a]]
+                pb_ = cand[seeds[b]]
+                if not _earlier(dflat[pa_], pa_, dflat[pb_], pb_):  # a = the higher peak
+                    a, b = b, a
+                    pb_ = pa_
+                if dflat[pb_] - dp <= delta:
+                    wparent[b] = a
+    pore_root = np.empty(ns, dtype=np.int32)
+    for s in range(ns):
+        pore_root[s] = _find(s, wparent)
+    return seeds, comp_root, comp_perc, pore_root, level
+
+
+@njit(parallel=True, cache=True)
+def basin_labels_numba(dflat, cand, seed, sid_of_seed, probe, comp_id, pore_id, n):
+    """Per grid point: component id and pore id (-1 below ``probe`` / outside ``cand``)."""
+    comp = np.full(n, -1, dtype=np.int64)
+    lab = np.full(n, -1, dtype=np.int64)
+    for c in prange(cand.size):
+        p = cand[c]
+        if dflat[p] >= probe:
+            s = sid_of_seed[seed[c]]
+            comp[p] = comp_id[s]
+            lab[p] = pore_id[s]
+    return comp, lab
+
+
+@njit(cache=True)
+def basin_numbering_numba(dflat, cand, seed, seeds, comp_root, pore_root, probe):
+    """Component ids in order of each component's first grid point (C order) and pore ids in
+    the order of their seeds by descending ``d`` (ties: ascending index), per raw seed.
+    Returns ``sid_of_seed`` ((m,) position -> seed index), ``comp_id`` and ``pore_id`` (per
+    seed index, -1 when below ``probe``), the component roots in id order and the pore
+    seeds (grid indices) in id order."""
+    m = cand.size
+    ns = seeds.size
+    sid = np.full(m, -1, dtype=np.int32)
+    for s in range(ns):
+        sid[seeds[s]] = s
+    cid_root = np.full(ns, -1, dtype=np.int64)
+    croots = np.empty(ns, dtype=np.int64)
+    nc = 0
+    for c in range(m):
+        if dflat[cand[c]] >= probe:
+            r = comp_root[sid[seed[c]]]
+            if cid_root[r] < 0:
+                cid_root[r] = nc
+                croots[nc] = r
+                nc += 1
+    comp_id = np.full(ns, -1, dtype=np.int64)
+    for s in range(ns):
+        comp_id[s] = cid_root[comp_root[s]]
+    # pores: merged watershed roots at d >= probe, by descending peak
+    npr = 0
+    proots = np.empty(ns, dtype=np.int64)
+    for s in range(ns):
+        if pore_root[s] == s and dflat[cand[seeds[s]]] >= probe:
+            proots[npr] = s
+            npr += 1
+    proots = proots[:npr]
+    key = np.empty(npr)
+    for t in range(npr):
+        key[t] = -dflat[cand[seeds[proots[t]]]]
+    o = np.argsort(key, kind="mergesort")
+    pid_root = np.full(ns, -1, dtype=np.int64)
+    pgrid = np.empty(npr, dtype=np.int64)
+    for t in range(npr):
+        pid_root[proots[o[t]]] = t
+        pgrid[t] = cand[seeds[proots[o[t]]]]
+    pore_id = np.full(ns, -1, dtype=np.int64)
+    for s in range(ns):
+        if dflat[cand[seeds[s]]] >= probe:
+            pore_id[s] = pid_root[pore_root[s]]
+    return sid, comp_id, pore_id, croots[:nc], pgrid
+
+
 @njit(parallel=True, cache=True)
 def throat_pairs_numba(labels, dflat, nx, ny, nz, fwd, points):
     """For every pair of neighbouring grid points in different pores, ``(a, b, min(d_p, d_q))``
@@ -895,6 +1266,158 @@ def local_thickness_numba(dflat, mask, order, h, hinv, nx, ny, nz, tol):
     return lt
 
 
+@njit(cache=True)
+def _axis_segments(c, reach, n, seg_b, seg_base):
+    """Blocks (of ``LT_BLOCK`` points) along one axis met by the unwrapped range
+    ``[c - reach, c + reach]``: the wrapped block index and the unwrapped index of the block's
+    first point minus ``c``. Returns their count."""
+    ns = 0
+    g = c - reach
+    while g <= c + reach:
+        w = g % n
+        s = g - w
+        b = w // LT_BLOCK
+        seg_b[ns] = b
+        seg_base[ns] = s + b * LT_BLOCK - c
+        ns += 1
+        g = s + min((b + 1) * LT_BLOCK, n)
+    return ns
+
+
+@njit(parallel=True, cache=True)
+def local_thickness_blocks_numba(dflat, mask, order, h, nx, ny, nz):
+    """Local thickness, exact: for each void point the largest ``d(c)`` over the centres
+    ``order`` (void points by descending ``d``) whose ball ``|x - c| <= d(c)`` covers it
+    (0 where none does).
+
+    Balls are painted in descending ``d``, so the first ball to reach a point gives its value.
+    The still unpainted void points are kept per block of 4 x 4 x 4 grid points in a compact
+    list (a painted point is swapped out), so a ball only looks at blocks that intersect it
+    and, in those, only at points not yet painted: late balls, mostly inside regions painted
+    by larger ones, cost a few block checks. Squared distances come from the integer grid
+    offset and the metric of the grid steps. Parallel over fixed slabs of block rows along a
+    (each thread paints only its own points, so no races and no dependence on the thread
+    count).
+    """
+    B = LT_BLOCK
+    st = np.empty((3, 3))
+    for a in range(3):
+        na = nx if a == 0 else (ny if a == 1 else nz)
+        for c in range(3):
+            st[a, c] = h[a, c] / na
+    g00 = st[0, 0] ** 2 + st[0, 1] ** 2 + st[0, 2] ** 2
+    g11 = st[1, 0] ** 2 + st[1, 1] ** 2 + st[1, 2] ** 2
+    g22 = st[2, 0] ** 2 + st[2, 1] ** 2 + st[2, 2] ** 2
+    g01 = 2.0 * (st[0, 0] * st[1, 0] + st[0, 1] * st[1, 1] + st[0, 2] * st[1, 2])
+    g02 = 2.0 * (st[0, 0] * st[2, 0] + st[0, 1] * st[2, 1] + st[0, 2] * st[2, 2])
+    g12 = 2.0 * (st[1, 0] * st[2, 0] + st[1, 1] * st[2, 1] + st[1, 2] * st[2, 2])
+    hinv = np.linalg.inv(h)
+    e0 = math.sqrt(hinv[0, 0] ** 2 + hinv[1, 0] ** 2 + hinv[2, 0] ** 2) * nx
+    e1 = math.sqrt(hinv[0, 1] ** 2 + hinv[1, 1] ** 2 + hinv[2, 1] ** 2) * ny
+    e2 = math.sqrt(hinv[0, 2] ** 2 + hinv[1, 2] ** 2 + hinv[2, 2] ** 2) * nz
+    # circumradius (Å) of a block about its centre, for skipping blocks outside the ball
+    hb = 0.5 * (B - 1)
+    brad = 0.0
+    for s0 in (-hb, hb):
+        for s1 in (-hb, hb):
+            for s2 in (-hb, hb):
+                q = (g00 * s0 * s0 + g11 * s1 * s1 + g22 * s2 * s2 + g01 * s0 * s1
+                     + g02 * s0 * s2 + g12 * s1 * s2)
+                brad = max(brad, math.sqrt(max(q, 0.0)))
+    mx = (nx + B - 1) // B
+    my = (ny + B - 1) // B
+    mz = (nz + B - 1) // B
+    nblk = mx * my * mz
+    start = np.zeros(nblk + 1, dtype=np.int64)
+    for i in range(nx):
+        for j in range(ny):
+            for k in range(nz):
+                if mask[(i * ny + j) * nz + k]:
+                    start[((i // B) * my + j // B) * mz + k // B + 1] += 1
+    for b in range(nblk):
+        start[b + 1] += start[b]
+    left = np.zeros(nblk, dtype=np.int64)
+    pts = np.empty(start[nblk], dtype=np.int16)  # local code (i % B, j % B, k % B)
+    for i in range(nx):
+        for j in range(ny):
+            for k in range(nz):
+                if mask[(i * ny + j) * nz + k]:
+                    b = ((i // B) * my + j // B) * mz + k // B
+                    pts[start[b] + left[b]] = ((i % B) * B + j % B) * B + k % B
+                    left[b] += 1
+    lt = np.zeros(dflat.size, dtype=np.float64)
+    n_slab = min(mx, LT_SLABS)
+    for sl in prange(n_slab):
+        blo = (sl * mx) // n_slab
+        bhi = ((sl + 1) * mx) // n_slab
+        sb0 = np.empty(mx + 2, dtype=np.int64)
+        sp0 = np.empty(mx + 2, dtype=np.int64)
+        sb1 = np.empty(my + 2, dtype=np.int64)
+        sp1 = np.empty(my + 2, dtype=np.int64)
+        sb2 = np.empty(mz + 2, dtype=np.int64)
+        sp2 = np.empty(mz + 2, dtype=np.int64)
+        for t in range(order.size):
+            c = order[t]
+            r = dflat[c]
+            if r < 0.0:
+                break
+            ck = c % nz
+            cj = (c // nz) % ny
+            ci = c // (ny * nz)
+            ri = int(math.floor(r * e0))
+            if ci - ri >= 0 and ci + ri < nx and (ci + ri < blo * B or ci - ri >= bhi * B):
+                continue  # the ball does not reach this slab
+            rj = int(math.floor(r * e1))
+            rk = int(math.floor(r * e2))
+            n0 = _axis_segments(ci, ri, nx, sb0, sp0)
+            n1 = _axis_segments(cj, rj, ny, sb1, sp1)
+            n2 = _axis_segments(ck, rk, nz, sb2, sp2)
+            r2 = r * r
+            rc2 = (r + brad) * (r + brad)
+            for u0 in range(n0):
+                bi = sb0[u0]
+                if bi < blo or bi >= bhi:
+                    continue
+                a0b = sp0[u0]
+                x0 = a0b + hb
+                for u1 in range(n1):
+                    bj = sb1[u1]
+                    a1b = sp1[u1]
+                    x1 = a1b + hb
+                    brow = (bi * my + bj) * mz
+                    for u2 in range(n2):
+                        b = brow + sb2[u2]
+                        m = left[b]
+                        if m == 0:
+                            continue
+                        a2b = sp2[u2]
+                        x2 = a2b + hb
+                        if (g00 * x0 * x0 + g11 * x1 * x1 + g22 * x2 * x2 + g01 * x0 * x1
+                                + g02 * x0 * x2 + g12 * x1 * x2) > rc2:
+                            continue  # block entirely outside the ball
+                        base = start[b]
+                        u = 0
+                        while u < m:
+                            code = pts[base + u]
+                            li = code // (B * B)
+                            lj = (code // B) % B
+                            lk = code % B
+                            a0 = a0b + li
+                            a1 = a1b + lj
+                            a2 = a2b + lk
+                            if (g00 * a0 * a0 + g11 * a1 * a1 + g22 * a2 * a2 + g01 * a0 * a1
+                                    + g02 * a0 * a2 + g12 * a1 * a2) <= r2:
+                                p = ((bi * B + li) * ny + bj * B + lj) * nz + sb2[u2] * B + lk
+                                lt[p] = r
+                                m -= 1
+                                pts[base + u] = pts[base + m]
+                                pts[base + m] = code
+                            else:
+                                u += 1
+                        left[b] = m
+    return lt
+
+
 def local_thickness_reference(dflat, mask, h, shape):
     """Brute force local thickness (tiny grids): max d(c) over void c with |x - c| <= d(c)."""
     frac = grid_fractional(shape)
@@ -987,6 +1510,8 @@ def distance_grid_cuda(afrac, radii, h, m, cell_start, cell_atoms, w_min, n_shel
 _BLK_SHIFT = 4
 #: Slabs of the parallel local-thickness painting (fixed: results do not depend on threads).
 LT_SLABS = 16
+#: Edge (grid points) of the blocks of :func:`local_thickness_blocks_numba`.
+LT_BLOCK = 4
 
 OFFSETS_26 = _OFFS
 OFFSETS_FORWARD_13 = _FWD

@@ -17,7 +17,9 @@ defined for ``w <= t <= n_frames-1-w`` and NaN in the first and last ``w`` frame
 the squares, ``<|r - m_B|^2>_A = <|r|^2>_A - 2 m_A.m_B + |m_B|^2``, so only running sums of r
 and |r|^2 over each window are needed: O(T) per ion instead of O(T w). To keep the expansion
 free of cancellation the sums are taken relative to an anchor (the ion's position at the start
-of each block of frames) and recomputed from scratch every block.
+of each block of frames) and recomputed from scratch every block. Since B(t) = A(t+w), one
+sliding window sum suffices: the CPU kernel keeps the last w+1 of them in a ring and reads
+each frame of the positions array from memory once.
 """
 
 from __future__ import annotations

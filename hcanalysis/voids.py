@@ -46,7 +46,8 @@ class VoidMap:
     labels : (nx, ny, nz) int64
         Pore id per grid point (row of :attr:`pores`), -1 outside the void.
     components : (nx, ny, nz) int64
-        Connected void component per grid point (26-connected, periodic), -1 outside the void.
+        Connected void component per grid point (26-connected, periodic), -1 outside the void;
+        components are numbered in the order of their first grid point (C order).
     component_percolates : (n_components, 3) bool
         Component percolates along a, b, c (joins its own periodic image).
     pld : (3,) float64

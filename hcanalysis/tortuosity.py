@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -60,10 +61,16 @@ class VoidGrid:
         Void grid points.
     box : (3, 3) float
         Cell matrix, rows are the cell vectors a, b, c, Å.
+
+    The grid is treated as immutable: its periodic components (:func:`percolation`) are
+    computed once and shared by every analysis given the same ``VoidGrid`` (global and local
+    tortuosity), so build a new one after changing a mask.
     """
 
     mask: np.ndarray
     box: np.ndarray
+    _percolation: Percolation | None = field(default=None, init=False, repr=False,
+                                             compare=False)
 
     def __post_init__(self) -> None:
         self.mask = np.asarray(self.mask, dtype=bool)
@@ -122,7 +129,7 @@ class Percolation:
     labels: np.ndarray
     percolates: np.ndarray
 
-    @property
+    @cached_property
     def network(self) -> np.ndarray:
         lab = self.labels
         out = np.zeros((3, *lab.shape), dtype=bool)
@@ -145,10 +152,12 @@ class Percolation:
 
 
 def percolation(void, spacing=None, box=None) -> Percolation:
-    """Periodic 26-connected components of the void and their percolation per axis."""
+    """Periodic 26-connected components of the void and their percolation per axis (computed
+    once per :class:`VoidGrid` and kept on it)."""
     g = as_void_grid(void, spacing, box)
-    lab, perc = K.wrapping_components(g.mask)
-    return Percolation(lab, perc)
+    if g._percolation is None:
+        g._percolation = Percolation(*K.wrapping_components(g.mask))
+    return g._percolation
 
 
 # ---------------------------------------------------------------------------------- global
@@ -500,8 +509,8 @@ def local(
                 comp = getattr(void, "components", None)
                 if comp is not None and np.shape(comp) == g.shape:
                     labels = comp
-                elif len(cs) > 8:
-                    labels = K.wrapping_components(g.mask)[0]
+                elif len(cs) > 8 or g._percolation is not None:
+                    labels = percolation(g).labels
             # ions in chunks: the (n, n_shell) distance block stays bounded (streaming)
             dist = np.concatenate([
                 K.local_shell_distances(g.mask, g.box, cs[lo:lo + chunk], offs, cutoff,

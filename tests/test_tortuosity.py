@@ -241,6 +241,60 @@ def test_point_in_wall_snaps_to_nearest_void():
     assert np.isnan(far.tau[0]) and far.reachable[0] == 0 and far.grid_index[0, 0] == -1
 
 
+@pytest.mark.parametrize("box", [np.eye(3) * 16.0, np.diag([16.0, 12.0, 20.0]),
+                                 triclinic_box(16.0, 17.0, 18.0)],
+                         ids=["cubic", "orthorhombic", "triclinic"])
+def test_pruned_local_search_equals_reference_with_wraparound(rng, box):
+    """The bucket-queue shell search (pruned by the free-space distance to the shell, flat
+    neighbour offsets in the local box) equals scipy on the periodic grid, for centres on the
+    cell faces (their boxes wrap around) in cubic, anisotropic and triclinic cells."""
+    m = rng.random((16, 16, 16)) < 0.7
+    offs, _ = K.shell_offsets(box, m.shape, 3.0, 1.0)
+    void = np.argwhere(m)
+    centres = np.concatenate([void[(void == 0).any(axis=1)][:4],
+                              void[(void == 15).any(axis=1)][:4],
+                              void[rng.choice(len(void), 8, replace=False)]])
+    cut = 4.2  # paths up to 1.4 R: many shell points sit near the cut, where pruning bites
+    got = K.local_shell_distances(m, box, centres, offs, cutoff=cut,
+                                  labels=K.wrapping_components(m)[0])
+    for c, row in zip(centres, got, strict=True):
+        ref = K.reference_distances(m, box, [np.ravel_multi_index(tuple(c), m.shape)])
+        p = (c + offs) % 16
+        want = ref[p[:, 0], p[:, 1], p[:, 2]]
+        np.testing.assert_array_equal(row, np.where(want <= cut, want, np.inf))
+        assert np.isfinite(row).sum() > 0
+
+
+@pytest.mark.parametrize("box", [np.eye(3) * 7.0, np.diag([7.0, 8.5, 6.0])],
+                         ids=["cubic-octile", "orthorhombic-euclidean"])
+def test_image_distances_orthogonal_bounds_equal_reference(rng, box):
+    """A* with the free-space 26-grid bound (cubic voxels) and the per-axis minimum-image
+    Euclidean bound (other orthogonal cells) is exact."""
+    assert K.heuristic_kind(box, (7, 7, 7)) == (K.H_OCTILE if box[1, 1] == 7.0 else K.H_ORTHO)
+    m = rng.random((7, 7, 7)) < 0.6
+    for ax in range(3):
+        st = np.argwhere(m)[rng.choice(int(m.sum()), 5, replace=False)]
+        got = K.image_distances(m, box, ax, st)
+        want = [K.reference_image_distance(m, box, ax, s) for s in st]
+        np.testing.assert_array_equal(got, want)
+
+
+def test_void_grid_shares_its_components(rng):
+    """global then local on one VoidGrid compute the components once; results equal those
+    from bare arrays."""
+    m = rng.random((12, 12, 12)) < 0.6
+    box = np.eye(3) * 12.0
+    vg = T.as_void_grid(m, box=box)
+    g = T.global_tortuosity(vg, max_starts=3)
+    perc = vg._percolation
+    assert perc is not None and T.percolation(vg) is perc
+    pts = np.argwhere(m)[:12] + 0.2
+    a = T.local(vg, pts, radius=2.5)
+    b = T.local(m, pts, radius=2.5, box=box)
+    np.testing.assert_array_equal(a.tau, b.tau)
+    np.testing.assert_array_equal(g.tau, T.global_tortuosity(m, box=box, max_starts=3).tau)
+
+
 def test_local_matches_reference_in_periodic_cell(rng):
     """Shell distances from the local unrolled box equal scipy on the periodic grid when the
     cell is much larger than the reach (no image ambiguity)."""

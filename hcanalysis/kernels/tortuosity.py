@@ -239,180 +239,244 @@ def _heur(i, j, k, ti, tj, tk, vv, per, nx, ny, nz):
     return math.sqrt(best)
 
 
+#: Heuristic kinds of :func:`_bucket_core` (A* towards a target).
+H_NONE, H_OCTILE, H_ORTHO, H_GENERAL = 0, 1, 2, 3
+
+
+def wrap_table(n: int, periodic: bool) -> np.ndarray:
+    """``table[i + 1]`` = grid index ``i`` in ``-1..n`` wrapped onto ``0..n-1`` (periodic
+    axis) or ``-1`` off the grid (non-periodic axis)."""
+    t = np.arange(-1, n + 1, dtype=np.int64)
+    if periodic:
+        return t % n
+    t[0] = t[-1] = -1
+    return t
+
+
+@njit(cache=True, inline="always")
+def _octile(d0, d1, d2):
+    """Free-space length of the 26-connected grid metric for a step count (unit spacing):
+    ``a + (√2 - 1) b + (√3 - √2) c`` with ``a >= b >= c`` the sorted absolute counts."""
+    if d0 < d1:
+        d0, d1 = d1, d0
+    if d1 < d2:
+        d1, d2 = d2, d1
+    if d0 < d1:
+        d0, d1 = d1, d0
+    return d0 + 0.41421356237309515 * d1 + 0.31783724519578205 * d2
+
+
+@njit(cache=True, inline="always")
+def _target_bound(i, j, k, ti, tj, tk, hkind, hcoef, per, nx, ny, nz):
+    """Lower bound (Å) of the graph distance from (i, j, k) to the target (ti, tj, tk): the
+    free-space 26-grid length (cubic voxels), or the Euclidean length (orthogonal voxels,
+    minimum image per periodic axis; general cells: nearest of the 27 images)."""
+    if hkind == H_GENERAL:
+        return _heur(i, j, k, ti, tj, tk, hcoef, per, nx, ny, nz)
+    d0 = abs(i - ti)
+    d1 = abs(j - tj)
+    d2 = abs(k - tk)
+    if per[0] != 0 and nx - d0 < d0:
+        d0 = nx - d0
+    if per[1] != 0 and ny - d1 < d1:
+        d1 = ny - d1
+    if per[2] != 0 and nz - d2 < d2:
+        d2 = nz - d2
+    if hkind == H_OCTILE:
+        return hcoef[0, 0] * _octile(float(d0), float(d1), float(d2))
+    x = d0 * hcoef[0, 0]
+    y = d1 * hcoef[1, 1]
+    z = d2 * hcoef[2, 2]
+    return math.sqrt(x * x + y * y + z * z)
+
+
 @njit(cache=True)
-def _dijkstra_core(mask, nx, ny, nz, per, steps, wts, src, src_d, target, hcoef, cutoff,
-                   dist, stamp, sv, hk, hv, tmark, tcount, hpos, hfield):
-    """Dijkstra (A* when ``hcoef`` is non-zero) on the flat ``mask`` with an indexed binary
-    heap (decrease-key; ``hpos`` holds each node's heap slot, -1 once settled).
-    ``dist``/``stamp``/``hpos`` are reused between calls (an entry is valid only when
-    ``stamp == sv``). Returns the target's distance (``inf`` if not reached or
-    ``target < 0``) and the (possibly grown) heap arrays. With a target and non-zero voxel
-    vectors ``hcoef`` (3x3 rows a/nx, b/ny, c/nz) the search is A* with the Euclidean distance
-    to the nearest periodic image of the target as heuristic (consistent for Euclidean step
-    lengths, so the result is exact). With ``tcount > 0`` the search also stops once
-    ``tcount`` points marked in ``tmark`` are settled. A ``hfield`` longer than 1 replaces
-    that heuristic by a precomputed lower bound per point (the graph distance to a set that
-    holds the target: a landmark heuristic, consistent as well; ``inf`` = cannot reach)."""
-    n = 0
+def _bucket_core(mask, nx, ny, nz, wrap0, wrap1, wrap2, per, steps, wts, src, src_d, target,
+                 hkind, hcoef, hfield, cutoff, width, dist, stamp, sv, pool_v, pool_next, heads):
+    """Shortest paths on the 26-connected void graph with a bucket queue (Dial's algorithm,
+    label-correcting: a node whose distance improves after its expansion is expanded again,
+    so the result is exact whatever the bucket width).
+
+    Keys are ``g`` (plain search) or ``g + h`` (A* towards ``target`` with the consistent
+    lower bound ``h`` of kind ``hkind``, raised to ``hfield[u]`` when ``hfield`` is longer than
+    1: a landmark bound, ``inf`` = cannot reach). Buckets are ``width`` Å wide: with
+    ``width`` <= the shortest step and no heuristic every node is expanded once (Dijkstra
+    order). A node is not queued when ``g`` plus ``h`` exceeds ``cutoff``. ``dist`` and
+    ``stamp`` are reused between calls: ``stamp == 2 sv`` marks a valid ``dist``, ``2 sv + 1``
+    an expanded node (``sv`` >= 1, a new value per call). Interior points take their
+    neighbours by flat offsets, points on the grid's faces through the ``wrap`` tables
+    (:func:`wrap_table`). Stops when the queue is empty or (A*) when the lowest queued key
+    reaches the target's distance. Returns the target's distance (``inf`` when none or not
+    reached) and the (possibly grown) entry pool arrays."""
+    nb = heads.shape[0]
+    for b in range(nb):
+        heads[b] = -1
+    seen = 2 * sv
+    done = seen + 1
+    nyz = ny * nz
+    doff = np.empty(26, dtype=np.int64)
+    for s in range(26):
+        doff[s] = (steps[s, 0] * ny + steps[s, 1]) * nz + steps[s, 2]
+    use_t = target >= 0
+    use_f = use_t and hfield.shape[0] > 1
     ti = tj = tk = 0
-    if target >= 0:
-        ti = target // (ny * nz)
+    if use_t:
+        ti = target // nyz
         tj = (target // nz) % ny
         tk = target % nz
-    use_f = target >= 0 and hfield.shape[0] > 1
-    use_h = target >= 0 and (hcoef[0, 0] != 0.0 or hcoef[1, 1] != 0.0 or hcoef[2, 2] != 0.0)
-    nyz = ny * nz
+    inv = 1.0 / width
+    n_pool = 0
+    free = -1
+    live = 0
+    cur = -1
     for s in range(src.shape[0]):
         v = src[s]
         if mask[v] == 0:
             continue
-        if stamp[v] != sv:
-            stamp[v] = sv
+        if stamp[v] != seen and stamp[v] != done:
+            stamp[v] = seen
             dist[v] = np.inf
-            hpos[v] = -2  # seen, not in the heap
         if src_d[s] < dist[v]:
-            dist[v] = src_d[s]
-            key = src_d[s]
-            if use_f and hfield[v] == np.inf:
+            lb = 0.0
+            if use_t:
+                lb = _target_bound(v // nyz, (v // nz) % ny, v % nz, ti, tj, tk, hkind, hcoef,
+                                   per, nx, ny, nz)
+                if use_f and hfield[v] > lb:
+                    lb = hfield[v]
+            if src_d[s] + lb > cutoff:
                 continue
-            hh = 0.0
-            if use_h:
-                hh = _heur(v // nyz, (v // nz) % ny, v % nz, ti, tj, tk, hcoef, per, nx, ny, nz)
-            if use_f and hfield[v] > hh:
-                hh = hfield[v]
-            key += hh
-            if hpos[v] >= 0:
-                i = hpos[v]
-            else:
-                if n >= hk.shape[0]:
-                    nk = np.empty(2 * hk.shape[0], dtype=hk.dtype)
-                    nv = np.empty(2 * hv.shape[0], dtype=hv.dtype)
-                    nk[:n] = hk[:n]
-                    nv[:n] = hv[:n]
-                    hk = nk
-                    hv = nv
-                i = n
-                n += 1
-            while i > 0:
-                p = (i - 1) >> 1
-                if hk[p] <= key:
-                    break
-                hk[i] = hk[p]
-                hv[i] = hv[p]
-                hpos[hv[i]] = i
-                i = p
-            hk[i] = key
-            hv[i] = v
-            hpos[v] = i
-    found = np.inf
-    while n > 0:
-        # pop the minimum
-        key = hk[0]
-        v = hv[0]
-        n -= 1
-        if n > 0:
-            lk = hk[n]
-            lv = hv[n]
-            i = 0
-            while True:
-                c = 2 * i + 1
-                if c >= n:
-                    break
-                if c + 1 < n and hk[c + 1] < hk[c]:
-                    c += 1
-                if hk[c] >= lk:
-                    break
-                hk[i] = hk[c]
-                hv[i] = hv[c]
-                hpos[hv[i]] = i
-                i = c
-            hk[i] = lk
-            hv[i] = lv
-            hpos[lv] = i
-        hpos[v] = -1  # settled
-        if key > cutoff:
-            break
-        g = dist[v]
-        if v == target:
-            found = g
-            break
-        if tcount > 0 and tmark[v] != 0:
-            tcount -= 1
-            if tcount == 0:
+            dist[v] = src_d[s]
+            stamp[v] = seen
+            b = int((src_d[s] + lb) * inv)
+            if cur < 0 or b < cur:
+                cur = b
+            if n_pool >= pool_v.shape[0]:
+                nv = np.empty(2 * pool_v.shape[0], dtype=np.int64)
+                nn = np.empty(2 * pool_v.shape[0], dtype=np.int64)
+                nv[:n_pool] = pool_v[:n_pool]
+                nn[:n_pool] = pool_next[:n_pool]
+                pool_v = nv
+                pool_next = nn
+            e = n_pool
+            n_pool += 1
+            pool_v[e] = v
+            pool_next[e] = heads[b % nb]
+            heads[b % nb] = e
+            live += 1
+    # the ring is sized for the sources' spread of keys (``_ring_size``); a key beyond it
+    # would only be taken early, which label correcting keeps exact
+    while live > 0:
+        slot = cur % nb
+        e = heads[slot]
+        if e < 0:
+            cur += 1
+            if use_t and stamp[target] >= seen and cur * width >= dist[target]:
                 break
+            continue
+        heads[slot] = pool_next[e]
+        pool_next[e] = free
+        free = e
+        live -= 1
+        v = pool_v[e]
+        if stamp[v] == done:
+            continue
+        stamp[v] = done
+        g = dist[v]
         i = v // nyz
         j = (v // nz) % ny
         k = v % nz
+        inner = 0 < i < nx - 1 and 0 < j < ny - 1 and 0 < k < nz - 1
         for s in range(26):
-            i2 = i + steps[s, 0]
-            j2 = j + steps[s, 1]
-            k2 = k + steps[s, 2]
-            if i2 < 0 or i2 >= nx:
-                if per[0] == 0:
+            if inner:
+                u = v + doff[s]
+                if mask[u] == 0:
                     continue
-                i2 = (i2 + nx) % nx
-            if j2 < 0 or j2 >= ny:
-                if per[1] == 0:
+                if use_t:
+                    i2 = i + steps[s, 0]
+                    j2 = j + steps[s, 1]
+                    k2 = k + steps[s, 2]
+            else:
+                i2 = wrap0[i + steps[s, 0] + 1]
+                if i2 < 0:
                     continue
-                j2 = (j2 + ny) % ny
-            if k2 < 0 or k2 >= nz:
-                if per[2] == 0:
+                j2 = wrap1[j + steps[s, 1] + 1]
+                if j2 < 0:
                     continue
-                k2 = (k2 + nz) % nz
-            u = (i2 * ny + j2) * nz + k2
-            if mask[u] == 0:
-                continue
-            if use_f and hfield[u] == np.inf:
-                continue
-            if stamp[u] != sv:
-                stamp[u] = sv
-                dist[u] = np.inf
-                hpos[u] = -2
-            elif hpos[u] == -1:
-                continue
+                k2 = wrap2[k + steps[s, 2] + 1]
+                if k2 < 0:
+                    continue
+                u = (i2 * ny + j2) * nz + k2
+                if mask[u] == 0:
+                    continue
             nd = g + wts[s]
-            if nd < dist[u]:
-                dist[u] = nd
-                key2 = nd
-                hh = 0.0
-                if use_h:
-                    hh = _heur(i2, j2, k2, ti, tj, tk, hcoef, per, nx, ny, nz)
-                if use_f and hfield[u] > hh:
-                    hh = hfield[u]
-                key2 += hh
-                if hpos[u] >= 0:
-                    q = hpos[u]
-                else:
-                    if n >= hk.shape[0]:
-                        nk = np.empty(2 * hk.shape[0], dtype=hk.dtype)
-                        nv = np.empty(2 * hv.shape[0], dtype=hv.dtype)
-                        nk[:n] = hk[:n]
-                        nv[:n] = hv[:n]
-                        hk = nk
-                        hv = nv
-                    q = n
-                    n += 1
-                while q > 0:
-                    p = (q - 1) >> 1
-                    if hk[p] <= key2:
-                        break
-                    hk[q] = hk[p]
-                    hv[q] = hv[p]
-                    hpos[hv[q]] = q
-                    q = p
-                hk[q] = key2
-                hv[q] = u
-                hpos[u] = q
-    return found, hk, hv
+            su = stamp[u]
+            if su == seen or su == done:
+                if nd >= dist[u]:
+                    continue
+            lb = 0.0
+            if use_t:
+                lb = _target_bound(i2, j2, k2, ti, tj, tk, hkind, hcoef, per, nx, ny, nz)
+                if use_f and hfield[u] > lb:
+                    lb = hfield[u]
+            if nd + lb > cutoff:
+                continue
+            dist[u] = nd
+            stamp[u] = seen
+            b = int((nd + lb) * inv)
+            if b < cur:
+                b = cur
+            elif b >= cur + nb:
+                b = cur + nb - 1  # never wraps past the current bucket (taken early: exact)
+            if free >= 0:
+                e = free
+                free = pool_next[e]
+            else:
+                if n_pool >= pool_v.shape[0]:
+                    nv = np.empty(2 * pool_v.shape[0], dtype=np.int64)
+                    nn = np.empty(2 * pool_v.shape[0], dtype=np.int64)
+                    nv[:n_pool] = pool_v[:n_pool]
+                    nn[:n_pool] = pool_next[:n_pool]
+                    pool_v = nv
+                    pool_next = nn
+                e = n_pool
+                n_pool += 1
+            pool_v[e] = u
+            pool_next[e] = heads[b % nb]
+            heads[b % nb] = e
+            live += 1
+    found = np.inf
+    if use_t and stamp[target] >= seen:
+        found = dist[target]
+    return found, pool_v, pool_next
 
 
 def _new_heap(size: int = 4096):
     return np.empty(size, dtype=np.float64), np.empty(size, dtype=np.int64)
 
 
+def _ring_size(wts: np.ndarray, width: float, src_d=None, astar: bool = False) -> int:
+    """Buckets in the ring of :func:`_bucket_core`: enough that every queued key lies within
+    one turn of the current bucket (a key grows by at most the longest step, twice that with
+    a consistent A* bound, plus the spread of the sources' starting distances)."""
+    spread = 0.0
+    if src_d is not None and len(src_d):
+        f = np.asarray(src_d, dtype=np.float64)
+        f = f[np.isfinite(f)]
+        spread = float(f.max() - f.min()) if f.size else 0.0
+    reach = (2.0 if astar else 1.0) * float(np.max(wts)) + spread
+    return int(np.ceil(reach / width)) + 3
+
+
+def _new_pool(n_buckets: int, size: int = 4096):
+    """Entry pool (node, next) and ring heads for :func:`_bucket_core`."""
+    return (np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64),
+            np.empty(n_buckets, dtype=np.int64))
+
+
 def geodesic_dijkstra(mask: np.ndarray, box: np.ndarray, seeds, seed_dist=None, periodic=True,
                       cutoff: float = np.inf) -> np.ndarray:
-    """Multi-source geodesic distance field (Å) by Numba Dijkstra with a binary heap.
+    """Multi-source geodesic distance field (Å) by Numba Dijkstra with a bucket queue (Dial's
+    algorithm: buckets one shortest step wide, so each node is expanded once).
 
     Parameters
     ----------
@@ -438,11 +502,15 @@ def geodesic_dijkstra(mask: np.ndarray, box: np.ndarray, seeds, seed_dist=None, 
     sd = np.zeros(len(seeds)) if seed_dist is None else np.asarray(seed_dist, dtype=np.float64)
     dist = np.full(mask.size, np.inf)
     stamp = np.zeros(mask.size, dtype=np.int32)
-    hk, hv = _new_heap()
-    _dijkstra_core(mask.ravel(), shape[0], shape[1], shape[2], _periodic_flags(periodic), STEPS,
-                   step_lengths(box, shape), seeds, sd, -1, np.zeros((3, 3)), float(cutoff), dist,
-                   stamp, 1, hk, hv, _NOMARK, 0, np.empty(mask.size, dtype=np.int64), _NOFIELD)
-    dist[(stamp != 1) | (dist > cutoff)] = np.inf
+    wts = step_lengths(box, shape)
+    per = _periodic_flags(periodic)
+    wraps = [wrap_table(shape[a], bool(per[a])) for a in range(3)]
+    width = float(wts.min())
+    pv, pn, heads = _new_pool(_ring_size(wts, width, sd))
+    _bucket_core(mask.ravel(), shape[0], shape[1], shape[2], *wraps, per, STEPS, wts, seeds,
+                 sd, -1, H_NONE, np.zeros((3, 3)), _NOFIELD, float(cutoff), width, dist, stamp,
+                 1, pv, pn, heads)
+    dist[(stamp < 2) | (dist > cutoff)] = np.inf
     return dist.reshape(shape)
 
 
@@ -677,8 +745,9 @@ def lifted_mask(mask: np.ndarray, axis: int, copies: int = 3) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True)
-def _image_distances_kernel(lmask, lshape, per, steps, wts, starts, targets, hcoef, cutoff,
-                            method, hsp, order, n_chunks, hfield):
+def _image_distances_kernel(lmask, lshape, wrap0, wrap1, wrap2, per, steps, wts, starts,
+                            targets, hkind, hcoef, cutoff, method, hsp, order, n_chunks, hfield,
+                            width, n_buckets):
     n = starts.shape[0]
     out = np.full(n, np.inf)
     size = lmask.shape[0]
@@ -688,24 +757,41 @@ def _image_distances_kernel(lmask, lshape, per, steps, wts, starts, targets, hco
         acc = np.zeros(size, dtype=np.uint8)
         hk = np.empty(4096)
         hv = np.empty(4096, dtype=np.int64)
+        pv = np.empty(4096, dtype=np.int64)
+        pn = np.empty(4096, dtype=np.int64)
+        heads = np.empty(n_buckets, dtype=np.int64)
         src = np.empty(1, dtype=np.int64)
         sd = np.zeros(1)
         nomark = np.zeros(1, dtype=np.uint8)
-        hpos = np.empty(size if method == 0 else 1, dtype=np.int64)
         sv = 0
         for q in range(ch, n, n_chunks):
             sv += 1
             src[0] = starts[q]
             if method == 0:
-                d, hk, hv = _dijkstra_core(lmask, lshape[0], lshape[1], lshape[2], per, steps,
-                                           wts, src, sd, targets[q], hcoef, cutoff, dist, stamp,
-                                           sv, hk, hv, nomark, 0, hpos, hfield)
+                d, pv, pn = _bucket_core(lmask, lshape[0], lshape[1], lshape[2], wrap0, wrap1,
+                                         wrap2, per, steps, wts, src, sd, targets[q], hkind,
+                                         hcoef, hfield, cutoff, width, dist, stamp, sv, pv, pn,
+                                         heads)
             else:
                 d, hk, hv = _fmm_core(lmask, lshape[0], lshape[1], lshape[2], per, hsp, order,
                                       src, sd, targets[q], cutoff, dist, stamp, acc, sv, hk, hv,
                                       nomark, 0)
             out[q] = d
     return out
+
+
+#: A* bucket width as a fraction of the shortest step (finer buckets: fewer re-expansions).
+ASTAR_BUCKET_FRACTION = 0.125
+
+
+def heuristic_kind(box: np.ndarray, shape) -> int:
+    """A* bound for this grid: the free-space 26-grid length for cubic voxels of an orthogonal
+    cell, the Euclidean length with a per-axis minimum image for other orthogonal cells, the
+    nearest of the 27 images for triclinic cells."""
+    if not is_orthogonal(box):
+        return H_GENERAL
+    h = np.diag(np.asarray(box, dtype=np.float64)) / np.asarray(shape, dtype=np.float64)
+    return H_OCTILE if np.allclose(h, h[0], rtol=1e-12, atol=0.0) else H_ORTHO
 
 
 def image_distances(mask: np.ndarray, box: np.ndarray, axis: int, starts: np.ndarray,
@@ -750,25 +836,32 @@ def image_distances(mask: np.ndarray, box: np.ndarray, axis: int, starts: np.nda
     sflat = np.ravel_multi_index(s_l.T, tuple(lshape)).astype(np.int64)
     tflat = np.ravel_multi_index(t_l.T, tuple(lshape)).astype(np.int64)
 
-    hcoef = np.zeros((3, 3))
     length = float(np.linalg.norm(np.asarray(box, dtype=np.float64)[axis]))
     meth = 0 if method == "dijkstra" else 1
     hsp = np.ones(3)
-    if meth == 0:
-        hcoef = voxel_vectors(box, mask.shape)
-    else:
+    hcoef = voxel_vectors(box, mask.shape)
+    hkind = heuristic_kind(box, mask.shape)
+    if meth == 1:
         _check_orthogonal(box)
         hsp = np.diag(np.asarray(box, dtype=np.float64)) / shape
     cutoff = max_ratio * length if np.isfinite(max_ratio) else np.inf
     nthr = n_threads or numba.get_num_threads()
     n_chunks = max(1, min(nthr, len(sflat)))
     wts = step_lengths(box, mask.shape)
+    width = float(wts.min()) * ASTAR_BUCKET_FRACTION
+    nb = _ring_size(wts, width, astar=True)
+    wraps = [wrap_table(int(lshape[a]), bool(per[a])) for a in range(3)]
+
+    def run(sel, hfield):
+        return _image_distances_kernel(lmask.ravel(), lshape, *wraps, per, STEPS, wts,
+                                       sflat[sel], tflat[sel], hkind, hcoef, cutoff, meth, hsp,
+                                       int(order), max(1, min(n_chunks, len(sflat[sel]))),
+                                       hfield, width, nb)
+
     if landmark is None:
         landmark = bool(np.max(np.unique(t_l[:, axis], return_counts=True)[1]) >= 64)
     if not (meth == 0 and landmark):
-        return _image_distances_kernel(lmask.ravel(), lshape, per, STEPS, wts, sflat, tflat,
-                                       hcoef, cutoff, meth, hsp, int(order), n_chunks,
-                                       np.zeros(1))
+        return run(slice(None), _NOFIELD)
     out = np.full(len(sflat), np.inf)
     lbox = np.asarray(box, dtype=np.float64).copy()
     lbox[axis] *= 3
@@ -783,9 +876,7 @@ def image_distances(mask: np.ndarray, box: np.ndarray, axis: int, starts: np.nda
         plane[tuple(sl)] = lm3[tuple(sl)] != 0
         hfield = geodesic_dijkstra(lm3, lbox, np.flatnonzero(plane),
                                    periodic=per.astype(bool)).ravel()
-        out[sel] = _image_distances_kernel(lmask.ravel(), lshape, per, STEPS, wts, sflat[sel],
-                                           tflat[sel], hcoef, cutoff, meth, hsp, int(order),
-                                           max(1, min(n_chunks, len(sel))), hfield)
+        out[sel] = run(sel, hfield)
     return out
 
 
@@ -827,9 +918,97 @@ def shell_offsets(box: np.ndarray, shape, radius: float, thickness: float):
     return off[keep].astype(np.int64), r[keep]
 
 
+#: State bits of a local-box point in :func:`_shell_search`.
+_VOID, _SEEN, _DONE, _MARK = 1, 2, 4, 8
+
+
+@njit(cache=True)
+def _shell_search(state, dist, centre, doff, wts, hbox, cutoff, width, tcount, pool_v,
+                  pool_next, heads):
+    """Dijkstra from ``centre`` over a local box with a bucket queue (buckets one shortest
+    step wide: Dijkstra order; label correcting, so exact in any case).
+
+    ``state`` holds per point the bits ``_VOID`` (set by the caller for void points, all
+    other bits clear), ``_MARK`` (a wanted shell point, set by the caller), ``_SEEN``
+    (``dist`` valid) and ``_DONE`` (expanded). Neighbours are ``v + doff`` (``hbox`` is
+    ``inf`` on the box's outer layer, so those are never queued). A point is not queued when
+    its distance plus ``hbox`` (a lower bound of the path still needed to reach a wanted
+    point) exceeds ``cutoff``. Stops when the queue is empty or ``tcount`` marked points have
+    been expanded. Returns the (possibly grown) pool arrays."""
+    nb = heads.shape[0]
+    for b in range(nb):
+        heads[b] = -1
+    inv = 1.0 / width
+    dist[centre] = 0.0
+    state[centre] |= _SEEN
+    pool_v[0] = centre
+    pool_next[0] = -1
+    heads[0] = 0
+    n_pool = 1
+    free = -1
+    live = 1
+    cur = 0
+    while live > 0:
+        slot = cur % nb
+        e = heads[slot]
+        if e < 0:
+            cur += 1
+            continue
+        heads[slot] = pool_next[e]
+        pool_next[e] = free
+        free = e
+        live -= 1
+        v = pool_v[e]
+        sv = state[v]
+        if sv & _DONE:
+            continue
+        state[v] = sv | _DONE
+        if sv & _MARK:
+            tcount -= 1
+            if tcount == 0:
+                break
+        g = dist[v]
+        for s in range(26):
+            u = v + doff[s]
+            su = state[u]
+            if su & _VOID == 0:
+                continue
+            nd = g + wts[s]
+            if su & _SEEN:
+                if nd >= dist[u]:
+                    continue
+            if nd + hbox[u] > cutoff:
+                continue
+            dist[u] = nd
+            state[u] = (su | _SEEN) & ~_DONE
+            b = int(nd * inv)
+            if b < cur:
+                b = cur
+            elif b >= cur + nb:
+                b = cur + nb - 1
+            if free >= 0:
+                e = free
+                free = pool_next[e]
+            else:
+                if n_pool >= pool_v.shape[0]:
+                    nv = np.empty(2 * pool_v.shape[0], dtype=np.int64)
+                    nn = np.empty(2 * pool_v.shape[0], dtype=np.int64)
+                    nv[:n_pool] = pool_v[:n_pool]
+                    nn[:n_pool] = pool_next[:n_pool]
+                    pool_v = nv
+                    pool_next = nn
+                e = n_pool
+                n_pool += 1
+            pool_v[e] = u
+            pool_next[e] = heads[b % nb]
+            heads[b % nb] = e
+            live += 1
+    return pool_v, pool_next
+
+
 @njit(parallel=True, cache=True)
 def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp, order,
-                  init_off, init_d, labels, use_labels, n_chunks):
+                  init_off, init_d, labels, use_labels, n_chunks, hbox, width, n_buckets):
     n = centres.shape[0]
     ns = offs.shape[0]
     out = np.full((n, ns), np.inf)
@@ -838,20 +1017,24 @@ def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp
     bz = 2 * m[2] + 1
     size = bx * by * bz
     per = np.zeros(3, dtype=np.int64)
-    hcoef = np.zeros((3, 3))
     centre = (m[0] * by + m[1]) * bz + m[2]
+    doff = (steps[:, 0] * by + steps[:, 1]) * bz + steps[:, 2]
     ni = init_off.shape[0]
-    nofield = np.zeros(1)
     for ch in prange(n_chunks):
-        # per-thread buffers, reused for every ion (entries valid when stamp == sv)
+        # per-thread buffers, reused for every ion (the box copy resets the state bits;
+        # fast-marching entries are valid when stamp == sv)
         lm = np.empty(size, dtype=np.uint8)
         dist = np.empty(size)
-        stamp = np.zeros(size, dtype=np.int32)
-        hpos = np.empty(size if method == 0 else 1, dtype=np.int64)
-        acc = np.zeros(size if method == 1 else 1, dtype=np.uint8)
-        tmark = np.zeros(size, dtype=np.uint8)
+        fsize = size if method == 1 else 1
+        stamp = np.zeros(fsize, dtype=np.int32)
+        acc = np.zeros(fsize, dtype=np.uint8)
+        tmark = np.zeros(fsize, dtype=np.uint8)
         hk = np.empty(4096)
         hv = np.empty(4096, dtype=np.int64)
+        pv = np.empty(4096, dtype=np.int64)
+        pn = np.empty(4096, dtype=np.int64)
+        heads = np.empty(n_buckets, dtype=np.int64)
+        cols = np.empty(bz, dtype=np.int64)
         src = np.empty(ni + 1, dtype=np.int64)
         sd = np.zeros(ni + 1)
         sv = 0
@@ -860,36 +1043,50 @@ def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp
             ci = centres[ion, 0]
             cj = centres[ion, 1]
             ck = centres[ion, 2]
+            c0 = ck - m[2]
+            straight = c0 >= 0 and c0 + bz <= shape[2]  # rows need no wrap along c
+            for c in range(bz):
+                cols[c] = (c0 + c) % shape[2]
             for a in range(bx):
                 ga = (ci + a - m[0]) % shape[0]
                 for b in range(by):
                     gb = (cj + b - m[1]) % shape[1]
                     base = (ga * shape[1] + gb) * shape[2]
                     row = (a * by + b) * bz
-                    for c in range(bz):
-                        gc = (ck + c - m[2]) % shape[2]
-                        lm[row + c] = mask[base + gc]
+                    if straight:
+                        lm[row:row + bz] = mask[base + c0:base + c0 + bz]
+                    else:
+                        for c in range(bz):
+                            lm[row + c] = mask[base + cols[c]]
             if lm[centre] == 0:
                 continue
             tcount = 0
             own = labels[(ci * shape[1] + cj) * shape[2] + ck] if use_labels else 0
             for s in range(ns):
                 v = ((m[0] + offs[s, 0]) * by + m[1] + offs[s, 1]) * bz + m[2] + offs[s, 2]
+                if lm[v] == 0:
+                    continue  # wall: never reached
                 if use_labels:
                     ga = (ci + offs[s, 0]) % shape[0]
                     gb = (cj + offs[s, 1]) % shape[1]
                     gc = (ck + offs[s, 2]) % shape[2]
                     if labels[(ga * shape[1] + gb) * shape[2] + gc] != own:
                         continue  # another component: never reachable, do not wait for it
-                if lm[v] != 0 and tmark[v] == 0:
+                if method == 0:
+                    if lm[v] == _VOID:
+                        lm[v] = _VOID | _MARK
+                        tcount += 1
+                elif lm[v] != 0 and tmark[v] == 0:
                     tmark[v] = 1
                     tcount += 1
             if method == 0:
-                src[0] = centre
-                sd[0] = 0.0
-                _d, hk, hv = _dijkstra_core(lm, bx, by, bz, per, steps, wts, src[:1], sd[:1],
-                                            -1, hcoef, cutoff, dist, stamp, sv, hk, hv, tmark,
-                                            tcount, hpos, nofield)
+                pv, pn = _shell_search(lm, dist, centre, doff, wts, hbox, cutoff, width, tcount,
+                                       pv, pn, heads)
+                for s in range(ns):
+                    v = ((m[0] + offs[s, 0]) * by + m[1] + offs[s, 1]) * bz + m[2] + offs[s, 2]
+                    if lm[v] & _SEEN and dist[v] <= cutoff:
+                        out[ion, s] = dist[v]
+                continue
             else:
                 src[0] = centre
                 sd[0] = 0.0
@@ -942,8 +1139,31 @@ def local_shell_distances(mask: np.ndarray, box: np.ndarray, centres: np.ndarray
     """
     mask = np.ascontiguousarray(mask, dtype=np.uint8)
     shape = np.asarray(mask.shape, dtype=np.int64)
-    m = np.maximum(local_extent(box, shape, cutoff), np.abs(offsets).max(axis=0) + 1)
+    offsets = np.asarray(offsets, dtype=np.int64)
     meth = 0 if method == "dijkstra" else 1
+    if not np.isfinite(cutoff):
+        raise ValueError(f"cutoff={cutoff}: local searches need a finite path length (Å)")
+    vv = voxel_vectors(box, mask.shape)
+    r_hi = float(np.linalg.norm(offsets @ vv, axis=1).max())
+    # a path to a shell point is at least as long as the straight line, so the Dijkstra search
+    # never needs points farther than (cutoff + r_hi) / 2 from the centre; fast marching
+    # (no pruning) keeps the whole cutoff ball
+    reach = cutoff if meth == 1 else 0.5 * (cutoff + r_hi)
+    m = np.maximum(local_extent(box, shape, reach), np.abs(offsets).max(axis=0) + 1)
+    hbox = np.zeros(1, dtype=np.float32)
+    wts = step_lengths(box, mask.shape)
+    if meth == 0:
+        # graph distance in the all-void box from each box point to the nearest shell point: a
+        # consistent lower bound of the remaining path (the void graph is a subgraph), so a
+        # point is never queued when g + bound > cutoff (exact pruning)
+        dims = tuple(int(x) for x in 2 * m + 1)
+        seeds = np.ravel_multi_index(tuple((offsets + m).T), dims)
+        hbox = geodesic_dijkstra(np.ones(dims, dtype=bool), vv * np.asarray(dims)[:, None],
+                                 seeds, periodic=False)
+        # the outer layer is never queued, so neighbours are flat offsets (no bounds checks)
+        hbox[[0, -1]] = hbox[:, [0, -1]] = hbox[:, :, [0, -1]] = np.inf
+        # float32, rounded down: still a lower bound, half the memory traffic
+        hbox = np.nextafter(hbox.ravel().astype(np.float32), np.float32(0.0))
     hsp = np.ones(3)
     init_off = np.zeros((0, 3), dtype=np.int64)
     init_d = np.zeros(0)
@@ -960,9 +1180,10 @@ def local_shell_distances(mask: np.ndarray, box: np.ndarray, centres: np.ndarray
     lab = (np.ascontiguousarray(labels, dtype=np.int64).ravel() if use
            else np.zeros(1, dtype=np.int64))
     n_chunks = max(1, min(numba.get_num_threads(), len(centres)))
-    return _local_kernel(mask.ravel(), shape, centres, m, np.asarray(offsets, dtype=np.int64),
-                         STEPS, step_lengths(box, mask.shape), float(cutoff), meth, hsp,
-                         int(order), init_off, init_d, lab, use, n_chunks)
+    width = float(wts.min())
+    return _local_kernel(mask.ravel(), shape, centres, m, offsets, STEPS, wts, float(cutoff),
+                         meth, hsp, int(order), init_off, init_d, lab, use, n_chunks, hbox,
+                         width, _ring_size(wts, width))
 
 
 @njit(cache=True)

@@ -77,7 +77,18 @@ def _half_window(half_window: int, n_frames: int) -> int:
     return w
 
 
-def p_hop(positions: np.ndarray, half_window: int, *, backend: str = "auto") -> np.ndarray:
+#: Default dtype of p_hop arrays (see :func:`p_hop`).
+P_HOP_DTYPE = np.float32
+
+
+def p_hop(
+    positions: np.ndarray,
+    half_window: int,
+    *,
+    backend: str = "auto",
+    dtype: np.dtype | type | str | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """The cage-jump indicator p_hop of every ion at every frame.
 
     With A = frames [t-w, t] and B = frames [t, t+w] (both inclusive, w+1 frames each,
@@ -85,7 +96,7 @@ def p_hop(positions: np.ndarray, half_window: int, *, backend: str = "auto") -> 
 
         p_hop(t) = sqrt( <|r - <r>_B|^2>_A * <|r - <r>_A|^2>_B )
 
-    Computed in O(T) per ion from running sums of r and |r|^2.
+    Computed in O(T) per ion from running sums of r and |r|^2, in float64.
 
     Parameters
     ----------
@@ -94,16 +105,42 @@ def p_hop(positions: np.ndarray, half_window: int, *, backend: str = "auto") -> 
     half_window : int
         w, frames.
     backend : {"auto", "cpu", "cuda"}
+    dtype : {float32, float64}, optional
+        Dtype of the result. Default float32 (:data:`P_HOP_DTYPE`), or ``out``'s dtype: the
+        float64 result is rounded once at the store (relative error <= 6e-8, far below the
+        indicator's own noise; a threshold indicator), which halves the memory and the
+        output traffic (2,000 ions x 50,000 frames: 400 MB instead of 800 MB). Pass
+        ``np.float64`` for the unrounded values.
+    out : (n_ions, n_frames) float32 or float64 array, optional
+        Written in place and returned, e.g. the result of a previous call on positions of
+        the same shape, or ``np.empty((n_frames, n_ions), dtype).T``; its transpose must be
+        C-contiguous. Reusing one buffer for chunks of ions avoids the operating system's
+        zeroing of a fresh array's pages on every call.
 
     Returns
     -------
-    (n_ions, n_frames) float64
+    (n_ions, n_frames) float32 or float64
         p_hop in Å²; NaN for the first and last ``half_window`` frames, where A or B would
-        leave the trajectory. (A transposed view of a frame-major array.)
+        leave the trajectory. (A transposed view of a frame-major array; ``out`` when given.)
     """
     x = _positions(positions)
     w = _half_window(half_window, x.shape[0])
-    return _k.phop(x, w, resolve_backend(backend)).T
+    if out is None:
+        dt = P_HOP_DTYPE if dtype is None else dtype
+        return _k.phop(x, w, resolve_backend(backend), dtype=dt).T
+    if not isinstance(out, np.ndarray) or out.ndim != 2:
+        raise ValueError("out must be a 2-d (n_ions, n_frames) numpy array")
+    if out.shape != (x.shape[1], x.shape[0]):
+        raise ValueError(
+            f"out has shape {out.shape}; p_hop of these positions is {(x.shape[1], x.shape[0])}"
+        )
+    if not out.T.flags.c_contiguous:
+        raise ValueError(
+            "out.T must be C-contiguous: pass a previous result of p_hop or "
+            "np.empty((n_frames, n_ions), dtype).T"
+        )
+    _k.phop(x, w, resolve_backend(backend), dtype=dtype, out=out.T)
+    return out
 
 
 def _runs(mask_col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +191,7 @@ def detect(
     lag: int | None = None,
     hysteresis: float | None = None,
     backend: str = "auto",
+    dtype: np.dtype | type | str | None = None,
 ) -> pd.DataFrame:
     """Find hop events of every ion.
 
@@ -186,6 +224,9 @@ def detect(
         An event starts above ``threshold`` and ends below ``hysteresis × threshold``;
         default 1.0 for p_hop (no hysteresis) and 0.5 for the displacement rule.
     backend : {"auto", "cpu", "cuda"}
+    dtype : {float32, float64}, optional
+        Dtype of the p_hop signal the events are found on (default float32, as
+        :func:`p_hop`; ``p_hop_peak`` and the "auto" thresholds are then float32 values).
 
     Returns
     -------
@@ -206,7 +247,7 @@ def detect(
     be = resolve_backend(backend)
     min_sep = w if min_separation is None else int(min_separation)
     if method == "p_hop":
-        signal = _k.phop(x, w, be)
+        signal = _k.phop(x, w, be, dtype=P_HOP_DTYPE if dtype is None else dtype)
         valid = (w, n_frames - w)
         hyst = 1.0 if hysteresis is None else float(hysteresis)
     elif method == "displacement":
@@ -654,6 +695,7 @@ def correlated_hops(
 __all__ = [
     "AUTO_FACTOR",
     "EVENT_COLUMNS",
+    "P_HOP_DTYPE",
     "CorrelatedHops",
     "WaitingTimes",
     "correlated_hops",

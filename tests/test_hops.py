@@ -41,9 +41,16 @@ def test_running_sum_equals_direct_formula(rng, w):
     for got in variants:
         assert np.array_equal(np.isnan(got), np.isnan(ref))
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10 * scale)
-    # public API: (n_ions, n_frames), float32 input accumulates in float64
-    np.testing.assert_allclose(hops.p_hop(x, w, backend="cpu"), ref.T, rtol=1e-10,
-                               atol=1e-10 * scale)
+    # public API: (n_ions, n_frames); float32 by default (float64 arithmetic, one rounding at
+    # the store), float64 on request; float32 input accumulates in float64
+    got32 = hops.p_hop(x, w, backend="cpu")
+    assert got32.dtype == np.float32 and got32.shape == ref.T.shape
+    np.testing.assert_allclose(got32, ref.T, rtol=1e-6, atol=1e-6 * scale)
+    got64 = hops.p_hop(x, w, backend="cpu", dtype=np.float64)
+    assert got64.dtype == np.float64
+    np.testing.assert_allclose(got64, ref.T, rtol=1e-10, atol=1e-10 * scale)
+    # float32 is the float64 result rounded once
+    np.testing.assert_array_equal(got32, got64.astype(np.float32))
     x32 = x.astype(np.float32)
     np.testing.assert_allclose(
         K.phop_cpu(x32, w), K.phop_reference(x32.astype(np.float64), w), rtol=1e-9, atol=1e-9
@@ -73,18 +80,63 @@ def test_cpu_kernel_tasks_and_layouts(rng, w):
     np.testing.assert_allclose(K.phop_cpu(x32, w, block=9, tile=4),
                                K.phop_reference(x32.astype(np.float64), w), rtol=1e-9,
                                atol=1e-9 * scale)
+    # float32 output, every task split, against the direct float64 formula
+    for block, tile in ((1, 1), (5, 7), (10_000, 10_000)):
+        got = K.phop_cpu(x, w, block=block, tile=tile, dtype=np.float32)
+        assert got.dtype == np.float32
+        assert np.array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_out_buffer_reused(rng, dtype):
+    """``out=``: written in place (edges re-set to NaN), returned, equal to a fresh result;
+    one buffer serves successive chunks of ions; bad buffers are refused."""
+    w = 4
+    x = _walk(rng, 120, 9)
+    buf = np.full((9, 120), 123.0, dtype=dtype).T.copy().T  # (n_ions, n_frames), F-order
+    got = hops.p_hop(x, w, backend="cpu", out=buf)
+    assert got is buf and got.dtype == dtype
+    fresh = hops.p_hop(x, w, backend="cpu", dtype=dtype)
+    np.testing.assert_array_equal(got, fresh)
+    ref = K.phop_reference(x, w).T
+    tol = 1e-6 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(got, ref, rtol=tol, atol=tol * np.nanmax(ref))
+    # chunks of ions through one buffer: each chunk equals its own fresh result
+    chunk = np.empty((120, 3), dtype=dtype).T
+    for i0 in range(0, 9, 3):
+        res = hops.p_hop(x[:, i0 : i0 + 3], w, backend="cpu", out=chunk)
+        np.testing.assert_array_equal(res, fresh[i0 : i0 + 3])
+    # the kernel's frame-major buffer
+    kbuf = np.zeros((120, 9), dtype=dtype)
+    assert K.phop_cpu(x, w, out=kbuf) is kbuf
+    np.testing.assert_array_equal(kbuf, fresh.T)
+    with pytest.raises(ValueError, match="shape"):
+        hops.p_hop(x, w, out=np.empty((120, 8), dtype=dtype).T)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        hops.p_hop(x, w, out=np.empty((9, 120), dtype=dtype))
+    with pytest.raises(ValueError, match="dtype"):
+        hops.p_hop(x, w, out=np.empty((120, 9), dtype=np.int64).T)
+    with pytest.raises(ValueError, match="dtype"):
+        other = np.float64 if dtype == np.float32 else np.float32
+        hops.p_hop(x, w, dtype=other, out=np.empty((120, 9), dtype=dtype).T)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        hops.p_hop(x, w, dtype=np.float16)
 
 
 def test_edges_and_step_analytic():
     w, n, l = 5, 40, 3.0
     x = np.zeros((n, 1, 3))
     x[20:, 0, 0] = l  # first frame at the new site: 20
-    p = hops.p_hop(x, w)[0]
+    p = hops.p_hop(x, w, dtype=np.float64)[0]
     assert np.isnan(p[:w]).all() and np.isnan(p[n - w :]).all()
     assert np.isfinite(p[w : n - w]).all()
     # A = [t-w, t] holds w old + 1 new frame, B all new: p = l^2 (w/(w+1))^1.5
-    assert p[20] == pytest.approx(l**2 * (w / (w + 1)) ** 1.5, rel=1e-12)
-    assert p[19] == pytest.approx(p[20], rel=1e-12)
+    exact = l**2 * (w / (w + 1)) ** 1.5
+    assert abs(p[20] - exact) <= 1e-12 * exact
+    assert abs(p[19] - p[20]) <= 1e-12 * exact
+    p32 = hops.p_hop(x, w)[0]  # default float32: the same value rounded once
+    assert p32.dtype == np.float32 and abs(float(p32[20]) - exact) <= 1e-7 * exact
     assert p[20 - w - 1] == 0.0 and p[20 + w] == 0.0
     with pytest.raises(ValueError, match="half_window"):
         hops.p_hop(x[:10], w)
@@ -106,6 +158,14 @@ def test_cuda_kernels_equal_cpu_under_simulator(rng):
         np.testing.assert_allclose(
             K.phop_cuda(x, w, block=block), K.phop_cpu(x, w), rtol=1e-12, atol=1e-12
         )
+        # float32 output into a caller's buffer, against the CPU kernel and the direct formula
+        buf = np.empty(x.shape[:2], dtype=np.float32)
+        got = K.phop_cuda(x, w, block=block, out=buf)
+        assert got is buf
+        ref = K.phop_reference(x, w)
+        np.testing.assert_allclose(got, K.phop_cpu(x, w, dtype=np.float32), rtol=1e-6,
+                                   atol=1e-6 * np.nanmax(ref))
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6 * np.nanmax(ref))
     np.testing.assert_allclose(K.displacement_cuda(x, 4), K.displacement_reference(x, 4),
                                rtol=1e-12, equal_nan=True)
     s = K.displacement_cpu(x, 2)
@@ -122,6 +182,20 @@ def test_detect_cuda_equals_cpu(rng, method):
     b = hops.detect(x, half_window=5, method=method, threshold=1.0, backend="cuda")
     assert len(a) == 2
     np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-10)
+
+
+def test_detect_float32_signal_equals_float64(rng):
+    """The default float32 p_hop signal finds the same events as float64 on planted hops;
+    peaks and thresholds agree to float32 rounding."""
+    planted = [[200, 500], [350], [120, 600, 800]]
+    x = np.stack([_hopper(rng, 1000, f, length=2.0)[0] for f in planted], axis=1)
+    a = hops.detect(x, half_window=20, backend="cpu")
+    b = hops.detect(x, half_window=20, backend="cpu", dtype=np.float64)
+    assert len(a) == sum(map(len, planted))
+    cols = ["ion", "frame_start", "frame_end", "frame_peak", "frame_hop", "dx", "dy", "dz"]
+    np.testing.assert_array_equal(a[cols].to_numpy(), b[cols].to_numpy())
+    np.testing.assert_allclose(a["p_hop_peak"], b["p_hop_peak"], rtol=1e-7)
+    np.testing.assert_allclose(a.attrs["thresholds"], b.attrs["thresholds"], rtol=1e-7)
 
 
 def test_split_displacement_matches_reference(rng):

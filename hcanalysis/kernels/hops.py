@@ -1,8 +1,10 @@
 """Hop-detection kernels: the cage-jump indicator p_hop and the displacement rule.
 
 Arrays in, arrays out. Positions are ``(n_frames, n_ions, 3)`` (float32 or float64, Å,
-unwrapped); indicator arrays are ``(n_frames, n_ions)`` float64 (frame-major, so the CPU kernel
-streams the positions once in file order). Three implementations of each quantity:
+unwrapped); indicator arrays are ``(n_frames, n_ions)`` (frame-major, so the CPU kernel
+streams the positions once in file order), float64 by default; the p_hop kernels also write
+float32 (computed in float64, rounded once at the store) and into a caller's array (``out=``).
+Three implementations of each quantity:
 
 * ``*_reference``: plain numpy / Python, slow, obviously right (tests);
 * ``*_cpu``: Numba, ``parallel=True``;
@@ -239,8 +241,39 @@ def _phop_cpu(x, w, block, tile, out):  # pragma: no cover - compiled
         _phop_task(x2, w, t0, min(t0 + block, n_frames - w), i0, min(tile, n_ions - i0), out)
 
 
+def _phop_out(
+    x: np.ndarray, dtype: np.dtype | type | str | None, out: np.ndarray | None
+) -> np.ndarray:
+    """The ``(n_frames, n_ions)`` output of p_hop: ``out`` checked, or a new array."""
+    shape = x.shape[:2]
+    if out is None:
+        dt = np.dtype(np.float64 if dtype is None else dtype)
+        if dt not in (np.float32, np.float64):
+            raise ValueError(f"dtype={dt}: p_hop is written as float32 or float64")
+        return np.empty(shape, dtype=dt)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}; p_hop of these positions is {shape}")
+    if out.dtype not in (np.float32, np.float64):
+        raise ValueError(f"out has dtype {out.dtype}: use float32 or float64")
+    if dtype is not None and np.dtype(dtype) != out.dtype:
+        raise ValueError(f"dtype={np.dtype(dtype)} but out has dtype {out.dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be a writeable C-contiguous (n_frames, n_ions) array")
+    if np.may_share_memory(out, x):
+        raise ValueError("out overlaps the positions")
+    return out
+
+
 def phop_cpu(
-    positions: np.ndarray, w: int, block: int = CPU_BLOCK, tile: int = CPU_TILE
+    positions: np.ndarray,
+    w: int,
+    block: int = CPU_BLOCK,
+    tile: int = CPU_TILE,
+    *,
+    dtype: np.dtype | type | str | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """p_hop with the Numba running-sum kernel, ``(n_frames, n_ions)``, NaN at the edges.
 
@@ -256,10 +289,16 @@ def phop_cpu(
         relative to the ion's position at the block's first frame) at each block.
     tile : int
         Ions per task.
+    dtype : {float64, float32}, optional
+        Output dtype (default float64, or ``out``'s). float32 is rounded once from the
+        float64 result.
+    out : (n_frames, n_ions) float32 or float64 C-contiguous array, optional
+        Written in place and returned (no allocation: a reused buffer skips the operating
+        system's zeroing of fresh pages).
 
     Returns
     -------
-    (n_frames, n_ions) float64
+    (n_frames, n_ions) float64 or float32
         p_hop, Å²; NaN in the first and last ``w`` frames.
 
     Notes
@@ -269,7 +308,7 @@ def phop_cpu(
     and writing each p_hop value once, directly from the positions array.
     """
     x = _check(positions, w)
-    out = np.empty(x.shape[:2])
+    out = _phop_out(x, dtype, out)
     n_frames = x.shape[0]
     out[: min(w, n_frames)] = np.nan
     out[max(n_frames - w, 0) :] = np.nan
@@ -333,9 +372,18 @@ def _median_cols(s, out):
             out[i] = np.median(buf[i - i0])
 
 
+def _signal(signal: np.ndarray) -> np.ndarray:
+    """An indicator array for the Numba kernels: float32 and float64 kept as they are (the
+    kernels compile for both; a float32 p_hop is not copied), C-contiguous."""
+    s = np.asarray(signal)
+    if s.dtype not in (np.float32, np.float64):
+        s = s.astype(np.float64)
+    return np.ascontiguousarray(s)
+
+
 def column_median(signal: np.ndarray) -> np.ndarray:
     """Median of each column of a ``(n_frames, n_ions)`` array without NaNs (Numba)."""
-    s = np.ascontiguousarray(signal, dtype=np.float64)
+    s = _signal(signal)
     out = np.full(s.shape[1], np.nan)
     if s.shape[0]:
         _median_cols(s, out)
@@ -344,7 +392,7 @@ def column_median(signal: np.ndarray) -> np.ndarray:
 
 def hysteresis_cpu(signal: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.ndarray:
     """Hysteresis event mask (see :func:`hysteresis_reference`) with Numba."""
-    s = np.ascontiguousarray(signal, dtype=np.float64)
+    s = _signal(signal)
     mask = np.empty(s.shape, dtype=np.uint8)
     _hysteresis_cpu(s, np.asarray(on, np.float64), np.asarray(off, np.float64), mask)
     return mask
@@ -544,11 +592,22 @@ def _blocks(n: int) -> int:
     return max((n + _THREADS - 1) // _THREADS, 1)
 
 
-def phop_cuda(positions: np.ndarray, w: int, block: int = CUDA_BLOCK) -> np.ndarray:
-    """p_hop with the CUDA running-sum kernel (one thread per ion and block of frames)."""
+def phop_cuda(
+    positions: np.ndarray,
+    w: int,
+    block: int = CUDA_BLOCK,
+    *,
+    dtype: np.dtype | type | str | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """p_hop with the CUDA running-sum kernel (one thread per ion and block of frames).
+
+    ``dtype`` and ``out`` as in :func:`phop_cpu` (arithmetic float64, float32 rounded once
+    at the store); the result is copied into ``out`` when given."""
     x = _check(positions, w)
+    out = _phop_out(x, dtype, out)
     n_frames, n_ions, _ = x.shape
-    out = np.full((n_frames, n_ions), np.nan)
+    out[...] = np.nan
     if n_frames < 2 * w + 1 or n_ions == 0:
         return out
     block = max(int(block), 1)
@@ -556,7 +615,8 @@ def phop_cuda(positions: np.ndarray, w: int, block: int = CUDA_BLOCK) -> np.ndar
     d_x = cuda.to_device(x)
     d_out = cuda.to_device(out)
     _phop_cuda_kernel[_blocks(nb * n_ions), _THREADS](d_x, int(w), block, d_out)
-    return d_out.copy_to_host()
+    d_out.copy_to_host(out)
+    return out
 
 
 def displacement_cuda(positions: np.ndarray, lag: int) -> np.ndarray:
@@ -586,9 +646,19 @@ def hysteresis_cuda(signal: np.ndarray, on: np.ndarray, off: np.ndarray) -> np.n
 
 
 # ---------------------------------------------------------------------------- dispatch
-def phop(positions: np.ndarray, w: int, backend: str = "cpu") -> np.ndarray:
-    """p_hop ``(n_frames, n_ions)`` on ``backend`` ("cpu" or "cuda")."""
-    return phop_cuda(positions, w) if backend == "cuda" else phop_cpu(positions, w)
+def phop(
+    positions: np.ndarray,
+    w: int,
+    backend: str = "cpu",
+    *,
+    dtype: np.dtype | type | str | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """p_hop ``(n_frames, n_ions)`` on ``backend`` ("cpu" or "cuda"); ``dtype`` and ``out`` as
+    in :func:`phop_cpu`."""
+    if backend == "cuda":
+        return phop_cuda(positions, w, dtype=dtype, out=out)
+    return phop_cpu(positions, w, dtype=dtype, out=out)
 
 
 def displacement(positions: np.ndarray, lag: int, backend: str = "cpu") -> np.ndarray:
@@ -631,7 +701,7 @@ def event_peaks(
     v_out = np.empty(n)
     if n:
         _peaks_cpu(
-            np.ascontiguousarray(signal, np.float64),
+            _signal(signal),
             np.asarray(ions, np.int64),
             np.asarray(lo, np.int64),
             np.asarray(hi, np.int64),

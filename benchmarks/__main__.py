@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import RESULTS, machine_info
+from benchmarks.common import COMMITTED_RESULTS, RESULTS, machine_info
 from benchmarks.report import format_table, ratio_rows, scaling_plot
 
 HERE = Path(__file__).resolve().parent
@@ -112,9 +112,11 @@ def existing_results(quick: bool) -> dict[str, dict]:
 
 
 def _plot(quick: bool) -> dict | None:
-    """The MSD scaling plot from this mode's MSD results, else the other mode's."""
+    """The MSD scaling plot from this mode's MSD results, else the other mode's (from the
+    results folder, else the committed results)."""
     candidates = ["msd_cpu_quick.json", "msd_cpu.json"][:: 1 if quick else -1]
-    msd_json = next((RESULTS / c for c in candidates if (RESULTS / c).is_file()), None)
+    msd_json = next((d / c for d in (RESULTS, COMMITTED_RESULTS) for c in candidates
+                     if (d / c).is_file()), None)
     if msd_json is None:
         return None
     png = scaling_plot(msd_json, RESULTS / f"scaling{'_quick' if quick else ''}.png")

@@ -9,7 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: Where results are written: ``benchmarks/results`` (committed), or the folder named by the
+#: environment variable ``HCANALYSIS_BENCH_RESULTS`` (the test suite's smoke run writes there,
+#: so running the tests never overwrites measured results).
+COMMITTED_RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(os.environ.get("HCANALYSIS_BENCH_RESULTS") or COMMITTED_RESULTS)
 
 
 def machine_info() -> dict:

@@ -15,20 +15,26 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+COMMITTED = ROOT / "benchmarks" / "results"
 
 
 @pytest.mark.slow
-def test_benchmarks_run_quick_smoke():
-    summary_path = RESULTS / "summary_quick.json"
-    before = summary_path.stat().st_mtime if summary_path.exists() else None
+def test_benchmarks_run_quick_smoke(tmp_path):
+    """Writes into a scratch results folder (``HCANALYSIS_BENCH_RESULTS``): the committed,
+    measured results are never touched by the tests."""
+    import os
+
+    results = tmp_path / "results"
+    committed_before = {p.name: p.read_bytes() for p in COMMITTED.glob("*.json")}
+    summary_path = results / "summary_quick.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "run", "--quick", "--only", "hops,h5md"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "HCANALYSIS_BENCH_RESULTS": str(results)},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert summary_path.is_file()
-    assert before is None or summary_path.stat().st_mtime > before
+    assert {p.name: p.read_bytes() for p in COMMITTED.glob("*.json")} == committed_before
     summary = json.loads(summary_path.read_text())
     assert summary["quick"] is True
     assert summary["machine"]["cores"] >= 1
@@ -42,7 +48,7 @@ def test_benchmarks_run_quick_smoke():
         assert set(r) >= {"benchmark", "case", "ours", "peer", "ratio"}
         assert r["ratio"] > 0
     assert "ratio" in proc.stdout and "hops" in proc.stdout  # the printed table
-    png = RESULTS / summary["scaling_plot"]["png"]
+    png = results / summary["scaling_plot"]["png"]
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

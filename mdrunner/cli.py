@@ -161,8 +161,19 @@ def sweep_cmd(
     save_every: int = typer.Option(10),
     checkpoint_every: int = typer.Option(500),
     relax_steps: int = typer.Option(20),
+    engine: str = typer.Option(
+        "ase", help="ase: one ASE MD process per point (--workers in parallel on a CPU). "
+        "torchsim: MACE only (--potential mace --model FILE); up to --batch-size cells "
+        "advance together as one torch-sim batch on --device cuda or cpu, Langevin only; "
+        "needs pip install 'hcanalysis[md,torchsim]'."),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="torchsim engine: most cells per batch (default: all)."),
 ) -> None:
-    """Run a density × loading × seed sweep; restarting it skips finished points."""
+    """Run a density × loading × seed sweep; restarting it skips finished points.
+
+    With --engine torchsim an interrupted sweep restarts too: finished points are skipped
+    and the others continue from their last checkpoint (--checkpoint-every).
+    """
     from mdrunner.sweep import make_points, run_sweep
 
     md = dict(temperature_K=temperature, thermostat=thermostat, steps=steps,
@@ -171,7 +182,10 @@ def sweep_cmd(
     points = make_points(_floats(densities), [x.strip() for x in loadings.split(",")], seeds,
                          n_carbon=n_carbon, potential=potential, model=model, device=device,
                          dtype=dtype, threads=threads, md=md)
-    res = run_sweep(points, output, workers=workers, log=lambda m: console.print(m))
+    if engine not in ("ase", "torchsim"):
+        raise typer.BadParameter(f"unknown engine {engine!r}: ase or torchsim")
+    res = run_sweep(points, output, workers=workers, log=lambda m: console.print(m),
+                    engine=engine, batch_size=batch_size)
     done = sum(r.get("status") == "done" for r in res)
     console.print(f"{done}/{len(res)} points done in {output}")
 

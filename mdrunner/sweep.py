@@ -63,12 +63,47 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _start_point(point: SweepPoint, run_dir: Path, cfg: MDConfig,
+                 stale=("traj.h5", "checkpoint.npz")):
+    """Build a point's cell, write ``start.extxyz`` and a fresh ``run.json``."""
+    from mdrunner import calculators
+    from mdrunner.builders import build_fragments
+    from mdrunner.insertion import insert_na
+
+    for name in stale:
+        (run_dir / name).unlink(missing_ok=True)
+    carbon, _ = build_fragments(point.n_carbon, point.density, seed=point.seed)
+    atoms, rep = insert_na(carbon, point.loading, seed=point.seed)
+    from ase.io import write
+
+    write(run_dir / "start.extxyz", atoms)
+    meta = dict(
+        density=point.density,
+        carbon_density=rep.carbon_density,
+        loading=point.loading,
+        n_na=rep.composition.get("Na", 0),
+        n_carbon=rep.composition.get("C", 0),
+        temperature_K=cfg.temperature_K,
+        # the names hcanalysis.ensemble reads: carbon density (g/cm³), Na/C, K
+        na_loading=rep.composition.get("Na", 0) / max(1, rep.composition.get("C", 0)),
+        temperature=cfg.temperature_K,
+        seed=point.seed,
+        potential=calculators.describe(point.potential, point.model),
+        md=asdict(cfg),
+        build=rep.to_dict(),
+        versions=versions(),
+        paths=dict(traj="traj.h5", structure="start.extxyz", checkpoint="checkpoint.npz",
+                   log="md.log"),
+        status="running",
+    )
+    _write_json(run_dir / "run.json", meta)
+    return atoms, meta
+
+
 def run_point(point: SweepPoint, out_dir, *, stop_after: int | None = None,
               calculator=None) -> dict:
     """Build (or resume) and run one sweep point; returns its ``run.json`` content."""
     from mdrunner import calculators
-    from mdrunner.builders import build_fragments
-    from mdrunner.insertion import insert_na
     from mdrunner.md import run_md
 
     run_dir = Path(out_dir) / point.name
@@ -85,33 +120,7 @@ def run_point(point: SweepPoint, out_dir, *, stop_after: int | None = None,
     if resume and meta:
         atoms = None
     else:
-        for stale in ("traj.h5", "checkpoint.npz"):
-            (run_dir / stale).unlink(missing_ok=True)
-        carbon, _ = build_fragments(point.n_carbon, point.density, seed=point.seed)
-        atoms, rep = insert_na(carbon, point.loading, seed=point.seed)
-        from ase.io import write
-
-        write(run_dir / "start.extxyz", atoms)
-        meta = dict(
-            density=point.density,
-            carbon_density=rep.carbon_density,
-            loading=point.loading,
-            n_na=rep.composition.get("Na", 0),
-            n_carbon=rep.composition.get("C", 0),
-            temperature_K=cfg.temperature_K,
-            # the names hcanalysis.ensemble reads: carbon density (g/cm³), Na/C, K
-            na_loading=rep.composition.get("Na", 0) / max(1, rep.composition.get("C", 0)),
-            temperature=cfg.temperature_K,
-            seed=point.seed,
-            potential=calculators.describe(point.potential, point.model),
-            md=asdict(cfg),
-            build=rep.to_dict(),
-            versions=versions(),
-            paths=dict(traj="traj.h5", structure="start.extxyz", checkpoint="checkpoint.npz",
-                       log="md.log"),
-            status="running",
-        )
-        _write_json(run_dir / "run.json", meta)
+        atoms, meta = _start_point(point, run_dir, cfg)
     out = run_md(atoms, calc, run_dir, cfg, resume=resume, metadata=meta, stop_after=stop_after)
     meta["status"] = "interrupted" if out["interrupted"] else "done"
     meta["result"] = out
@@ -130,16 +139,33 @@ def make_points(densities, loadings, seeds, **common) -> list[SweepPoint]:
     ]
 
 
-def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print) -> list[dict]:
-    """Run every point; ``workers`` > 1 runs points in parallel processes (CPU)."""
+def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print,
+              engine: str = "ase", batch_size: int | None = None,
+              stop_after: int | None = None) -> list[dict]:
+    """Run every point; ``workers`` > 1 runs points in parallel processes (CPU).
+
+    ``engine="ase"`` (default) runs each point with :func:`mdrunner.md.run_md`;
+    ``engine="torchsim"`` runs MACE points as batches of up to ``batch_size`` cells in one
+    process with torch-sim (:func:`mdrunner.batched.run_sweep_batched`; ``workers`` is
+    then unused). ``stop_after`` stops each run (or batch) after that many steps, to test
+    interruption (serial runs only).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(out_dir / "sweep.json", {"points": [asdict(p) | {"name": p.name}
+    _write_json(out_dir / "sweep.json", {"engine": engine,
+                                         "points": [asdict(p) | {"name": p.name}
                                                     for p in points]})
+    if engine == "torchsim":
+        from mdrunner.batched import run_sweep_batched
+
+        return run_sweep_batched(points, out_dir, batch_size=batch_size,
+                                 stop_after=stop_after, log=log)
+    if engine != "ase":
+        raise ValueError(f"unknown engine {engine!r}: ase or torchsim")
     results = []
     if workers <= 1:
         for p in points:
-            r = run_point(p, out_dir)
+            r = run_point(p, out_dir, stop_after=stop_after)
             log(f"{p.name}: {'skipped (done)' if r.get('skipped') else r['status']}")
             results.append(r)
         return results

@@ -106,7 +106,7 @@ def p_hop(
         w, frames.
     backend : {"auto", "cpu", "cuda"}
     dtype : {float32, float64}, optional
-        Dtype of the result. Default float32 (:data:`P_HOP_DTYPE`), or ``out``'s dtype: the
+        Dtype of the result. Default float32 (``hops.P_HOP_DTYPE``), or ``out``'s dtype: the
         float64 result is rounded once at the store (relative error <= 6e-8, far below the
         indicator's own noise; a threshold indicator), which halves the memory and the
         output traffic (2,000 ions x 50,000 frames: 400 MB instead of 800 MB). Pass
@@ -695,7 +695,6 @@ def correlated_hops(
 __all__ = [
     "AUTO_FACTOR",
     "EVENT_COLUMNS",
-    "P_HOP_DTYPE",
     "CorrelatedHops",
     "WaitingTimes",
     "correlated_hops",

@@ -165,7 +165,7 @@ def sweep_cmd(
         "ase", help="ase: one ASE MD process per point (--workers in parallel on a CPU). "
         "torchsim: MACE only (--potential mace --model FILE); up to --batch-size cells "
         "advance together as one torch-sim batch on --device cuda or cpu, Langevin only; "
-        "needs pip install 'hcanalysis[md,torchsim]'."),
+        "needs the md and torchsim extras (pip install 'hcanalysis\\[md,torchsim]')."),
     batch_size: int = typer.Option(
         None, "--batch-size", help="torchsim engine: most cells per batch (default: all)."),
 ) -> None:

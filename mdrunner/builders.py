@@ -65,6 +65,15 @@ class BuildReport:
         )
 
 
+
+def _wrap(xyz: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Cartesian positions (Å) wrapped into ``[0, box)`` per axis of an orthogonal box.
+
+    ``np.mod`` alone returns exactly ``box`` for tiny negative inputs (``-1e-17 % L == L`` in
+    floating point), which periodic k-d trees (``cKDTree(boxsize=box)``) reject."""
+    w = np.mod(xyz, box)
+    return np.where(w >= box, w - box, w)
+
 def cell_length_for_density(n_carbon: int, density: float) -> float:
     """Edge (Å) of the cubic cell holding ``n_carbon`` C atoms at carbon density ``density``."""
     mass = n_carbon * 12.011
@@ -342,7 +351,7 @@ def build_fragments(
             frag = _trim(frag, need)
         frag = frag - frag.mean(axis=0)
         # the fragment must not touch its own periodic image
-        if cKDTree(np.mod(frag, box), boxsize=box).query_pairs(CC_BOND * 0.9):
+        if cKDTree(_wrap(frag, box), boxsize=box).query_pairs(CC_BOND * 0.9):
             fails += 1
             continue
         tree = cKDTree(placed, boxsize=box) if len(placed) else None
@@ -357,7 +366,7 @@ def build_fragments(
         for centre in centres:
             for _ in range(n_orientations):
                 trial_unwrapped = Rotation.random(random_state=rng).apply(frag) + centre
-                trial = np.mod(trial_unwrapped, box)
+                trial = _wrap(trial_unwrapped, box)
                 if tree is None:
                     ok = True
                 else:
@@ -471,7 +480,7 @@ def _compress(pos: np.ndarray, ids: np.ndarray, box: np.ndarray, edge: float, se
         out = np.empty_like(pos)
         for k, (loc, com, rot) in enumerate(frags):
             out[ids == k] = loc @ rot.T + com
-        return np.mod(out, cur)
+        return _wrap(out, cur)
 
     while True:
         new = np.maximum(target, cur * stage)
@@ -487,12 +496,12 @@ def _compress(pos: np.ndarray, ids: np.ndarray, box: np.ndarray, edge: float, se
                 break
             for k in rng.permutation(sorted(bad)):
                 loc, com, rot = frags[k]
-                now = _overlap(np.mod(loc @ rot.T + com, cur), tree, cur, ids, k, sep)
+                now = _overlap(_wrap(loc @ rot.T + com, cur), tree, cur, ids, k, sep)
                 for _ in range(8):
                     dr = Rotation.from_rotvec(rng.normal(scale=0.15 / 3**0.5, size=3))
                     rot2 = dr.as_matrix() @ rot
                     com2 = com + rng.normal(scale=0.3 / 3**0.5, size=3)
-                    trial = np.mod(loc @ rot2.T + com2, cur)
+                    trial = _wrap(loc @ rot2.T + com2, cur)
                     pen = _overlap(trial, tree, cur, ids, k, sep)
                     if pen < now:
                         frags[k][1], frags[k][2] = com2, rot2

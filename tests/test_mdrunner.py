@@ -51,6 +51,21 @@ def test_fragments_density_and_distances(n, density, seed):
     assert 0.0 < rep.sp2_fraction <= 1.0
 
 
+@pytest.mark.parametrize("n, density", [(20, 1.2), (24, 1.5)])
+def test_fragments_small_cells_wrap_strictly_inside_the_box(n, density):
+    """Small cells used to fail ~30 % of the time: np.mod(-1e-17, L) == L, which periodic k-d
+    trees reject ("greater than the size of the periodic box")."""
+    from mdrunner.builders import _wrap
+
+    box = np.array([7.0, 7.0, 7.0])
+    w = _wrap(np.array([[-1e-17, -0.0, 7.0], [3.5, -7.0, 14.0 - 1e-15]]), box)
+    assert np.all(w >= 0) and np.all(w < box)
+    for seed in range(4):
+        atoms, rep = build_fragments(n, density, seed=seed)
+        assert len(atoms) == n
+        assert abs(rep.carbon_density - density) / density < 0.02
+
+
 def test_fragments_seeded():
     a1, _ = build_fragments(60, 1.2, seed=5)
     a2, _ = build_fragments(60, 1.2, seed=5)

@@ -51,6 +51,7 @@ MODULES = (
     ("mdrunner.calculators", "Potentials"),
     ("mdrunner.md", "Molecular dynamics"),
     ("mdrunner.sweep", "Sweeps"),
+    ("mdrunner.batched", "Batched torch-sim engine"),
     ("mdrunner.h5md", "H5MD writer of mdrunner"),
 )
 #: Typer applications documented in the command-line section.

@@ -28,7 +28,6 @@ so the momenta are ASE momenta and ``dt = timestep_fs * ase.units.fs``.
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import time
 from dataclasses import asdict
@@ -38,7 +37,14 @@ import numpy as np
 from ase import Atoms, units
 
 from mdrunner.h5md import H5MDAppender
-from mdrunner.md import ASE_VEL_TO_A_PS, FS_TO_PS, MDConfig, _count_frames, _Stop
+from mdrunner.md import (
+    ASE_VEL_TO_A_PS,
+    FS_TO_PS,
+    MDConfig,
+    _count_frames,
+    _Stop,
+    atomic_pickle,
+)
 
 CHECKPOINT = "checkpoint_torchsim.pkl"
 EXTRA = "pip install 'hcanalysis[md,torchsim]'"
@@ -153,12 +159,7 @@ def evaluate(cells, model) -> list[dict]:
 
 # ---------------------------------------------------------------------------- checkpoints
 def _save(path: Path, payload: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        pickle.dump(payload, fh, protocol=4)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_pickle(path, payload)
 
 
 def load_checkpoint(run_dir) -> dict:

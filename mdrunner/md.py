@@ -157,7 +157,13 @@ def save_checkpoint(path: Path, atoms: Atoms, step: int, rng: np.random.Generato
         "n_frames": int(n_frames),
         "extra": extra or {},
     }
-    tmp = path.with_suffix(".tmp")
+    atomic_pickle(path, payload)
+
+
+def atomic_pickle(path: Path, payload: dict) -> None:
+    """Write ``payload`` to ``path`` atomically: a pickle in a sibling ``.tmp`` file, synced to
+    disk, then renamed over ``path`` (a crash leaves the previous checkpoint intact)."""
+    tmp = Path(path).with_suffix(".tmp")
     with open(tmp, "wb") as fh:
         pickle.dump(payload, fh, protocol=4)
         fh.flush()

@@ -11,11 +11,19 @@ machine measures the other users too); both are stored. Reference: the published
 MACE-MP-0b2-L throughput on one H100 for batched relaxations, about 3.3e5 atom-steps/s.
 
     python -m benchmarks.bench_md [--quick] [--device cpu|cuda] [--threads N] [--sizes ...]
+        [--potentials chgnet,mace,sevenn] [--tag NAME]
+
+Each (potential, size) point runs in its own process (its peak memory is recorded); sizes
+whose extrapolated peak memory exceeds what the machine has are skipped with the estimate.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -23,9 +31,12 @@ import numpy as np
 from benchmarks.common import machine_info, write_results
 
 PUBLISHED_MACE_H100 = 3.3e5  # atom-steps/s, MACE-MP-0b2-L batched relaxations on one H100
-#: measured peak memory of one CHGNet energy + forces evaluation on the CPU, bytes per atom
-#: (5,000 atoms of HC + Na took ~19 GB and were killed by the OOM killer on a 24 GB machine)
-CHGNET_BYTES_PER_ATOM = 4.0e6
+#: Peak resident memory of one energy + forces evaluation on the CPU (float32, one thread),
+#: bytes = base + per_atom * n_atoms, fitted to the peaks measured at 200 and 1,000 atoms
+#: (CHGNet 2.14 / 8.75 GB, MACE-MP-0-medium size 2.03 / 6.32 GB, SevenNet-0 1.85 / 6.10 GB):
+#: used to skip cells that cannot fit instead of letting the OOM killer take the machine.
+CPU_MEMORY_MODEL = {"chgnet": (0.49e9, 8.26e6), "mace": (0.95e9, 5.37e6),
+                    "sevenn": (0.79e9, 5.31e6)}
 
 
 def available_memory() -> float:
@@ -46,7 +57,8 @@ def cells(sizes):
 
     carbon, _ = build_fragments(178, 1.5, seed=0)
     base, _ = insert_na(carbon, "NaC8", seed=0, method="kdtree")  # 178 C + 22 Na = 200
-    reps = {200: (1, 1, 1), 1000: (1, 1, 5), 5000: (5, 5, 1)}
+    reps = {200: (1, 1, 1), 1000: (1, 1, 5), 2000: (2, 1, 5), 3000: (3, 1, 5),
+            5000: (5, 5, 1)}
     out = {}
     for n in sizes:
         out[n] = base.repeat(reps.get(n, (1, 1, max(1, round(n / 200)))))
@@ -95,66 +107,113 @@ def time_calc(calc, atoms, repeat: int) -> tuple[float, float]:
     return best, best_cpu
 
 
+def needed_bytes(pot: str, n_atoms: int, device: str) -> float:
+    """Estimated peak memory (bytes) of one evaluation (0 when not modelled, e.g. a GPU)."""
+    if device != "cpu" or pot not in CPU_MEMORY_MODEL:
+        return 0.0
+    base, per_atom = CPU_MEMORY_MODEL[pot]
+    return base + per_atom * n_atoms
+
+
+def measure_one(pot: str, n: int, device: str, threads: int, repeat: int) -> dict:
+    """Time one (potential, cell size) point in this process; peak RSS included."""
+    import resource
+    import tempfile
+    from pathlib import Path
+
+    from mdrunner import calculators
+
+    atoms = cells([n])[n]
+    if pot == "mace":
+        tmp = Path(tempfile.mkdtemp())
+        calc = calculators.get("mace", model=mace_medium(tmp / "mace_medium.model", device),
+                               device=device, dtype="float32", threads=threads)
+    else:
+        calc = calculators.get(pot, device=device, threads=threads)
+    wall, cpu = time_calc(calc, atoms, repeat)
+    # on a shared machine the wall time mostly measures the other users; with one torch
+    # thread the CPU time is the time the step takes on a free core
+    t = cpu if device == "cpu" and threads == 1 else wall
+    aps = n / t
+    return {"potential": pot, "n_atoms": n, "s_per_step": t, "wall_s_per_step": wall,
+            "cpu_s_per_step": cpu, "atom_steps_per_s": aps,
+            "ns_per_day_1fs": 86400.0 / t * 1e-6,
+            "ratio_to_published_mace_h100": aps / PUBLISHED_MACE_H100,
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+
+
+def run_point(pot: str, n: int, args) -> dict:
+    """One point in a child process (its own peak memory; an out-of-memory kill is reported,
+    not fatal)."""
+    cmd = [sys.executable, "-m", "benchmarks.bench_md", "--one", pot, str(n),
+           "--device", args.device, "--threads", str(args.threads),
+           "--repeat", str(1 if args.quick else args.repeat)]
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for line in proc.stdout.splitlines()[::-1]:
+        if line.startswith("{"):
+            return json.loads(line)
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    if "No module named" in "\n".join(tail) or "ImportError" in "\n".join(tail) or \
+            "not installed" in "\n".join(tail):
+        return {"potential": pot, "skipped": " ".join(tail)}
+    why = "killed (out of memory?)" if proc.returncode in (-9, 137) else f"rc {proc.returncode}"
+    return {"potential": pot, "n_atoms": n, "failed": why, "stderr_tail": tail}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="200 atoms, CHGNet only (< 30 s)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--gpu", action="store_true", help="--device cuda when torch sees a GPU")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sizes", default="200,1000,5000")
+    ap.add_argument("--sizes", default="200,1000,2000,5000")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--potentials", default="chgnet,mace,sevenn")
+    ap.add_argument("--tag", default="", help="suffix of the result file (md_<device>_<tag>)")
+    ap.add_argument("--one", nargs=2, metavar=("POTENTIAL", "N_ATOMS"),
+                    help=argparse.SUPPRESS)  # internal: one point, JSON on stdout
     args = ap.parse_args(argv)
+    if args.one:
+        row = measure_one(args.one[0], int(args.one[1]), args.device, args.threads,
+                          args.repeat)
+        print(json.dumps(row))
+        return {"rows": [row]}
     if args.gpu:
         import torch
 
         if torch.cuda.is_available():
             args.device = "cuda"
-    import tempfile
-    from pathlib import Path
-
-    from mdrunner import calculators
-
     sizes = [200] if args.quick else [int(x) for x in args.sizes.split(",")]
     pots = ["chgnet"] if args.quick else args.potentials.split(",")
-    structs = cells(sizes)
     rows = []
-    tmp = Path(tempfile.mkdtemp())
     for pot in pots:
-        try:
-            if pot == "mace":
-                calc = calculators.get("mace", model=mace_medium(tmp / "mace_medium.model",
-                                                                 args.device),
-                                       device=args.device, dtype="float32",
-                                       threads=args.threads)
-            else:
-                calc = calculators.get(pot, device=args.device, threads=args.threads)
-        except ImportError as exc:
-            print(f"{pot}: skipped ({exc})")
-            rows.append({"potential": pot, "skipped": str(exc)})
-            continue
-        for n, atoms in structs.items():
-            need = CHGNET_BYTES_PER_ATOM * n if pot == "chgnet" and args.device == "cpu" else 0
-            if need > 0.6 * available_memory():
-                msg = (f"needs ~{need / 2**30:.0f} GiB, "
-                       f"{available_memory() / 2**30:.0f} GiB available")
+        for n in sizes:
+            need = needed_bytes(pot, n, args.device)
+            avail = available_memory()
+            if need > 0.85 * avail:
+                msg = (f"needs ~{need / 2**30:.0f} GiB (peak memory measured at 200 and 1,000 "
+                       f"atoms, extrapolated), {avail / 2**30:.0f} GiB available")
                 print(f"{pot:7s} {n:5d} atoms: skipped ({msg})")
-                rows.append({"potential": pot, "n_atoms": n, "skipped": msg})
+                rows.append({"potential": pot, "n_atoms": n, "skipped": msg,
+                             "estimated_peak_gb": need / 1e9})
                 continue
-            wall, cpu = time_calc(calc, atoms, 1 if args.quick else args.repeat)
-            # on a shared machine the wall time mostly measures the other users; with one
-            # torch thread the CPU time is the time the step takes on a free core
-            t = cpu if args.device == "cpu" and args.threads == 1 else wall
-            aps = n / t
-            row = {"potential": pot, "n_atoms": n, "s_per_step": t, "wall_s_per_step": wall,
-                   "cpu_s_per_step": cpu, "atom_steps_per_s": aps,
-                   "ns_per_day_1fs": 86400.0 / t * 1e-6,
-                   "ratio_to_published_mace_h100": aps / PUBLISHED_MACE_H100}
+            row = run_point(pot, n, args)
             rows.append(row)
-            print(f"{pot:7s} {n:5d} atoms: {t:8.3f} s/step  {aps:10.1f} atom-steps/s  "
+            if "skipped" in row and "n_atoms" not in row:
+                print(f"{pot}: skipped ({row['skipped']})")
+                break  # not installed: no other size will work either
+            if "failed" in row:
+                print(f"{pot:7s} {n:5d} atoms: {row['failed']}")
+                continue
+            print(f"{pot:7s} {n:5d} atoms: {row['s_per_step']:8.3f} s/step  "
+                  f"{row['atom_steps_per_s']:10.1f} atom-steps/s  "
                   f"{row['ns_per_day_1fs']:.4f} ns/day  "
-                  f"x{row['ratio_to_published_mace_h100']:.2e} of MACE on H100")
+                  f"x{row['ratio_to_published_mace_h100']:.2e} of MACE on H100  "
+                  f"peak {row['peak_rss_gb']:.1f} GB")
     name = "md_cpu_quick" if args.quick else f"md_{args.device}"
+    if args.tag:
+        name += f"_{args.tag}"
     out = write_results(name, {"device": args.device, "torch_threads": args.threads,
                                "published_mace_h100_atom_steps_per_s": PUBLISHED_MACE_H100,
                                "rows": rows, "machine_extra": machine_info()["load_average"]})

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
     xs = np.ascontiguousarray(x[:naive_frames])
     t_naive = best_of(lambda: K.phop_reference(xs, w), 1)
     times["numpy_naive_extrapolated"] = t_naive * (n_frames - 2 * w) / (naive_frames - 2 * w)
-    times["detect_cpu"] = best_of(lambda: hops.detect(x, half_window=w, backend="cpu"), 1)
+    times["detect_cpu"] = best_of(lambda: hops.detect(x, half_window=w, backend="cpu"), 3)
     if args.gpu and not _real_gpu_present():
         print("--gpu: no CUDA GPU visible; the CUDA kernel is not timed")
     if _real_gpu_present():

@@ -214,7 +214,8 @@ def _hops_chunk(ctx: _Context, pos: np.ndarray) -> dict[str, np.ndarray]:
     half = max(2, min(int(cfg.half_window), (len(ctx.frames) - 1) // 2))
     ph = hops.p_hop(pos, half, backend=ctx.cfg.backend)
     events = hops.detect(pos, half_window=half, threshold=cfg.threshold, method=cfg.method,
-                         dt_ps=ctx.dt_ps, time_ps=ctx.time_ps, backend=ctx.cfg.backend)
+                         dt_ps=ctx.dt_ps, time_ps=ctx.time_ps, backend=ctx.cfg.backend,
+                         p_hop_values=ph if cfg.method == "p_hop" else None)
     stats = hops.per_ion(pos, events, half_window=half, window=ctx.window, stride=ctx.stride,
                          p_hop_values=ph).sort_values(["ion", "window"])
     ctx.n_hop_events = getattr(ctx, "n_hop_events", 0) + len(events)

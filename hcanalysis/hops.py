@@ -192,6 +192,7 @@ def detect(
     hysteresis: float | None = None,
     backend: str = "auto",
     dtype: np.dtype | type | str | None = None,
+    p_hop_values: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Find hop events of every ion.
 
@@ -227,6 +228,9 @@ def detect(
     dtype : {float32, float64}, optional
         Dtype of the p_hop signal the events are found on (default float32, as
         :func:`p_hop`; ``p_hop_peak`` and the "auto" thresholds are then float32 values).
+    p_hop_values : (n_ions, n_frames) float, optional
+        ``p_hop(positions, half_window)`` when the caller already has it (``method="p_hop"``):
+        used as the signal instead of computing it again.
 
     Returns
     -------
@@ -246,7 +250,16 @@ def detect(
     w = _half_window(half_window, n_frames)
     be = resolve_backend(backend)
     min_sep = w if min_separation is None else int(min_separation)
-    if method == "p_hop":
+    if method == "p_hop" and p_hop_values is not None:
+        pv = np.asarray(p_hop_values)
+        if pv.shape != (n_ions, n_frames):
+            raise ValueError(f"p_hop_values has shape {pv.shape}: expected (n_ions, n_frames) = "
+                             f"{(n_ions, n_frames)}, as returned by p_hop(positions, "
+                             f"half_window={w})")
+        signal = np.ascontiguousarray(pv.T)  # frame-major (a view for p_hop's own output)
+        valid = (w, n_frames - w)
+        hyst = 1.0 if hysteresis is None else float(hysteresis)
+    elif method == "p_hop":
         signal = _k.phop(x, w, be, dtype=P_HOP_DTYPE if dtype is None else dtype)
         valid = (w, n_frames - w)
         hyst = 1.0 if hysteresis is None else float(hysteresis)

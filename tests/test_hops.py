@@ -198,6 +198,19 @@ def test_detect_float32_signal_equals_float64(rng):
     np.testing.assert_allclose(a.attrs["thresholds"], b.attrs["thresholds"], rtol=1e-7)
 
 
+def test_detect_reuses_given_p_hop_values(rng):
+    """A caller's p_hop array gives the same events as detect's own computation (the pipeline
+    and the CLI pass theirs instead of computing p_hop twice); a wrong shape is an error."""
+    planted = [[200, 500], [350]]
+    x = np.stack([_hopper(rng, 1000, f, length=2.0)[0] for f in planted], axis=1)
+    ph = hops.p_hop(x, 20, backend="cpu")
+    a = hops.detect(x, half_window=20, backend="cpu")
+    b = hops.detect(x, half_window=20, backend="cpu", p_hop_values=ph)
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(ValueError, match="expected \\(n_ions, n_frames\\)"):
+        hops.detect(x, half_window=20, p_hop_values=ph.T)
+
+
 def test_split_displacement_matches_reference(rng):
     x = _walk(rng, 200, 3)
     ions, lo, hi = np.array([0, 2, 1]), np.array([20, 50, 100]), np.array([35, 80, 101])

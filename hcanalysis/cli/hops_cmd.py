@@ -165,11 +165,11 @@ def hops_cmd(
         x = traj.positions(species, unwrap=True)
     time_ps = traj.time_ps
     with console.status("detecting hops"):
+        signal = hops.p_hop(x, half_window, backend=backend) if method == "p_hop" else None
         events = hops.detect(x, half_window=half_window, threshold=thr, method=method,
-                             min_separation=min_separation, time_ps=time_ps, backend=backend)
-        if method == "p_hop":
-            signal = hops.p_hop(x, half_window, backend=backend)
-        else:
+                             min_separation=min_separation, time_ps=time_ps, backend=backend,
+                             p_hop_values=signal)
+        if method != "p_hop":
             from hcanalysis.kernels import hops as kernels
             lag = events.attrs["lag"]
             signal = kernels.displacement(x, lag, "cpu").T

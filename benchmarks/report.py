@@ -111,6 +111,10 @@ def _hops(d: dict) -> list[dict]:
         if _num(t.get(key)) and _num(t.get("numba_cpu")):
             rows.append(_row("hops", f"p_hop {case}", "numba CPU", t["numba_cpu"], peer, t[key],
                              t[key] / t["numba_cpu"]))
+    for ours, key in (("numba CPU", "numba_cpu"), ("numba CPU, reused out=", "numba_cpu_reused")):
+        if _num(t.get(key)) and _num(t.get("read_floor")):
+            rows.append(_row("hops", f"p_hop {case}", ours, t[key], "one read of the positions",
+                             t["read_floor"], t["read_floor"] / t[key]))
     if _num(t.get("numba_cuda")):
         rows.append(_row("hops", f"p_hop {case}", "numba CUDA", t["numba_cuda"], "numba CPU",
                          t["numba_cpu"], t["numba_cpu"] / t["numba_cuda"]))
@@ -149,16 +153,42 @@ def _voids(d: dict) -> list[dict]:
     return rows
 
 
+#: tortuosity ratio key -> (our label, our time key, peer label, peer time key(s))
+_TORT_KEYS = {
+    "skfmm_field_over_ours_dijkstra": ("field, Dijkstra", "field_dijkstra", "skfmm field",
+                                       ("field_skfmm",)),
+    "skfmm_field_over_ours_fmm": ("field, fast marching", "field_fmm", "skfmm field",
+                                  ("field_skfmm",)),
+    "skfmm_local_over_ours_local": ("local tau of the ions", "local_tau_ions",
+                                    "skfmm per local box (scaled)", ("local_skfmm_scaled",)),
+    "scipy_field_over_ours_dijkstra": ("field, Dijkstra", "field_dijkstra", "scipy csgraph field",
+                                       ("field_scipy_csgraph",)),
+    "scipy_build_plus_field_over_ours": ("field, Dijkstra", "field_dijkstra",
+                                         "scipy graph build + field",
+                                         ("scipy_graph_build", "field_scipy_csgraph")),
+}
+
+
 def _tortuosity(d: dict) -> list[dict]:
     rows = []
     for c in d.get("cases", []):
         s = c.get("seconds", {})
+        case = f"{c.get('case', d.get('case'))} grid {c.get('grid')}"
+        be = c.get("backend", "cpu")
         for key, v in c.get("ratios_peer_over_hcanalysis", {}).items():
-            peer, _, ours = key.partition("_over_")
-            ours = ours.removeprefix("ours_").replace("_", " ") or "tortuosity"
-            rows.append(_row("tortuosity", f"{c.get('case', d.get('case'))} grid {c.get('grid')}",
-                             f"{ours} ({c.get('backend', 'cpu')})", None,
-                             peer.replace("_", " "), s.get(peer), v))
+            if key in _TORT_KEYS:
+                ours, ours_key, peer, peer_keys = _TORT_KEYS[key]
+                peer_s = sum(s.get(k, float("nan")) for k in peer_keys)
+                rows.append(_row("tortuosity", case, f"{ours} ({be})", s.get(ours_key), peer,
+                                 peer_s, v))
+            else:  # an unknown layout: the ratio alone
+                peer, _, ours = key.partition("_over_")
+                rows.append(_row("tortuosity", case, f"{ours.replace('_', ' ')} ({be})", None,
+                                 peer.replace("_", " "), s.get(peer), v))
+        if _num(c.get("b5_total_global_plus_local")) and _num(c.get("b5_target_s")):
+            total = c["b5_total_global_plus_local"]
+            rows.append(_row("tortuosity", case, f"global + local, B5 ({be})", total,
+                             "the issue's target", c["b5_target_s"], c["b5_target_s"] / total))
     return rows
 
 

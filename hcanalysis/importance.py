@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-from sklearn.inspection import permutation_importance
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 
@@ -56,6 +55,60 @@ class ImportanceResult:
     def top(self) -> str:
         """The most important feature."""
         return str(self.ranking["feature"].iloc[0])
+
+
+#: Rows per batched prediction of :func:`permutation_drops` (bounds its memory: 2e6 rows x
+#: 20 features of float64 = 320 MB).
+PERMUTATION_BATCH_ROWS = 2_000_000
+
+
+def permutation_drops(estimator, x: np.ndarray, y: np.ndarray, n_repeats: int,
+                      random_state: int | np.random.Generator = 0) -> np.ndarray:
+    """Permutation importance: the drop of R² when one feature's column is shuffled.
+
+    For every feature j and repeat r the column j of ``x`` is permuted (a fresh permutation
+    from ``random_state`` per (j, r)), the model predicts, and the drop is
+    ``R²(x) - R²(x with column j permuted)``, as in
+    ``sklearn.inspection.permutation_importance(scoring="r2")``. All permuted copies are
+    predicted in a few large batches (at most :data:`PERMUTATION_BATCH_ROWS` rows each)
+    instead of one ``predict`` per (feature, repeat): a 200-tree forest pays its per-call
+    overhead once per batch, not n_features x n_repeats times (the importance stage of
+    ``analyze`` went from 6.7 s to a fraction of that on the bundled sample).
+
+    Parameters
+    ----------
+    estimator : fitted regressor with ``predict``
+    x : (n, p) float
+        Held-out features.
+    y : (n,) float
+        Held-out target.
+    n_repeats : int
+    random_state : int or numpy Generator
+
+    Returns
+    -------
+    (p, n_repeats) float
+        R² drops.
+    """
+    rng = np.random.default_rng(random_state)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n, p = x.shape
+    base = r2_score(y, estimator.predict(x))
+    jobs = [(j, rng.permutation(n)) for j in range(p) for _ in range(n_repeats)]
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    per_batch = max(1, PERMUTATION_BATCH_ROWS // max(n, 1))
+    drops = np.empty(len(jobs))
+    for lo in range(0, len(jobs), per_batch):
+        chunk = jobs[lo:lo + per_batch]
+        big = np.repeat(x[None], len(chunk), axis=0)  # (copies, n, p)
+        for c, (j, perm) in enumerate(chunk):
+            big[c, :, j] = x[perm, j]
+        pred = estimator.predict(big.reshape(-1, p)).reshape(len(chunk), n)
+        ss_res = np.sum((y[None, :] - pred) ** 2, axis=1)
+        r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else np.where(ss_res == 0, 1.0, 0.0)
+        drops[lo:lo + len(chunk)] = base - r2
+    return drops.reshape(p, n_repeats)
 
 
 def _model(name: str, seed: int):
@@ -129,9 +182,8 @@ def rank(
     for fold, (train, test) in enumerate(GroupKFold(n_splits=k).split(x, y, groups)):
         est = _model(model, random_state + fold).fit(x[train], y[train])
         r2s.append(float(r2_score(y[test], est.predict(x[test]))))
-        perm = permutation_importance(est, x[test], y[test], n_repeats=n_repeats,
-                                      random_state=random_state + fold, scoring="r2")
-        drops.append(perm.importances)  # (n_features, n_repeats)
+        drops.append(permutation_drops(est, x[test], y[test], n_repeats,
+                                       random_state + fold))  # (n_features, n_repeats)
     allimp = np.concatenate(drops, axis=1)
     ranking = pd.DataFrame({
         "feature": cols,

@@ -91,3 +91,16 @@ def test_errors(planted):
         ModeFinder(cluster_on="umap", embed=False).fit(table)
     with pytest.raises(ValueError, match="at least 3"):
         ModeFinder().fit(table.iloc[:2])
+
+
+def test_umap_functions_get_an_on_disk_cache():
+    """umap-learn compiles its layout without cache=True; hcanalysis switches Numba's cache
+    on, so a new process does not recompile it (~7 s per `hcanalysis analyze`)."""
+    from hcanalysis.modes import import_umap_cached
+
+    mod = import_umap_cached()
+    from umap import layouts
+
+    fn = layouts._nb_optimize_layout_euclidean_single_epoch  # the SGD epoch kernel
+    assert type(fn._cache).__name__ != "NullCache"
+    assert import_umap_cached() is mod

@@ -13,13 +13,16 @@ Families of kernels here, all arrays in, arrays out:
 
 * plain references: :func:`reference_graph`, :func:`reference_distances` (``scipy.sparse.csgraph``
   on the explicit graph), :func:`reference_dijkstra_python` (heapq, brute force);
-* Numba CPU: :func:`geodesic_dijkstra` (binary heap, lazy deletion, multi-source, optional
-  target with an A* plane heuristic and a cutoff), :func:`geodesic_fmm` (fast marching, first or
-  second order, orthogonal cells only), :func:`image_distances` (distance from start points to
-  their own periodic image, in parallel), :func:`local_shell_distances` (geodesic distance from
-  many centres to the points of a shell, each in its own unrolled local box, in parallel),
-  :func:`wrapping_components` (connected components and the lattice of winding vectors, for
-  percolation), :func:`random_walk_displacements` (blind-ant walkers for a diffusive check);
+* Numba CPU: :func:`geodesic_dijkstra` (multi-source, with a cutoff; a bucket queue,
+  :func:`_bucket_core`, Dial's algorithm made label correcting so any bucket width is exact),
+  :func:`geodesic_fmm` (fast marching, first or second order, orthogonal cells only; binary
+  heap), :func:`image_distances` (distance from start points to their own periodic image: A*
+  with the free-space 26-grid bound, in parallel), :func:`local_shell_distances` (geodesic
+  distance from many centres to the points of a shell, each in its own unrolled local box,
+  pruned exactly by the distance to the shell, in parallel), :func:`wrapping_components`
+  (connected components by BFS, then the loop-closing edges in a parallel pass: the lattice of
+  winding vectors, for percolation), :func:`random_walk_displacements` (blind-ant walkers for a
+  diffusive check);
 * Numba CUDA: :func:`geodesic_relax_cuda` (batched Bellman-Ford relaxation sweeps until no
   change; runs under ``NUMBA_ENABLE_CUDASIM=1`` on tiny grids).
 
@@ -1222,17 +1225,17 @@ def nearest_void(mask: np.ndarray, box: np.ndarray, centres: np.ndarray,
 # ---------------------------------------------------------------------------------- percolation
 @njit(cache=True)
 def _components_kernel(mask, nx, ny, nz, steps):
+    """Breadth-first labelling of the periodic 26-connected void components; ``shift`` is the
+    integer cell offset of the copy each point was first reached in."""
     size = nx * ny * nz
     label = np.full(size, -1, dtype=np.int64)
     shift = np.zeros((size, 3), dtype=np.int32)
     queue = np.empty(size, dtype=np.int64)
-    cap = 1024
-    wcomp = np.empty(cap, dtype=np.int64)
-    wvec = np.empty((cap, 3), dtype=np.int64)
-    nw = 0
     ncomp = 0
     qbuf = np.empty(steps.shape[0], dtype=np.int64)
     tbuf = np.empty((steps.shape[0], 3), dtype=np.int64)
+    doff = (steps[:, 0] * ny + steps[:, 1]) * nz + steps[:, 2]
+    nyz = ny * nz
     for start in range(size):
         if mask[start] == 0 or label[start] >= 0:
             continue
@@ -1243,53 +1246,107 @@ def _components_kernel(mask, nx, ny, nz, steps):
         while head < tail:
             v = queue[head]
             head += 1
-            _fill_neighbours(v, nx, ny, nz, steps, qbuf, tbuf)
+            i = v // nyz
+            j = (v // nz) % ny
+            k = v % nz
+            # interior points: flat offsets, no image shift (most of the grid)
+            inner = 0 < i < nx - 1 and 0 < j < ny - 1 and 0 < k < nz - 1
+            if not inner:
+                _fill_neighbours(v, nx, ny, nz, steps, qbuf, tbuf)
             for s in range(steps.shape[0]):
-                u = qbuf[s]
-                w0 = tbuf[s, 0]
-                w1 = tbuf[s, 1]
-                w2 = tbuf[s, 2]
-                if mask[u] == 0:
-                    continue
-                e0 = shift[v, 0] + w0
-                e1 = shift[v, 1] + w1
-                e2 = shift[v, 2] + w2
-                if label[u] < 0:
-                    label[u] = ncomp
-                    shift[u, 0] = e0
-                    shift[u, 1] = e1
-                    shift[u, 2] = e2
-                    queue[tail] = u
-                    tail += 1
+                if inner:
+                    u = v + doff[s]
                 else:
-                    d0 = e0 - shift[u, 0]
-                    d1 = e1 - shift[u, 1]
-                    d2 = e2 - shift[u, 2]
-                    if d0 != 0 or d1 != 0 or d2 != 0:
-                        # record the winding vector once per (component, vector)
-                        seen = False
-                        for q in range(nw - 1, -1, -1):
-                            if wcomp[q] != ncomp:
-                                break
-                            if wvec[q, 0] == d0 and wvec[q, 1] == d1 and wvec[q, 2] == d2:
-                                seen = True
-                                break
-                        if not seen:
-                            if nw >= cap:
-                                cap *= 2
-                                nc = np.empty(cap, dtype=np.int64)
-                                nv = np.empty((cap, 3), dtype=np.int64)
-                                nc[:nw] = wcomp[:nw]
-                                nv[:nw] = wvec[:nw]
-                                wcomp = nc
-                                wvec = nv
-                            wcomp[nw] = ncomp
-                            wvec[nw, 0] = d0
-                            wvec[nw, 1] = d1
-                            wvec[nw, 2] = d2
-                            nw += 1
+                    u = qbuf[s]
+                if mask[u] == 0 or label[u] >= 0:
+                    continue
+                label[u] = ncomp
+                if inner:
+                    shift[u, 0] = shift[v, 0]
+                    shift[u, 1] = shift[v, 1]
+                    shift[u, 2] = shift[v, 2]
+                else:
+                    shift[u, 0] = shift[v, 0] + tbuf[s, 0]
+                    shift[u, 1] = shift[v, 1] + tbuf[s, 1]
+                    shift[u, 2] = shift[v, 2] + tbuf[s, 2]
+                queue[tail] = u
+                tail += 1
         ncomp += 1
-    return label, ncomp, wcomp[:nw], wvec[:nw]
+    return label, shift, ncomp
+
+
+@njit(inline="always")
+def _edge_winding(v, s, i, j, k, nx, ny, nz, steps, shift):
+    """Neighbour ``u`` of v along ``steps[s]`` (wrapped) and ``shift[v] + w - shift[u]``, the
+    winding of the loop that edge closes (zero inside one copy)."""
+    gi = i + steps[s, 0]
+    gj = j + steps[s, 1]
+    gk = k + steps[s, 2]
+    w0 = 0
+    w1 = 0
+    w2 = 0
+    if gi < 0:
+        gi += nx
+        w0 = -1
+    elif gi >= nx:
+        gi -= nx
+        w0 = 1
+    if gj < 0:
+        gj += ny
+        w1 = -1
+    elif gj >= ny:
+        gj -= ny
+        w1 = 1
+    if gk < 0:
+        gk += nz
+        w2 = -1
+    elif gk >= nz:
+        gk -= nz
+        w2 = 1
+    u = (gi * ny + gj) * nz + gk
+    return (u, shift[v, 0] + w0 - shift[u, 0], shift[v, 1] + w1 - shift[u, 1],
+            shift[v, 2] + w2 - shift[u, 2])
+
+
+@njit(parallel=True, cache=True)
+def _seam_flags(mask, shift, nx, ny, nz, steps):
+    """1 for every void point with a void neighbour (among ``steps``, one of each pair ±d)
+    whose edge closes a loop around the cell (non-zero winding), in parallel over planes."""
+    flag = np.zeros(nx * ny * nz, dtype=np.uint8)
+    for i in prange(nx):
+        for j in range(ny):
+            for k in range(nz):
+                v = (i * ny + j) * nz + k
+                if mask[v] == 0:
+                    continue
+                for s in range(steps.shape[0]):
+                    u, d0, d1, d2 = _edge_winding(v, s, i, j, k, nx, ny, nz, steps, shift)
+                    if mask[u] != 0 and (d0 != 0 or d1 != 0 or d2 != 0):
+                        flag[v] = 1
+                        break
+    return flag
+
+
+@njit(cache=True)
+def _seam_vectors(points, mask, label, shift, nx, ny, nz, steps):
+    """Rows (component, winding vector) of every loop-closing edge of the flagged points."""
+    out = np.empty((points.shape[0] * steps.shape[0], 4), dtype=np.int64)
+    n = 0
+    nyz = ny * nz
+    for q in range(points.shape[0]):
+        v = points[q]
+        i = v // nyz
+        j = (v // nz) % ny
+        k = v % nz
+        for s in range(steps.shape[0]):
+            u, d0, d1, d2 = _edge_winding(v, s, i, j, k, nx, ny, nz, steps, shift)
+            if mask[u] != 0 and (d0 != 0 or d1 != 0 or d2 != 0):
+                out[n, 0] = label[v]
+                out[n, 1] = d0
+                out[n, 2] = d1
+                out[n, 3] = d2
+                n += 1
+    return out[:n]
 
 
 def _lattice_contains(vectors: np.ndarray, target: np.ndarray) -> bool:
@@ -1333,7 +1390,14 @@ def wrapping_components(mask: np.ndarray):
         vectors of component ``c`` (exact: a path from p to p + cell vector exists).
     """
     m = np.ascontiguousarray(mask, dtype=np.uint8)
-    label, ncomp, wcomp, wvec = _components_kernel(m.ravel(), *m.shape, STEPS)
+    flat = m.ravel()
+    label, shift, ncomp = _components_kernel(flat, *m.shape, STEPS)
+    # winding vectors: every edge whose endpoints were reached in different cell copies
+    # closes a loop around the cell; one of each pair of opposite steps suffices
+    half = np.ascontiguousarray(STEPS[:13])
+    seam = np.flatnonzero(_seam_flags(flat, shift, *m.shape, half))
+    rows = np.unique(_seam_vectors(seam, flat, label, shift, *m.shape, half), axis=0)
+    wcomp, wvec = rows[:, 0], rows[:, 1:]
     perc = np.zeros((ncomp, 3), dtype=bool)
     for c in np.unique(wcomp):
         vecs = wvec[wcomp == c]

@@ -1275,53 +1275,26 @@ def _components_kernel(mask, nx, ny, nz, steps):
     return label, shift, ncomp
 
 
-@njit(inline="always")
-def _edge_winding(v, s, i, j, k, nx, ny, nz, steps, shift):
-    """Neighbour ``u`` of v along ``steps[s]`` (wrapped) and ``shift[v] + w - shift[u]``, the
-    winding of the loop that edge closes (zero inside one copy)."""
-    gi = i + steps[s, 0]
-    gj = j + steps[s, 1]
-    gk = k + steps[s, 2]
-    w0 = 0
-    w1 = 0
-    w2 = 0
-    if gi < 0:
-        gi += nx
-        w0 = -1
-    elif gi >= nx:
-        gi -= nx
-        w0 = 1
-    if gj < 0:
-        gj += ny
-        w1 = -1
-    elif gj >= ny:
-        gj -= ny
-        w1 = 1
-    if gk < 0:
-        gk += nz
-        w2 = -1
-    elif gk >= nz:
-        gk -= nz
-        w2 = 1
-    u = (gi * ny + gj) * nz + gk
-    return (u, shift[v, 0] + w0 - shift[u, 0], shift[v, 1] + w1 - shift[u, 1],
-            shift[v, 2] + w2 - shift[u, 2])
-
-
 @njit(parallel=True, cache=True)
 def _seam_flags(mask, shift, nx, ny, nz, steps):
     """1 for every void point with a void neighbour (among ``steps``, one of each pair ±d)
-    whose edge closes a loop around the cell (non-zero winding), in parallel over planes."""
+    whose edge closes a loop around the cell: ``shift[v] + w - shift[u]`` is not zero (w: the
+    image shift of the step), in parallel over planes."""
     flag = np.zeros(nx * ny * nz, dtype=np.uint8)
     for i in prange(nx):
+        qbuf = np.empty(steps.shape[0], dtype=np.int64)
+        tbuf = np.empty((steps.shape[0], 3), dtype=np.int64)
         for j in range(ny):
             for k in range(nz):
                 v = (i * ny + j) * nz + k
                 if mask[v] == 0:
                     continue
+                _fill_neighbours(v, nx, ny, nz, steps, qbuf, tbuf)
                 for s in range(steps.shape[0]):
-                    u, d0, d1, d2 = _edge_winding(v, s, i, j, k, nx, ny, nz, steps, shift)
-                    if mask[u] != 0 and (d0 != 0 or d1 != 0 or d2 != 0):
+                    u = qbuf[s]
+                    if mask[u] != 0 and (shift[v, 0] + tbuf[s, 0] != shift[u, 0]
+                                         or shift[v, 1] + tbuf[s, 1] != shift[u, 1]
+                                         or shift[v, 2] + tbuf[s, 2] != shift[u, 2]):
                         flag[v] = 1
                         break
     return flag
@@ -1331,15 +1304,17 @@ def _seam_flags(mask, shift, nx, ny, nz, steps):
 def _seam_vectors(points, mask, label, shift, nx, ny, nz, steps):
     """Rows (component, winding vector) of every loop-closing edge of the flagged points."""
     out = np.empty((points.shape[0] * steps.shape[0], 4), dtype=np.int64)
+    qbuf = np.empty(steps.shape[0], dtype=np.int64)
+    tbuf = np.empty((steps.shape[0], 3), dtype=np.int64)
     n = 0
-    nyz = ny * nz
     for q in range(points.shape[0]):
         v = points[q]
-        i = v // nyz
-        j = (v // nz) % ny
-        k = v % nz
+        _fill_neighbours(v, nx, ny, nz, steps, qbuf, tbuf)
         for s in range(steps.shape[0]):
-            u, d0, d1, d2 = _edge_winding(v, s, i, j, k, nx, ny, nz, steps, shift)
+            u = qbuf[s]
+            d0 = shift[v, 0] + tbuf[s, 0] - shift[u, 0]
+            d1 = shift[v, 1] + tbuf[s, 1] - shift[u, 1]
+            d2 = shift[v, 2] + tbuf[s, 2] - shift[u, 2]
             if mask[u] != 0 and (d0 != 0 or d1 != 0 or d2 != 0):
                 out[n, 0] = label[v]
                 out[n, 1] = d0

@@ -262,6 +262,41 @@ def _find_off(x, parent, off):
     return r, ox, oy, oz
 
 
+@njit(cache=True, inline="always")
+def _unite_off(ra, rb, vx, vy, vz, d, parent, off, size, perc, level):
+    """One edge of the union-find with periodic image offsets: roots ``ra`` and ``rb``, the
+    root of the edge's far end sitting at image ``v`` relative to the near end's root. The same
+    root means the edge closes a loop: it percolates along every axis where ``v`` is not zero
+    (``level`` records the highest ``d`` at which that first happened). Otherwise the smaller
+    tree goes under the larger with its offset, and their percolation flags combine."""
+    if ra == rb:
+        if vx != 0 and not perc[ra, 0]:
+            perc[ra, 0] = True
+            level[0] = max(level[0], d)
+        if vy != 0 and not perc[ra, 1]:
+            perc[ra, 1] = True
+            level[1] = max(level[1], d)
+        if vz != 0 and not perc[ra, 2]:
+            perc[ra, 2] = True
+            level[2] = max(level[2], d)
+    elif size[rb] > size[ra]:
+        parent[ra] = rb
+        off[ra, 0] = vx
+        off[ra, 1] = vy
+        off[ra, 2] = vz
+        size[rb] += size[ra]
+        for a in range(3):
+            perc[rb, a] = perc[rb, a] or perc[ra, a]
+    else:
+        parent[rb] = ra
+        off[rb, 0] = -vx
+        off[rb, 1] = -vy
+        off[rb, 2] = -vz
+        size[ra] += size[rb]
+        for a in range(3):
+            perc[ra, a] = perc[ra, a] or perc[rb, a]
+
+
 @njit(cache=True)
 def _rank_grid(order, n):
     """Rank of each grid point in ``order`` (int32, -1 for points not in it)."""
@@ -319,38 +354,9 @@ def components_sweep_numba(dflat, order, stop, nx, ny, nz, offs):
                 rp, px, py, pz = _find_off(t, parent, off)
             rq, qx, qy, qz = _find_off(rq_, parent, off)
             # p at image 0, its root at image (px,py,pz); q at image t, its root at t + oq
-            if rp == rq:
-                cx = tx + qx - px
-                cy = ty + qy - py
-                cz = tz + qz - pz
-                if cx != 0 and not perc[rp, 0]:
-                    perc[rp, 0] = True
-                    if level[0] == -np.inf:
-                        level[0] = dp
-                if cy != 0 and not perc[rp, 1]:
-                    perc[rp, 1] = True
-                    if level[1] == -np.inf:
-                        level[1] = dp
-                if cz != 0 and not perc[rp, 2]:
-                    perc[rp, 2] = True
-                    if level[2] == -np.inf:
-                        level[2] = dp
-            elif size[rq] > size[rp]:  # attach rp under rq
-                parent[rp] = rq
-                off[rp, 0] = tx + qx - px
-                off[rp, 1] = ty + qy - py
-                off[rp, 2] = tz + qz - pz
-                size[rq] += size[rp]
-                for a in range(3):
-                    perc[rq, a] = perc[rq, a] or perc[rp, a]
-            else:
-                parent[rq] = rp
-                off[rq, 0] = px - tx - qx
-                off[rq, 1] = py - ty - qy
-                off[rq, 2] = pz - tz - qz
-                size[rp] += size[rq]
-                for a in range(3):
-                    perc[rp, a] = perc[rp, a] or perc[rq, a]
+            # descending d: the first loop along an axis is at the highest level
+            _unite_off(rp, rq, tx + qx - px, ty + qy - py, tz + qz - pz, dp, parent, off,
+                       size, perc, level)
     root = np.full(n, -1, dtype=np.int64)
     percg = np.zeros((n, 3), dtype=np.bool_)
     for t in range(n_added):
@@ -525,38 +531,9 @@ def sweep_numba(dflat, order, probe, delta, nx, ny, nz, offs):
             if parent[rp] != rp:
                 rp, px, py, pz = _find_off(t, parent, off)
             rq, qx, qy, qz = _find_off(rq_, parent, off)
-            if rp == rq:
-                cx = tx + qx - px
-                cy = ty + qy - py
-                cz = tz + qz - pz
-                if cx != 0 and not perc[rp, 0]:
-                    perc[rp, 0] = True
-                    if level[0] == -np.inf:
-                        level[0] = dp
-                if cy != 0 and not perc[rp, 1]:
-                    perc[rp, 1] = True
-                    if level[1] == -np.inf:
-                        level[1] = dp
-                if cz != 0 and not perc[rp, 2]:
-                    perc[rp, 2] = True
-                    if level[2] == -np.inf:
-                        level[2] = dp
-            elif size[rq] > size[rp]:
-                parent[rp] = rq
-                off[rp, 0] = tx + qx - px
-                off[rp, 1] = ty + qy - py
-                off[rp, 2] = tz + qz - pz
-                size[rq] += size[rp]
-                for a in range(3):
-                    perc[rq, a] = perc[rq, a] or perc[rp, a]
-            else:
-                parent[rq] = rp
-                off[rq, 0] = px - tx - qx
-                off[rq, 1] = py - ty - qy
-                off[rq, 2] = pz - tz - qz
-                size[rp] += size[rq]
-                for a in range(3):
-                    perc[rp, a] = perc[rp, a] or perc[rq, a]
+            # descending d: the first loop along an axis is at the highest level
+            _unite_off(rp, rq, tx + qx - px, ty + qy - py, tz + qz - pz, dp, parent, off,
+                       size, perc, level)
         if not in_void:
             continue
         if nr == 0:
@@ -824,32 +801,7 @@ def basin_merge_numba(dflat, cand, cid, best, seed, start, eb, ev, bits, events,
             vx = ev[t, 0] + bx - ax
             vy = ev[t, 1] + by - ay
             vz = ev[t, 2] + bz - az
-            if ra == rb:
-                if vx != 0 and not perc[ra, 0]:
-                    perc[ra, 0] = True
-                    level[0] = max(level[0], dp)
-                if vy != 0 and not perc[ra, 1]:
-                    perc[ra, 1] = True
-                    level[1] = max(level[1], dp)
-                if vz != 0 and not perc[ra, 2]:
-                    perc[ra, 2] = True
-                    level[2] = max(level[2], dp)
-            elif size[rb] > size[ra]:
-                parent[ra] = rb
-                uoff[ra, 0] = vx
-                uoff[ra, 1] = vy
-                uoff[ra, 2] = vz
-                size[rb] += size[ra]
-                for a in range(3):
-                    perc[rb, a] = perc[rb, a] or perc[ra, a]
-            else:
-                parent[rb] = ra
-                uoff[rb, 0] = -vx
-                uoff[rb, 1] = -vy
-                uoff[rb, 2] = -vz
-                size[ra] += size[rb]
-                for a in range(3):
-                    perc[ra, a] = perc[ra, a] or perc[rb, a]
+            _unite_off(ra, rb, vx, vy, vz, dp, parent, uoff, size, perc, level)
         if dp < probe:
             continue
         # ---- watershed: the basins met at p, scanned as the sequential sweep does

@@ -66,29 +66,11 @@ def cells(sizes):
 
 
 def mace_medium(path, device):
-    import mace  # noqa: F401  (before e3nn)
-    import torch
-    from e3nn import o3
-    from mace import modules
+    """A MACE model of MACE-MP-0-medium size with random weights (the speed does not depend
+    on the weights)."""
+    from mdrunner.calculators import random_mace
 
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        torch.manual_seed(0)
-        block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
-        model = modules.ScaleShiftMACE(
-            r_max=6.0, num_bessel=10, num_polynomial_cutoff=5, max_ell=3,
-            interaction_cls=block, interaction_cls_first=block, num_interactions=2,
-            num_elements=2, hidden_irreps=o3.Irreps("128x0e + 128x1o"),
-            MLP_irreps=o3.Irreps("16x0e"), gate=torch.nn.functional.silu,
-            atomic_energies=np.array([-1.0, -0.5]), avg_num_neighbors=40.0,
-            atomic_numbers=[6, 11], correlation=3, radial_type="bessel",
-            atomic_inter_scale=1.0, atomic_inter_shift=0.0,
-        )
-    finally:
-        torch.set_default_dtype(old)
-    torch.save(model, path)
-    return path
+    return random_mace(path, "medium")
 
 
 def time_calc(calc, atoms, repeat: int) -> tuple[float, float]:

@@ -37,6 +37,60 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(int(threads))
 
 
+#: Architectures of :func:`random_mace` (mace-torch ``ScaleShiftMACE`` arguments): "tiny" for
+#: tests, "medium" the size of MACE-MP-0-medium (128x0e+128x1o, L = 3, correlation 3, two
+#: interactions, r_max 6 Å) for speed measurements.
+RANDOM_MACE_SIZES = {
+    "tiny": dict(r_max=4.0, num_bessel=4, max_ell=1, num_interactions=1,
+                 hidden_irreps="8x0e", MLP_irreps="8x0e", avg_num_neighbors=8.0,
+                 correlation=2),
+    "medium": dict(r_max=6.0, num_bessel=10, max_ell=3, num_interactions=2,
+                   hidden_irreps="128x0e + 128x1o", MLP_irreps="16x0e",
+                   avg_num_neighbors=40.0, correlation=3),
+}
+
+
+def random_mace(path, size: str = "tiny", seed: int = 0) -> Path:
+    """Build a MACE model for C and Na with random weights (float64) and save it as a model
+    file that ``get("mace", model=path)`` loads: for tests and speed benchmarks (the cost of
+    an evaluation does not depend on the weights), never for physics. Nothing is downloaded.
+
+    Parameters
+    ----------
+    path : str or Path
+        Where to write the model file.
+    size : {"tiny", "medium"}
+        Architecture (:data:`RANDOM_MACE_SIZES`).
+    seed : int
+        torch seed of the weights.
+    """
+    if size not in RANDOM_MACE_SIZES:
+        raise ValueError(f"size={size!r}: use one of {sorted(RANDOM_MACE_SIZES)}")
+    _import_mace()  # mace before e3nn
+    import numpy as np
+    import torch
+    from e3nn import o3
+    from mace import modules
+
+    arch = dict(RANDOM_MACE_SIZES[size])
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        torch.manual_seed(seed)
+        block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
+        model = modules.ScaleShiftMACE(
+            num_polynomial_cutoff=5, interaction_cls=block, interaction_cls_first=block,
+            num_elements=2, hidden_irreps=o3.Irreps(arch.pop("hidden_irreps")),
+            MLP_irreps=o3.Irreps(arch.pop("MLP_irreps")), gate=torch.nn.functional.silu,
+            atomic_energies=np.array([-1.0, -0.5]), atomic_numbers=[6, 11],
+            radial_type="bessel", atomic_inter_scale=1.0, atomic_inter_shift=0.0, **arch,
+        )
+    finally:
+        torch.set_default_dtype(old)
+    torch.save(model, path)
+    return Path(path)
+
+
 def resolve_model_path(model) -> Path:
     """Find a MACE model file: an existing path, or a name in ``$MDRUNNER_MODELS``."""
     if model is None:

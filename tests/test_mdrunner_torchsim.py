@@ -29,27 +29,7 @@ from mdrunner.md import MDConfig  # noqa: E402
 
 def _tiny_mace(path):
     """A small random MACE model for C and Na (float64), saved like a model file."""
-    import mace  # noqa: F401  (before e3nn)
-    from e3nn import o3
-    from mace import modules
-
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        torch.manual_seed(0)
-        block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
-        model = modules.ScaleShiftMACE(
-            r_max=4.0, num_bessel=4, num_polynomial_cutoff=5, max_ell=1,
-            interaction_cls=block, interaction_cls_first=block, num_interactions=1,
-            num_elements=2, hidden_irreps=o3.Irreps("8x0e"), MLP_irreps=o3.Irreps("8x0e"),
-            gate=torch.nn.functional.silu, atomic_energies=np.array([-1.0, -0.5]),
-            avg_num_neighbors=8.0, atomic_numbers=[6, 11], correlation=2,
-            radial_type="bessel", atomic_inter_scale=1.0, atomic_inter_shift=0.0,
-        )
-    finally:
-        torch.set_default_dtype(old)
-    torch.save(model, path)
-    return path
+    return calculators.random_mace(path, "tiny")
 
 
 @pytest.fixture(scope="module")

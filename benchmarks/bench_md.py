@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from benchmarks.common import machine_info, write_results
+from hcanalysis.kernels.backend import free_memory_bytes
 
 PUBLISHED_MACE_H100 = 3.3e5  # atom-steps/s, MACE-MP-0b2-L batched relaxations on one H100
 #: Peak resident memory of one energy + forces evaluation on the CPU (float32, one thread),
@@ -37,18 +38,6 @@ PUBLISHED_MACE_H100 = 3.3e5  # atom-steps/s, MACE-MP-0b2-L batched relaxations o
 #: used to skip cells that cannot fit instead of letting the OOM killer take the machine.
 CPU_MEMORY_MODEL = {"chgnet": (0.49e9, 8.26e6), "mace": (0.95e9, 5.37e6),
                     "sevenn": (0.79e9, 5.31e6)}
-
-
-def available_memory() -> float:
-    """MemAvailable in bytes (inf when unknown)."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024.0
-    except OSError:
-        pass
-    return float("inf")
 
 
 def cells(sizes):
@@ -172,7 +161,7 @@ def main(argv=None) -> dict:
     for pot in pots:
         for n in sizes:
             need = needed_bytes(pot, n, args.device)
-            avail = available_memory()
+            avail = free_memory_bytes("cpu")
             if need > 0.85 * avail:
                 msg = (f"needs ~{need / 2**30:.0f} GiB (peak memory measured at 200 and 1,000 "
                        f"atoms, extrapolated), {avail / 2**30:.0f} GiB available")

@@ -293,6 +293,30 @@ def _target_bound(i, j, k, ti, tj, tk, hkind, hcoef, per, nx, ny, nz):
     return math.sqrt(x * x + y * y + z * z)
 
 
+@njit(cache=True, inline="always")
+def _ring_push(node, slot, pool_v, pool_next, heads, free, n_pool):
+    """Queue ``node`` in bucket ``slot`` of a bucket ring (linked lists in an entry pool): the
+    entry comes from the free list, else a new one (the pool doubles when full). Returns the
+    (possibly grown) pool arrays, the free-list head and the pool size."""
+    if free >= 0:
+        e = free
+        free = pool_next[e]
+    else:
+        if n_pool >= pool_v.shape[0]:
+            nv = np.empty(2 * pool_v.shape[0], dtype=np.int64)
+            nn = np.empty(2 * pool_v.shape[0], dtype=np.int64)
+            nv[:n_pool] = pool_v[:n_pool]
+            nn[:n_pool] = pool_next[:n_pool]
+            pool_v = nv
+            pool_next = nn
+        e = n_pool
+        n_pool += 1
+    pool_v[e] = node
+    pool_next[e] = heads[slot]
+    heads[slot] = e
+    return pool_v, pool_next, free, n_pool
+
+
 @njit(cache=True)
 def _bucket_core(mask, nx, ny, nz, wrap0, wrap1, wrap2, per, steps, wts, src, src_d, target,
                  hkind, hcoef, hfield, cutoff, width, dist, stamp, sv, pool_v, pool_next, heads):
@@ -353,18 +377,8 @@ def _bucket_core(mask, nx, ny, nz, wrap0, wrap1, wrap2, per, steps, wts, src, sr
             b = int((src_d[s] + lb) * inv)
             if cur < 0 or b < cur:
                 cur = b
-            if n_pool >= pool_v.shape[0]:
-                nv = np.empty(2 * pool_v.shape[0], dtype=np.int64)
-                nn = np.empty(2 * pool_v.shape[0], dtype=np.int64)
-                nv[:n_pool] = pool_v[:n_pool]
-                nn[:n_pool] = pool_next[:n_pool]
-                pool_v = nv
-                pool_next = nn
-            e = n_pool
-            n_pool += 1
-            pool_v[e] = v
-            pool_next[e] = heads[b % nb]
-            heads[b % nb] = e
+            pool_v, pool_next, free, n_pool = _ring_push(v, b % nb, pool_v, pool_next,
+                                                         heads, free, n_pool)
             live += 1
     # the ring is sized for the sources' spread of keys (``_ring_size``); a key beyond it
     # would only be taken early, which label correcting keeps exact
@@ -430,22 +444,8 @@ def _bucket_core(mask, nx, ny, nz, wrap0, wrap1, wrap2, per, steps, wts, src, sr
                 b = cur
             elif b >= cur + nb:
                 b = cur + nb - 1  # never wraps past the current bucket (taken early: exact)
-            if free >= 0:
-                e = free
-                free = pool_next[e]
-            else:
-                if n_pool >= pool_v.shape[0]:
-                    nv = np.empty(2 * pool_v.shape[0], dtype=np.int64)
-                    nn = np.empty(2 * pool_v.shape[0], dtype=np.int64)
-                    nv[:n_pool] = pool_v[:n_pool]
-                    nn[:n_pool] = pool_next[:n_pool]
-                    pool_v = nv
-                    pool_next = nn
-                e = n_pool
-                n_pool += 1
-            pool_v[e] = u
-            pool_next[e] = heads[b % nb]
-            heads[b % nb] = e
+            pool_v, pool_next, free, n_pool = _ring_push(u, b % nb, pool_v, pool_next,
+                                                         heads, free, n_pool)
             live += 1
     found = np.inf
     if use_t and stamp[target] >= seen:
@@ -989,22 +989,8 @@ def _shell_search(state, dist, centre, doff, wts, hbox, cutoff, width, tcount, p
                 b = cur
             elif b >= cur + nb:
                 b = cur + nb - 1
-            if free >= 0:
-                e = free
-                free = pool_next[e]
-            else:
-                if n_pool >= pool_v.shape[0]:
-                    nv = np.empty(2 * pool_v.shape[0], dtype=np.int64)
-                    nn = np.empty(2 * pool_v.shape[0], dtype=np.int64)
-                    nv[:n_pool] = pool_v[:n_pool]
-                    nn[:n_pool] = pool_next[:n_pool]
-                    pool_v = nv
-                    pool_next = nn
-                e = n_pool
-                n_pool += 1
-            pool_v[e] = u
-            pool_next[e] = heads[b % nb]
-            heads[b % nb] = e
+            pool_v, pool_next, free, n_pool = _ring_push(u, b % nb, pool_v, pool_next,
+                                                         heads, free, n_pool)
             live += 1
     return pool_v, pool_next
 

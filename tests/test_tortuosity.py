@@ -464,3 +464,18 @@ def test_wrapping_components_equal_plain_python_reference(rng):
         ref_lab, ref_perc = _reference_winding(m)
         np.testing.assert_array_equal(lab, ref_lab)
         np.testing.assert_array_equal(perc, ref_perc)
+
+
+def test_shell_bound_computed_once_per_grid_and_shell(rng):
+    """The pruning bound depends only on the grid and the shell: a second call (the next
+    chunk of ions, the next sampled frame) reuses it, with the same distances."""
+    m = rng.random((14, 14, 14)) < 0.7
+    box = np.eye(3) * 14.0
+    offs, _ = K.shell_offsets(box, m.shape, 3.0, 1.0)
+    c = np.argwhere(m)[:4]
+    K._shell_bound.cache_clear()
+    a = K.local_shell_distances(m, box, c, offs, cutoff=5.0)
+    b = K.local_shell_distances(m, box, c[::-1], offs, cutoff=5.0)
+    info = K._shell_bound.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    np.testing.assert_array_equal(a, b[::-1])

@@ -31,6 +31,7 @@ Limits: fast marching needs an orthogonal cell (diagonal box; anisotropic spacin
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -47,6 +48,8 @@ STEPS = np.array(
 INF = np.inf
 _NOMARK = np.zeros(1, dtype=np.uint8)
 _NOFIELD = np.zeros(1)
+_NOBOUND = np.zeros(1, dtype=np.float32)
+_NOBOUND.flags.writeable = False  # same array type as the cached bounds of ``_shell_bound``
 
 
 # ---------------------------------------------------------------------------------- geometry
@@ -1105,6 +1108,29 @@ def _local_kernel(mask, shape, centres, m, offs, steps, wts, cutoff, method, hsp
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _shell_bound(vv_bytes: bytes, m: tuple[int, int, int], offsets_bytes: bytes) -> np.ndarray:
+    """Graph distance in an all-void local box (half-widths ``m``) from each box point to the
+    nearest shell point, float32 rounded down, ``inf`` on the box's outer layer: a consistent
+    lower bound of the path still needed, so the shell search never queues a point whose
+    distance plus this exceeds the cutoff (exact pruning). It depends only on the grid's voxel
+    vectors and the shell, so it is computed once and reused by every call on the same grid
+    (``local`` calls once per chunk of ions and per sampled frame). Read-only."""
+    vv = np.frombuffer(vv_bytes, dtype=np.float64).reshape(3, 3)
+    offsets = np.frombuffer(offsets_bytes, dtype=np.int64).reshape(-1, 3)
+    mm = np.asarray(m, dtype=np.int64)
+    dims = tuple(int(x) for x in 2 * mm + 1)
+    seeds = np.ravel_multi_index(tuple((offsets + mm).T), dims)
+    hbox = geodesic_dijkstra(np.ones(dims, dtype=bool), vv * np.asarray(dims)[:, None], seeds,
+                             periodic=False)
+    # the outer layer is never queued, so neighbours are flat offsets (no bounds checks)
+    hbox[[0, -1]] = hbox[:, [0, -1]] = hbox[:, :, [0, -1]] = np.inf
+    # float32, rounded down: still a lower bound, half the memory traffic
+    out = np.nextafter(hbox.ravel().astype(np.float32), np.float32(0.0))
+    out.flags.writeable = False
+    return out
+
+
 def local_shell_distances(mask: np.ndarray, box: np.ndarray, centres: np.ndarray,
                           offsets: np.ndarray, cutoff: float, method: str = "dijkstra",
                           order: int = 2, labels: np.ndarray | None = None) -> np.ndarray:
@@ -1139,20 +1165,10 @@ def local_shell_distances(mask: np.ndarray, box: np.ndarray, centres: np.ndarray
     # (no pruning) keeps the whole cutoff ball
     reach = cutoff if meth == 1 else 0.5 * (cutoff + r_hi)
     m = np.maximum(local_extent(box, shape, reach), np.abs(offsets).max(axis=0) + 1)
-    hbox = np.zeros(1, dtype=np.float32)
+    hbox = _NOBOUND  # fast marching: no pruning
     wts = step_lengths(box, mask.shape)
     if meth == 0:
-        # graph distance in the all-void box from each box point to the nearest shell point: a
-        # consistent lower bound of the remaining path (the void graph is a subgraph), so a
-        # point is never queued when g + bound > cutoff (exact pruning)
-        dims = tuple(int(x) for x in 2 * m + 1)
-        seeds = np.ravel_multi_index(tuple((offsets + m).T), dims)
-        hbox = geodesic_dijkstra(np.ones(dims, dtype=bool), vv * np.asarray(dims)[:, None],
-                                 seeds, periodic=False)
-        # the outer layer is never queued, so neighbours are flat offsets (no bounds checks)
-        hbox[[0, -1]] = hbox[:, [0, -1]] = hbox[:, :, [0, -1]] = np.inf
-        # float32, rounded down: still a lower bound, half the memory traffic
-        hbox = np.nextafter(hbox.ravel().astype(np.float32), np.float32(0.0))
+        hbox = _shell_bound(vv.tobytes(), tuple(int(x) for x in m), offsets.tobytes())
     hsp = np.ones(3)
     init_off = np.zeros((0, 3), dtype=np.int64)
     init_d = np.zeros(0)

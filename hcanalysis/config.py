@@ -96,7 +96,7 @@ class TortuosityConfig:
 class ModesConfig:
     """Mode discovery."""
 
-    features: str = "all"
+    features: str | list[str] = "all"
     n_neighbors: int = 15
     min_dist: float = 0.0
     max_modes: int = 6
@@ -108,7 +108,7 @@ class ImportanceConfig:
     """Importance ranking."""
 
     target: str = "log_D"
-    features: str = "structural"
+    features: str | list[str] = "structural"
     model: str = "random_forest"
 
 
@@ -173,7 +173,19 @@ class AnalysisConfig:
             raise ValueError(f"{path}: {exc}") from exc
 
     def set(self, key: str, value: Any) -> None:
-        """Set ``"section.name"`` or a top-level field (or a whole section from a dict)."""
+        """Set ``"section.name"`` or a top-level field (or a whole section from a dict).
+
+        The value is checked against the field's type (e.g. ``voids.spacing`` takes a number,
+        ``stages`` a list of strings, ``msd.remove_drift`` a string or None) before it is
+        stored, so a wrong value fails here, before any work starts.
+
+        Raises
+        ------
+        KeyError
+            For an unknown parameter.
+        TypeError
+            For a value of the wrong type, naming the parameter, the value and the type.
+        """
         section, _, name = key.partition(".")
         if not name:
             if not hasattr(self, section):
@@ -185,25 +197,21 @@ class AnalysisConfig:
                 for k, v in value.items():
                     self.set(f"{section}.{k}", v)
                 return
-            setattr(self, section, value)
+            setattr(self, section, check_type(key, field_annotation(type(self), section), value))
             return
         sub = getattr(self, section, None)
         if not dataclasses.is_dataclass(sub) or not hasattr(sub, name):
             raise KeyError(f"unknown parameter {key!r}")
-        if isinstance(getattr(sub, name), tuple) and isinstance(value, list):
-            value = tuple(value)
-        setattr(sub, name, value)
+        setattr(sub, name, check_type(key, field_annotation(type(sub), name), value))
 
     def set_from_string(self, assignment: str) -> None:
-        """Apply ``"section.name=value"`` (the value parsed as JSON, else kept as a string)."""
+        """Apply ``"section.name=value"``, the value read as a TOML value (see
+        :func:`parse_value`: numbers, booleans, quoted or bare strings, lists with or without
+        brackets, ``none``/``null``), then type-checked by :meth:`set`."""
         key, sep, raw = assignment.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise ValueError(f"--set {assignment!r}: expected name=value")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        self.set(key.strip(), value)
+        self.set(key.strip(), parse_value(raw))
 
     def to_dict(self) -> dict[str, Any]:
         """A plain nested dict (JSON-serialisable)."""
@@ -214,3 +222,97 @@ class AnalysisConfig:
         d = self.to_dict()
         part = {k: d[k] for k in sections} if sections else d
         return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:16]
+
+
+_NONE_WORDS = ("none", "null", "None")
+
+
+def parse_value(raw: str) -> Any:
+    """A command-line value read the way TOML reads a value.
+
+    ``0.5`` -> float, ``10`` -> int, ``true``/``false`` -> bool, ``"a b"`` or a bare word ->
+    str, ``[1, 2]`` -> list, and two conveniences TOML lacks: ``none``/``null`` -> None and a
+    bare comma-separated list (``msd,hops``) -> a list of those values.
+    """
+    text = raw.strip()
+    if text in _NONE_WORDS:
+        return None
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        pass
+    if "," in text and not text.startswith(("[", "{", '"', "'")):
+        return [parse_value(part) for part in text.split(",") if part.strip()]
+    return text
+
+
+def field_annotation(cls: type, name: str) -> str:
+    """The type annotation of a dataclass field, as written in the source."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    return ""
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split ``text`` at ``sep`` outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == sep and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def _matches(annotation: str, value: Any) -> tuple[bool, Any]:
+    """Whether ``value`` fits one alternative of an annotation, and the value to store."""
+    if annotation == "Any" or not annotation:
+        return True, value
+    if annotation == "None":
+        return value is None, value
+    if annotation == "bool":
+        return isinstance(value, bool), value
+    if annotation == "int":
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if annotation == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if annotation == "str":
+        return isinstance(value, str), value
+    for outer, kind in (("list[", list), ("tuple[", tuple)):
+        if annotation.startswith(outer) and annotation.endswith("]"):
+            if not isinstance(value, (list, tuple)):
+                return False, value
+            inner = _split_top(annotation[len(outer):-1], ",")
+            if kind is tuple and inner[-1] != "..." and len(inner) != len(value):
+                return False, value
+            item = inner[0]
+            out = []
+            for j, v in enumerate(value):
+                ok, v = _matches_any(item if kind is list or inner[-1] == "..." else inner[j], v)
+                if not ok:
+                    return False, value
+                out.append(v)
+            return True, kind(out)
+    return True, value  # an annotation this checker does not know: accept
+
+
+def _matches_any(annotation: str, value: Any) -> tuple[bool, Any]:
+    for alt in _split_top(annotation, "|"):
+        ok, stored = _matches(alt, value)
+        if ok:
+            return True, stored
+    return False, value
+
+
+def check_type(key: str, annotation: str, value: Any) -> Any:
+    """``value`` converted for storage (int -> float, list -> tuple where the field says so),
+    or a TypeError naming the parameter, the value and the type it needs."""
+    ok, stored = _matches_any(annotation, value)
+    if not ok:
+        shown = "none" if value is None else repr(value)
+        raise TypeError(f"{key} = {shown}: expected {annotation.replace('None', 'none')}")
+    return stored

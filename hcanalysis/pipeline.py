@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,10 +72,15 @@ def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
     from hcanalysis.descriptors import compute
 
     if cache_file and Path(cache_file).is_file():
-        table = DescriptorTable.read(cache_file)
-        table.frame["trajectory"] = index
-        table.metadata["reused_cache"] = True
-        return table
+        try:
+            table = DescriptorTable.read(cache_file)
+        except Exception as exc:  # noqa: BLE001 - a damaged cache is recomputed, never fatal
+            warnings.warn(f"{cache_file}: unreadable cached descriptor table "
+                          f"({type(exc).__name__}: {exc}); recomputing it", stacklevel=2)
+        else:
+            table.frame["trajectory"] = index
+            table.metadata["reused_cache"] = True
+            return table
     traj = load(path, **load_options)
     table = compute(traj, AnalysisConfig.from_dict(cfg_dict), trajectory_index=index)
     if cache_file:

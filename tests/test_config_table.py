@@ -39,3 +39,55 @@ def test_table_round_trip(tmp_path):
     with pytest.raises(FileExistsError):
         tab.write(path, overwrite=False)
     assert not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.mark.parametrize("raw, value", [
+    ("msd,hops", ["msd", "hops"]), ('["msd", "hops"]', ["msd", "hops"]), ("none", None),
+    ("null", None), ("0.5", 0.5), ("10", 10), ("true", True), ("false", False), ("abc", "abc"),
+    ('"a,b"', "a,b"), ("1e-3", 1e-3), ("[0.2, 0.4]", [0.2, 0.4]),
+])
+def test_set_values_read_as_toml(raw, value):
+    from hcanalysis.config import parse_value
+
+    assert parse_value(raw) == value and type(parse_value(raw)) is type(value)
+
+
+def test_set_from_string_types_and_errors():
+    cfg = AnalysisConfig()
+    cfg.set_from_string("stages=msd,hops")
+    cfg.set_from_string("msd.remove_drift=none")
+    cfg.set_from_string("msd.fit_fraction=[0.2, 0.4]")
+    cfg.set_from_string("hops.threshold=2")
+    cfg.set_from_string("hops.threshold=auto")
+    cfg.set_from_string("modes.features=log_D,hop_rate")
+    assert cfg.stages == ["msd", "hops"] and cfg.msd.remove_drift is None
+    assert cfg.msd.fit_fraction == (0.2, 0.4) and cfg.hops.threshold == "auto"
+    assert cfg.modes.features == ["log_D", "hop_rate"]
+    cfg.set_from_string("voids.spacing=1")
+    assert cfg.voids.spacing == 1.0 and isinstance(cfg.voids.spacing, float)
+    for bad, msg in [("voids.spacing=abc", r"voids.spacing = 'abc': expected float"),
+                     ("seed=1.5", "seed = 1.5: expected int"),
+                     ("stages=3", r"stages = 3: expected list\[str\]"),
+                     ("windows.window=true", r"windows.window = True: expected int \| none"),
+                     ("msd.fit_fraction=[0.1]", "expected tuple"),
+                     ("voids.spacing=none", "voids.spacing = none: expected float")]:
+        with pytest.raises(TypeError, match=msg):
+            cfg.set_from_string(bad)
+    assert cfg.voids.spacing == 1.0  # a refused value leaves the parameter as it was
+
+
+def test_toml_file_values_are_type_checked(tmp_path):
+    f = tmp_path / "t.toml"
+    f.write_text('[voids]\nspacing = "fine"\n')
+    with pytest.raises(ValueError, match=r"t.toml: voids.spacing = 'fine': expected float"):
+        AnalysisConfig.from_toml(f)
+
+
+def test_cli_set_error_before_any_work(tmp_path, capsys):
+    from hcanalysis.cli import main
+
+    missing = tmp_path / "nothing.lammpstrj"  # never opened: the config fails first
+    assert main(["analyze", str(missing), "-o", str(tmp_path / "o"),
+                 "--set", "voids.spacing=abc"]) == 2
+    err = capsys.readouterr().err
+    assert "voids.spacing = 'abc': expected float" in err and "Traceback" not in err

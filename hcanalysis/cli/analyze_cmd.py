@@ -105,6 +105,9 @@ def analyze_cmd(
     type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na"),
     dt_ps: float = typer.Option(None, "--dt-ps", help="MD time step (dumps) or frame interval, ps"),
     topology: Path = typer.Option(None, "--topology", help="Topology for XTC/DCD/..."),
+    overlap: str = typer.Option(None, "--overlap",
+                                help="Frames whose time repeats an earlier one (restarted "
+                                     "runs): keep-last | keep-first (default: an error)."),
     metadata: Path = typer.Option(None, "--metadata", help="CSV of processing variables."),
     dask: bool = typer.Option(False, "--dask", help="Run trajectories as Dask tasks."),
     scheduler: str = typer.Option(None, "--scheduler", help="Address of a Dask scheduler."),
@@ -126,6 +129,7 @@ def analyze_cmd(
         cfg.max_memory = parse_bytes(max_memory)
     load_options = {k: v for k, v in {
         "type_map": parse_type_map(type_map), "dt_ps": dt_ps, "topology": topology,
+        "overlap": overlap,
     }.items() if v is not None}
     _run(list(trajectories), output, cfg, load_options, metadata,
          dask or bool(scheduler) or bool(queue), scheduler, workers, force, queue)

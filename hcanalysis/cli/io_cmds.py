@@ -148,6 +148,9 @@ def convert_cmd(
     topology: Path = typer.Option(None, "--topology", "-t", help="Topology (XTC/DCD need one)."),
     type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na."),
     dt_ps: float = typer.Option(None, "--dt-ps", help="MD step (dumps) or frame spacing, ps."),
+    overlap: str = typer.Option("error", "--overlap",
+                                help="Frames whose time repeats an earlier one (restarted "
+                                     "runs): keep-last | keep-first | error."),
     float64: bool = typer.Option(False, "--float64", help="Store positions as float64."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
 ) -> None:
@@ -156,7 +159,7 @@ def convert_cmd(
     from hcanalysis.io.h5md import write
 
     traj = load(in_path, format=format, topology=topology, dt_ps=dt_ps,
-                type_map=parse_type_map(type_map))
+                type_map=parse_type_map(type_map), overlap=overlap)
     sel = None
     if select:
         names = [s.strip() for s in select.split(",") if s.strip()]

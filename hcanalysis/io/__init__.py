@@ -63,6 +63,7 @@ def load(
     topology: str | os.PathLike | None = None,
     dt_ps: float | None = None,
     type_map: Mapping[int, str] | None = None,
+    overlap: str = "error",
 ) -> Trajectory:
     """Open a trajectory file lazily.
 
@@ -82,6 +83,10 @@ def load(
         Files that store times (H5MD, XTC) use their own unless this is given.
     type_map : mapping of int to str, optional
         LAMMPS type id -> element, e.g. ``{1: "C", 2: "Na"}``.
+    overlap : {"error", "keep-last", "keep-first"}
+        What to do when frame times go back to an earlier value (a restarted run whose dump
+        repeats steps): refuse (default, the message says which frame), keep the later
+        segment's frames, or drop the repeated ones (see :mod:`hcanalysis.io.validate`).
 
     Returns
     -------
@@ -92,8 +97,12 @@ def load(
     FileNotFoundError
         When ``path`` does not exist.
     TrajectoryFormatError
-        When the file is malformed; the message names the file, frame and line.
+        When the file is malformed, its times do not increase or a box has no positive
+        volume; the message names the file, frame and line.
     """
+    from hcanalysis.io.validate import check_dt_ps, validate_source
+
+    check_dt_ps(dt_ps)
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such file")
@@ -127,7 +136,7 @@ def load(
         from hcanalysis.io.mda import MDAnalysisSource
 
         src = MDAnalysisSource(p, topology=topology, dt_ps=dt_ps, type_map=tmap)
-    return Trajectory(src)
+    return Trajectory(validate_source(src, overlap))
 
 
 def write_h5md(traj: Trajectory, path: str | os.PathLike, select=None, **kwargs) -> Path:

@@ -52,6 +52,10 @@ class SelectionError(HCAnalysisError, ValueError):
     """An atom selection is empty or names a species that is not in the trajectory."""
 
 
+class DiskFullError(HCAnalysisError, OSError):
+    """The disk filled up while an output was written (nothing was left behind)."""
+
+
 class HCAnalysisWarning(UserWarning):
     """Base class of hcanalysis warnings."""
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hcanalysis.atomic import atomic_output
 from hcanalysis.columns import unit
 
 MODE_COLOURS = {
@@ -293,7 +294,6 @@ def write_report(inp: ReportInputs, outdir: str | os.PathLike, title: str = "hca
                      + html.escape(", ".join(skipped)) + "</p>")
     parts.append("</body></html>")
     path = out / "report.html"
-    tmp = out / ".report.html.partial"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text("\n".join(parts), encoding="utf-8")
     return path

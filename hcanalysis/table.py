@@ -18,13 +18,11 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from hcanalysis.atomic import atomic_output, partial_path
 from hcanalysis.columns import BY_NAME, unit
 
-
-def atomic_path(path: str | os.PathLike) -> Path:
-    """A temporary sibling of ``path`` to write to before renaming into place."""
-    p = Path(path)
-    return p.with_name(f".{p.name}.partial-{os.getpid()}")
+#: Kept for callers that build their own temporary name; see :func:`hcanalysis.atomic.partial_path`.
+atomic_path = partial_path
 
 
 @dataclass
@@ -67,28 +65,22 @@ class DescriptorTable:
         path = Path(path)
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True or choose another name")
-        tmp = atomic_path(path)
-        try:
-            with h5py.File(tmp, "w") as fh:
-                grp = fh.create_group("descriptors")
-                for c in self.frame.columns:
-                    col = self.frame[c]
-                    if col.dtype == object or pd.api.types.is_string_dtype(col):
-                        data = np.asarray(col.astype(str), dtype=h5py.string_dtype())
-                    else:
-                        data = col.to_numpy()
-                    ds = grp.create_dataset(c, data=data)
-                    ds.attrs["unit"] = unit(c)
-                    ds.attrs["description"] = BY_NAME[c].description if c in BY_NAME else ""
-                grp.attrs["columns"] = json.dumps(list(self.frame.columns))
-                arr = fh.create_group("arrays")
-                for name, a in self.arrays.items():
-                    arr.create_dataset(name, data=np.asarray(a), compression="gzip")
-                fh.attrs["metadata"] = json.dumps(self.metadata, default=_json_default)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_output(path) as tmp, h5py.File(tmp, "w") as fh:
+            grp = fh.create_group("descriptors")
+            for c in self.frame.columns:
+                col = self.frame[c]
+                if col.dtype == object or pd.api.types.is_string_dtype(col):
+                    data = np.asarray(col.astype(str), dtype=h5py.string_dtype())
+                else:
+                    data = col.to_numpy()
+                ds = grp.create_dataset(c, data=data)
+                ds.attrs["unit"] = unit(c)
+                ds.attrs["description"] = BY_NAME[c].description if c in BY_NAME else ""
+            grp.attrs["columns"] = json.dumps(list(self.frame.columns))
+            arr = fh.create_group("arrays")
+            for name, a in self.arrays.items():
+                arr.create_dataset(name, data=np.asarray(a), compression="gzip")
+            fh.attrs["metadata"] = json.dumps(self.metadata, default=_json_default)
         return path
 
     @classmethod

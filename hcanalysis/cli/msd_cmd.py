@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from hcanalysis.atomic import atomic_output
 from hcanalysis.cli.app import app, check_output, console, sha256
 from hcanalysis.errors import HCAnalysisError
 
@@ -45,7 +46,7 @@ def _write_h5(out: Path, res, sysd, ion_atoms: np.ndarray, meta: dict) -> None:
     from hcanalysis import __version__
 
     comp = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    with h5py.File(out, "w") as f:
+    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["hcanalysis_version"] = __version__
         for k, v in meta.items():
             f.attrs[k] = "none" if v is None else v

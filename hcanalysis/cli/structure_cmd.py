@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from hcanalysis.atomic import atomic_output
 from hcanalysis.cli.app import app, check_output, console, sha256
 from hcanalysis.errors import HCAnalysisError
 
@@ -40,7 +41,7 @@ def write_h5(out: Path, res, meta: dict) -> None:
     from hcanalysis.structure import HYBRID_NAMES
 
     ion, c = res.ion, res.carbon
-    with h5py.File(out, "w") as f:
+    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["hcanalysis_version"] = __version__
         for k, v in meta.items():
             f.attrs[k] = "none" if v is None else v

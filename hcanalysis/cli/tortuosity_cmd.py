@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from hcanalysis.atomic import atomic_output
 from hcanalysis.cli.app import app, check_output, console, progress
 from hcanalysis.errors import HCAnalysisError
 
@@ -128,7 +129,7 @@ def tortuosity_cmd(
     vm = maps[first_frame]
     g = tort.global_tortuosity(vm, max_starts=max_starts, exact=exact, seed=seed,
                                method=method, backend=backend)
-    with h5py.File(out_path, "w") as h5:
+    with atomic_output(out_path) as tmp, h5py.File(tmp, "w") as h5:
         top = h5.create_group("tortuosity")
         top.attrs.update({"trajectory": str(traj_path), "spacing_A": spacing, "probe_A": probe,
                           "radii": str(radii), "ions": ions, "framework": framework,

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from hcanalysis.atomic import atomic_output
 from hcanalysis.cli.app import app, check_output, console, progress
 from hcanalysis.errors import HCAnalysisError
 
@@ -154,7 +155,7 @@ def voids_cmd(
     fsl = parse_frames(frames)
     n_an = len(np.arange(traj.n_frames)[fsl])
     mode = "a" if (reuse_maps and out_path.exists() and not force) else "w"
-    with h5py.File(out_path, mode) as h5:
+    with atomic_output(out_path, copy_existing=mode == "a") as tmp, h5py.File(tmp, mode) as h5:
         cache = h5.require_group("voids/maps")
         for name in ("ions", "per_frame", "summary"):
             if f"voids/{name}" in h5:

@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hcanalysis.atomic import atomic_output
 from hcanalysis.errors import HCAnalysisError, TrajectoryFormatError
 from hcanalysis.io.source import FrameBlock
 
@@ -182,77 +182,69 @@ def write(
     block = max(cf, (WRITE_BLOCK_BYTES // per_frame) // cf * cf)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        with h5py.File(tmp, "w") as f:
-            h = f.create_group("h5md")
-            h.attrs["version"] = np.array([1, 1], dtype=np.int32)
-            h.create_group("author").attrs["name"] = author or os.environ.get("USER", "unknown")
-            cr = h.create_group("creator")
-            cr.attrs["name"] = "hcanalysis"
-            cr.attrs["version"] = __version__
-            g = f.create_group("particles").create_group(group)
+    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
+        h = f.create_group("h5md")
+        h.attrs["version"] = np.array([1, 1], dtype=np.int32)
+        h.create_group("author").attrs["name"] = author or os.environ.get("USER", "unknown")
+        cr = h.create_group("creator")
+        cr.attrs["name"] = "hcanalysis"
+        cr.attrs["version"] = __version__
+        g = f.create_group("particles").create_group(group)
 
-            pos_g = g.create_group("position")
-            pos_g.attrs["hcanalysis_unwrapped"] = np.int8(view.coords_unwrapped)
-            shape = (n_frames, n_atoms, 3)
-            pos_ds = pos_g.create_dataset("value", shape=shape, dtype=dtype,
-                                          chunks=(cf, ca, 3), **filt)
-            pos_ds.attrs["unit"] = "Angstrom"
-            step_ds = pos_g.create_dataset("step", data=steps)
-            time_ds = pos_g.create_dataset("time", data=time_ps)
-            time_ds.attrs["unit"] = "ps"
+        pos_g = g.create_group("position")
+        pos_g.attrs["hcanalysis_unwrapped"] = np.int8(view.coords_unwrapped)
+        shape = (n_frames, n_atoms, 3)
+        pos_ds = pos_g.create_dataset("value", shape=shape, dtype=dtype,
+                                      chunks=(cf, ca, 3), **filt)
+        pos_ds.attrs["unit"] = "Angstrom"
+        step_ds = pos_g.create_dataset("step", data=steps)
+        time_ds = pos_g.create_dataset("time", data=time_ps)
+        time_ds.attrs["unit"] = "ps"
 
-            box = g.create_group("box")
-            box.attrs["dimension"] = np.int32(3)
-            box.attrs["boundary"] = np.array(["periodic"] * 3, dtype=h5py.string_dtype())
-            edges = box.create_group("edges")
-            edges.create_dataset("value", data=boxes, chunks=(min(4096, n_frames), 3, 3),
-                                 **filt).attrs["unit"] = "Angstrom"
-            edges["step"] = step_ds
-            edges["time"] = time_ds
+        box = g.create_group("box")
+        box.attrs["dimension"] = np.int32(3)
+        box.attrs["boundary"] = np.array(["periodic"] * 3, dtype=h5py.string_dtype())
+        edges = box.create_group("edges")
+        edges.create_dataset("value", data=boxes, chunks=(min(4096, n_frames), 3, 3),
+                             **filt).attrs["unit"] = "Angstrom"
+        edges["step"] = step_ds
+        edges["time"] = time_ds
 
-            codes, names, code_list = _species_codes(species)
-            sp = g.create_dataset("species", data=codes)
-            sp.attrs["names"] = np.array(names, dtype=h5py.string_dtype())
-            sp.attrs["codes"] = np.array(code_list, dtype=np.int32)
-            g.create_dataset("element", data=species.astype(object),
-                             dtype=h5py.string_dtype())
+        codes, names, code_list = _species_codes(species)
+        sp = g.create_dataset("species", data=codes)
+        sp.attrs["names"] = np.array(names, dtype=h5py.string_dtype())
+        sp.attrs["codes"] = np.array(code_list, dtype=np.int32)
+        g.create_dataset("element", data=species.astype(object),
+                         dtype=h5py.string_dtype())
 
-            img_ds = vel_ds = None
-            if has_img:
-                ig = g.create_group("image")
-                img_ds = ig.create_dataset("value", shape=shape, dtype=np.int32,
-                                           chunks=(cf, ca, 3), **filt)
-                ig["step"], ig["time"] = step_ds, time_ds
-            if has_vel:
-                vg = g.create_group("velocity")
-                vel_ds = vg.create_dataset("value", shape=shape, dtype=dtype,
-                                           chunks=(cf, ca, 3), **filt)
-                vel_ds.attrs["unit"] = "Angstrom ps-1"
-                vg["step"], vg["time"] = step_ds, time_ds
+        img_ds = vel_ds = None
+        if has_img:
+            ig = g.create_group("image")
+            img_ds = ig.create_dataset("value", shape=shape, dtype=np.int32,
+                                       chunks=(cf, ca, 3), **filt)
+            ig["step"], ig["time"] = step_ds, time_ds
+        if has_vel:
+            vg = g.create_group("velocity")
+            vel_ds = vg.create_dataset("value", shape=shape, dtype=dtype,
+                                       chunks=(cf, ca, 3), **filt)
+            vel_ds.attrs["unit"] = "Angstrom ps-1"
+            vg["step"], vg["time"] = step_ds, time_ds
 
-            meta = f.create_group("parameters").create_group("hcanalysis")
-            meta.attrs["source_file"] = str(traj.path) if traj.path else ""
-            meta.attrs["source_format"] = type(source).__name__
-            meta.attrs["hcanalysis_version"] = __version__
-            meta.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(
-                timespec="seconds")
-            meta.attrs["selection"] = "" if select is None else repr(select)
-            meta.attrs["coords_unwrapped"] = np.int8(view.coords_unwrapped)
-            meta.attrs["notes"] = np.array([str(n) for n in view.notes] or [""],
-                                           dtype=h5py.string_dtype())
+        meta = f.create_group("parameters").create_group("hcanalysis")
+        meta.attrs["source_file"] = str(traj.path) if traj.path else ""
+        meta.attrs["source_format"] = type(getattr(source, "base", source)).__name__
+        meta.attrs["hcanalysis_version"] = __version__
+        meta.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(
+            timespec="seconds")
+        meta.attrs["selection"] = "" if select is None else repr(select)
+        meta.attrs["coords_unwrapped"] = np.int8(view.coords_unwrapped)
+        meta.attrs["notes"] = np.array([str(n) for n in view.notes] or [""],
+                                       dtype=h5py.string_dtype())
 
-            if show_progress is None:
-                show_progress = n_frames * n_atoms > 10_000_000
-            _stream(source, atoms_arg, n_frames, block, pos_ds, img_ds, vel_ds, show_progress,
-                    out.name)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        if show_progress is None:
+            show_progress = n_frames * n_atoms > 10_000_000
+        _stream(source, atoms_arg, n_frames, block, pos_ds, img_ds, vel_ds, show_progress,
+                out.name)
     return out
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from hcanalysis.atomic import atomic_output
 from hcanalysis.errors import TrajectoryFormatError
 
 #: MD time step assumed when a dump counts steps and no ``dt_ps`` is given (LAMMPS ``metal``).
@@ -370,15 +370,8 @@ def save_index(path: Path, kind: str, index: Mapping[str, np.ndarray]) -> Path |
     for p in index_paths(path):
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".hcaidx-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    np.savez(fh, **data)
-                os.replace(tmp, p)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            with atomic_output(p) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, **data)
             return p
         except OSError:
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
@@ -91,25 +92,53 @@ def run_cmd(
     threads: int = typer.Option(None, help="torch CPU threads (1 on a shared machine)."),
     temperature: float = typer.Option(300.0, "-T", "--temperature", help="K"),
     temperature_end: float = typer.Option(None, help="Ramp the target to this T, K."),
-    thermostat: str = typer.Option("langevin", help="langevin | nose-hoover | nve"),
+    thermostat: str = typer.Option(
+        None, help="ase engine: langevin (default) | nose-hoover | nve; lammps engine: csvr "
+        "(default, global) | nose-hoover | langevin | nve"),
     steps: int = typer.Option(1000),
     timestep: float = typer.Option(1.0, help="fs"),
     friction: float = typer.Option(5.0, help="Langevin friction, 1/ps."),
-    tdamp: float = typer.Option(100.0, help="Nosé-Hoover damping time, fs."),
+    tdamp: float = typer.Option(100.0, help="Nosé-Hoover / CSVR time constant, fs."),
     save_every: int = typer.Option(10),
     checkpoint_every: int = typer.Option(500),
-    relax_steps: int = typer.Option(0, help="FIRE steps before MD."),
+    relax_steps: int = typer.Option(
+        None, help="Minimisation steps before MD (FIRE; default 0 with ase, 200 with lammps)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the checkpoint."),
+    engine: str = typer.Option(
+        "ase", help="ase: --potential through ASE. lammps: UFF Lennard-Jones ions in a rigid "
+        "(or --framework flexible) carbon framework, run by LAMMPS (lammps extra)."),
+    framework: str = typer.Option("rigid", help="lammps engine: rigid | flexible."),
+    carbon_potential: str = typer.Option(
+        "lcbop", help="lammps engine, flexible framework: lcbop | tersoff | rebo | airebo."),
+    lj_cutoff: float = typer.Option(10.0, help="lammps engine: Lennard-Jones cutoff, Å."),
+    np_: int = typer.Option(1, "--np", help="lammps engine: MPI ranks (needs mpiexec)."),
+    position_dtype: str = typer.Option("float32", help="float32 | float64 positions."),
 ) -> None:
     """Run NVT/NVE MD into RUN_DIR/traj.h5 (H5MD) with checkpoints; --resume continues."""
+    from mdrunner.md import MDConfig
+
+    if engine not in ("ase", "lammps"):
+        raise typer.BadParameter(f"unknown engine {engine!r}: ase or lammps")
+    lmp = engine == "lammps"
+    cfg = MDConfig(temperature_K=temperature, steps=steps, timestep_fs=timestep,
+                   thermostat=thermostat or ("csvr" if lmp else "langevin"),
+                   friction_per_ps=friction, tdamp_fs=tdamp,
+                   temperature_end_K=temperature_end, save_every=save_every,
+                   checkpoint_every=checkpoint_every, seed=seed,
+                   relax_steps=(200 if lmp else 0) if relax_steps is None else relax_steps,
+                   position_dtype=position_dtype)
+    if lmp:
+        from mdrunner.lammps_engine import LammpsConfig
+
+        lcfg = LammpsConfig(framework=framework, carbon_potential=carbon_potential,
+                            lj_cutoff=lj_cutoff, np=np_)
+        lcfg.validate()
+        _run_lammps(run_dir, structure, n_carbon, density, loading, seed, cfg, lcfg, resume)
+        return
     from mdrunner import calculators
-    from mdrunner.md import MDConfig, run_md
+    from mdrunner.md import run_md
     from mdrunner.sweep import _write_json, versions
 
-    cfg = MDConfig(temperature_K=temperature, steps=steps, timestep_fs=timestep,
-                   thermostat=thermostat, friction_per_ps=friction, tdamp_fs=tdamp,
-                   temperature_end_K=temperature_end, save_every=save_every,
-                   checkpoint_every=checkpoint_every, seed=seed, relax_steps=relax_steps)
     calc = calculators.get(potential, model=model, device=device, dtype=dtype, threads=threads)
     run_dir.mkdir(parents=True, exist_ok=True)
     meta_path = run_dir / "run.json"
@@ -141,6 +170,34 @@ def run_cmd(
     console.print(f"{out['n_frames']} frames, {out['s_per_step']:.3f} s/step -> {out['traj']}")
 
 
+def _run_lammps(run_dir: Path, structure, n_carbon, density, loading, seed, cfg, lcfg,
+                resume: bool) -> None:
+    """``mdrunner run --engine lammps``: build (or resume) and run one LAMMPS point."""
+    from mdrunner.sweep import SweepPoint, _write_json, run_point
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and (run_dir / "traj.h5").exists():
+        raise typer.BadParameter(f"{run_dir / 'traj.h5'} exists: --resume, or a new run dir")
+    if resume and not (run_dir / "checkpoint.json").exists():
+        raise typer.BadParameter(f"{run_dir}: no LAMMPS checkpoint (checkpoint.json) to resume")
+    if resume:  # a finished run may be extended with more --steps
+        from mdrunner.sweep import read_run_json
+
+        meta = read_run_json(run_dir) or {}
+        meta["status"] = "running"
+        meta.setdefault("md", {})["steps"] = cfg.steps
+        _write_json(run_dir / "run.json", meta)
+    point = SweepPoint(density=density, loading=loading, seed=seed, n_carbon=n_carbon,
+                       potential="lammps", md={k: v for k, v in asdict(cfg).items()
+                                               if k != "seed"},
+                       engine="lammps", lammps=asdict(lcfg), structure=structure)
+    meta = run_point(point, run_dir.parent, run_dir=run_dir, log=lambda m: console.print(m))
+    _write_json(run_dir / "run.json", meta)
+    out = meta["result"]
+    console.print(f"{out['n_frames']} frames, {out['ns_per_day']:.1f} ns/day "
+                  f"({out['atom_steps_per_s']:.3g} atom-steps/s) -> {out['traj']}")
+
+
 @app.command("sweep")
 def sweep_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Sweep directory."),
@@ -155,7 +212,7 @@ def sweep_cmd(
     threads: int = typer.Option(1, help="torch threads per point."),
     workers: int = typer.Option(1, help="Points run in parallel (CPU); 1 on a GPU."),
     temperature: float = typer.Option(600.0, "-T", "--temperature"),
-    thermostat: str = typer.Option("langevin"),
+    thermostat: str = typer.Option(None, help="Default: langevin (ase), csvr (lammps)."),
     steps: int = typer.Option(1000),
     timestep: float = typer.Option(1.0),
     save_every: int = typer.Option(10),
@@ -168,6 +225,11 @@ def sweep_cmd(
         "needs the md and torchsim extras (pip install 'hcanalysis\\[md,torchsim]')."),
     batch_size: int = typer.Option(
         None, "--batch-size", help="torchsim engine: most cells per batch (default: all)."),
+    framework: str = typer.Option("rigid", help="lammps engine: rigid | flexible."),
+    carbon_potential: str = typer.Option(
+        "lcbop", help="lammps engine, flexible framework: lcbop | tersoff | rebo | airebo."),
+    lj_cutoff: float = typer.Option(10.0, help="lammps engine: Lennard-Jones cutoff, Å."),
+    np_: int = typer.Option(1, "--np", help="lammps engine: MPI ranks per point."),
 ) -> None:
     """Run a density × loading × seed sweep; restarting it skips finished points.
 
@@ -176,14 +238,24 @@ def sweep_cmd(
     """
     from mdrunner.sweep import make_points, run_sweep
 
-    md = dict(temperature_K=temperature, thermostat=thermostat, steps=steps,
-              timestep_fs=timestep, save_every=save_every, checkpoint_every=checkpoint_every,
-              relax_steps=relax_steps)
+    if engine not in ("ase", "torchsim", "lammps"):
+        raise typer.BadParameter(f"unknown engine {engine!r}: ase, lammps or torchsim")
+    md = dict(temperature_K=temperature,
+              thermostat=thermostat or ("csvr" if engine == "lammps" else "langevin"),
+              steps=steps, timestep_fs=timestep, save_every=save_every,
+              checkpoint_every=checkpoint_every, relax_steps=relax_steps)
+    lmp = {}
+    if engine == "lammps":
+        from mdrunner.lammps_engine import LammpsConfig
+
+        lc = LammpsConfig(framework=framework, carbon_potential=carbon_potential,
+                          lj_cutoff=lj_cutoff, np=np_)
+        lc.validate()
+        lmp = asdict(lc)
+        potential = "lammps"
     points = make_points(_floats(densities), [x.strip() for x in loadings.split(",")], seeds,
                          n_carbon=n_carbon, potential=potential, model=model, device=device,
-                         dtype=dtype, threads=threads, md=md)
-    if engine not in ("ase", "torchsim"):
-        raise typer.BadParameter(f"unknown engine {engine!r}: ase or torchsim")
+                         dtype=dtype, threads=threads, md=md, engine=engine, lammps=lmp)
     res = run_sweep(points, output, workers=workers, log=lambda m: console.print(m),
                     engine=engine, batch_size=batch_size)
     done = sum(r.get("status") == "done" for r in res)

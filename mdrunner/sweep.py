@@ -31,6 +31,12 @@ class SweepPoint:
     dtype: str = "float64"
     threads: int | None = 1
     md: dict = field(default_factory=dict)
+    #: ``"ase"`` (``potential`` through ASE) or ``"lammps"`` (:mod:`mdrunner.lammps_engine`)
+    engine: str = "ase"
+    #: :class:`mdrunner.lammps_engine.LammpsConfig` fields (lammps engine)
+    lammps: dict = field(default_factory=dict)
+    #: start from this structure file instead of building the carbon
+    structure: str | None = None
 
     @property
     def name(self) -> str:
@@ -42,7 +48,8 @@ def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("hcanalysis", "ase", "numpy", "torch", "chgnet", "mace-torch", "sevenn"):
+    for pkg in ("hcanalysis", "ase", "numpy", "torch", "chgnet", "mace-torch", "sevenn",
+                "lammps"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -72,8 +79,15 @@ def _start_point(point: SweepPoint, run_dir: Path, cfg: MDConfig,
 
     for name in stale:
         (run_dir / name).unlink(missing_ok=True)
-    carbon, _ = build_fragments(point.n_carbon, point.density, seed=point.seed)
-    atoms, rep = insert_na(carbon, point.loading, seed=point.seed)
+    if point.structure is not None:
+        from mdrunner.builders import read_structure
+
+        atoms, rep = read_structure(point.structure)
+        if "Na" not in rep.composition and point.loading:
+            atoms, rep = insert_na(atoms, point.loading, seed=point.seed)
+    else:
+        carbon, _ = build_fragments(point.n_carbon, point.density, seed=point.seed)
+        atoms, rep = insert_na(carbon, point.loading, seed=point.seed)
     from ase.io import write
 
     write(run_dir / "start.extxyz", atoms)
@@ -88,7 +102,9 @@ def _start_point(point: SweepPoint, run_dir: Path, cfg: MDConfig,
         na_loading=rep.composition.get("Na", 0) / max(1, rep.composition.get("C", 0)),
         temperature=cfg.temperature_K,
         seed=point.seed,
-        potential=calculators.describe(point.potential, point.model),
+        potential=(calculators.describe(point.potential, point.model)
+                   if point.engine != "lammps" else {"potential": "lammps"}),
+        engine=point.engine,
         md=asdict(cfg),
         build=rep.to_dict(),
         versions=versions(),
@@ -96,22 +112,55 @@ def _start_point(point: SweepPoint, run_dir: Path, cfg: MDConfig,
                    log="md.log"),
         status="running",
     )
+    if point.engine == "lammps":
+        from mdrunner.lammps_engine import LammpsConfig, describe_model, species_types
+
+        meta["potential"] = describe_model(species_types(atoms.get_chemical_symbols()),
+                                           LammpsConfig(**point.lammps))
+        meta["paths"] = dict(traj="traj.h5", structure="start.extxyz",
+                             checkpoint="checkpoint.restart", log="md.log")
     _write_json(run_dir / "run.json", meta)
     return atoms, meta
 
 
+def _run_point_lammps(point: SweepPoint, run_dir: Path, meta: dict | None, stop_after, log
+                      ) -> dict:
+    from mdrunner.lammps_engine import LammpsConfig, run_lammps_md
+
+    cfg = MDConfig(**{**point.md, "seed": point.seed})
+    lcfg = LammpsConfig(**point.lammps)
+    resume = (run_dir / "checkpoint.json").exists() and (run_dir / "traj.h5").exists()
+    if resume and meta:
+        atoms = None
+    else:
+        atoms, meta = _start_point(point, run_dir, cfg,
+                                   stale=("traj.h5", "checkpoint.json", "checkpoint.restart"))
+    out = run_lammps_md(atoms, run_dir, cfg, lcfg, resume=resume, metadata=meta,
+                        stop_after=stop_after, log=log)
+    meta["status"] = "interrupted" if out["interrupted"] else "done"
+    meta["result"] = out
+    _write_json(run_dir / "run.json", meta)
+    return meta
+
+
 def run_point(point: SweepPoint, out_dir, *, stop_after: int | None = None,
-              calculator=None) -> dict:
-    """Build (or resume) and run one sweep point; returns its ``run.json`` content."""
+              calculator=None, run_dir=None, log=None) -> dict:
+    """Build (or resume) and run one sweep point; returns its ``run.json`` content.
+
+    ``run_dir`` overrides ``out_dir / point.name``; ``log`` receives progress lines
+    (lammps engine).
+    """
     from mdrunner import calculators
     from mdrunner.md import run_md
 
-    run_dir = Path(out_dir) / point.name
+    run_dir = Path(out_dir) / point.name if run_dir is None else Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     meta = read_run_json(run_dir)
     if meta and meta.get("status") == "done":
         meta["skipped"] = True
         return meta
+    if point.engine == "lammps":
+        return _run_point_lammps(point, run_dir, meta, stop_after, log)
     cfg = MDConfig(**{**point.md, "seed": point.seed})
     calc = calculator or calculators.get(point.potential, model=point.model,
                                          device=point.device, dtype=point.dtype,
@@ -145,6 +194,8 @@ def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print,
     """Run every point; ``workers`` > 1 runs points in parallel processes (CPU).
 
     ``engine="ase"`` (default) runs each point with :func:`mdrunner.md.run_md`;
+    ``engine="lammps"`` with :func:`mdrunner.lammps_engine.run_lammps_md` (each point's
+    ``lammps`` settings; ``workers`` > 1 runs points in parallel, each a LAMMPS child);
     ``engine="torchsim"`` runs MACE points as batches of up to ``batch_size`` cells in one
     process with torch-sim (:func:`mdrunner.batched.run_sweep_batched`; ``workers`` is
     then unused). ``stop_after`` stops each run (or batch) after that many steps, to test
@@ -152,6 +203,9 @@ def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print,
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if engine == "lammps":
+        for p in points:
+            p.engine = engine
     _write_json(out_dir / "sweep.json", {"engine": engine,
                                          "points": [asdict(p) | {"name": p.name}
                                                     for p in points]})
@@ -160,8 +214,8 @@ def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print,
 
         return run_sweep_batched(points, out_dir, batch_size=batch_size,
                                  stop_after=stop_after, log=log)
-    if engine != "ase":
-        raise ValueError(f"unknown engine {engine!r}: ase or torchsim")
+    if engine not in ("ase", "lammps"):
+        raise ValueError(f"unknown engine {engine!r}: ase, lammps or torchsim")
     results = []
     if workers <= 1:
         for p in points:

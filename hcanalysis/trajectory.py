@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from hcanalysis.errors import SelectionError, TrajectoryFormatError
-from hcanalysis.io.source import ArraySource, FrameSource
+from hcanalysis.io.source import ArraySource, FrameSource, is_periodic
 from hcanalysis.io.unwrap import UnwrapState, apply_image_flags, check_image_steps, unwrap_block
 
 Selection = None | str | Sequence[str] | Sequence[int] | np.ndarray | slice
@@ -287,6 +287,14 @@ class Trajectory:
         Image flags with a constant box, or stored unwrapped coordinates, need only the frames
         asked for; continuity / von Bülow unwrapping walks every frame in between.
         """
+        boundary = getattr(self._source, "boundary", None)
+        if not is_periodic(boundary):
+            raise TrajectoryFormatError(
+                f"boundaries '{boundary}' are not periodic along every axis: unwrapping (and the "
+                "MSD, hops, neighbours and void maps built on it) assumes periodic images on all "
+                "three axes; rerun with 'boundary p p p', or read positions with unwrap=False",
+                path=self.path,
+            )
         ids = np.arange(self._source.n_atoms) if atoms is None else atoms
         all_boxes = np.asarray(self._source.boxes, dtype=np.float64)
         direct = self.coords_unwrapped or (self.has_image_flags and self.box_is_constant)

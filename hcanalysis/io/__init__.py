@@ -105,6 +105,9 @@ def load(
     check_dt_ps(dt_ps)
     p = Path(path)
     if not p.exists():
+        if p.is_symlink():
+            raise FileNotFoundError(f"{p}: a symbolic link that leads nowhere (its target "
+                                    f"{os.readlink(p)!r} is missing, or the links form a loop)")
         raise FileNotFoundError(f"{p}: no such file")
     fmt = (format or guess_format(p)).lower()
     if fmt not in FORMATS:

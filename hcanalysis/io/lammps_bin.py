@@ -28,6 +28,8 @@ import numpy as np
 from hcanalysis.errors import TrajectoryFormatError, TruncatedTrajectoryWarning
 from hcanalysis.io.lammps_common import (
     box_from_bounds,
+    check_image_range,
+    check_types,
     column_layout,
     complete_type_map,
     load_index,
@@ -60,6 +62,7 @@ def build_index(path: Path, columns: str | None = None) -> dict[str, np.ndarray]
     cols_seen: str | None = None
     units = ""
     truncated = ""
+    seen_magic = False  # snapshots of revision >= 1 files start with a magic string
     size = path.stat().st_size
     bo = "<"
     with open(path, "rb") as fh:
@@ -86,10 +89,34 @@ def build_index(path: Path, columns: str | None = None) -> dict[str, np.ndarray]
                         )
                     (step,) = struct.unpack(bo + "q", _read(fh, 8))
                     if magic not in _KNOWN_MAGIC:
-                        revision = 1
+                        raise TrajectoryFormatError(
+                            f"unknown snapshot magic {magic!r} at byte {fstart}: only LAMMPS "
+                            f"'dump custom' and 'dump atom' binary files "
+                            f"({', '.join(m.decode() for m in _KNOWN_MAGIC)}) are read; if the "
+                            "file is one, it is corrupt here",
+                            path=path, frame=k,
+                        )
+                    seen_magic = True
+                elif seen_magic:
+                    raise TrajectoryFormatError(
+                        f"corrupt snapshot header at byte {fstart}: expected the magic string "
+                        f"that starts every snapshot of this file, found {first} (a hole of "
+                        "zeros or overwritten data); the frames before it are intact: convert "
+                        f"them with frames=slice(0, {k})",
+                        path=path, frame=k,
+                    )
                 else:
                     step = first
                 n, tri = struct.unpack(bo + "qi", _read(fh, 12))
+                if n <= 0 or (natoms and n != natoms[0]):
+                    what = (f"{n} atoms: the snapshot is empty or its header is corrupt"
+                            if n <= 0 else
+                            f"the atom count changes from {natoms[0]} (frame 0) to {n}")
+                    raise TrajectoryFormatError(
+                        f"{what} at byte {fstart}; hcanalysis needs the same atoms in every "
+                        "frame",
+                        path=path, frame=k,
+                    )
                 _read(fh, 24)  # boundary flags
                 if tri == 2:
                     v = np.frombuffer(_read(fh, 96), dtype=bo + "f8").reshape(4, 3)
@@ -136,9 +163,11 @@ def build_index(path: Path, columns: str | None = None) -> dict[str, np.ndarray]
                 total = 0
                 for _ in range(nch):
                     (m,) = struct.unpack(bo + "i", _read(fh, 4))
-                    if m < 0:
+                    if m < 0 or total + m > n * ncol:
                         raise TrajectoryFormatError(
-                            f"corrupt chunk length {m} at byte {fh.tell() - 4}",
+                            f"corrupt chunk length {m} at byte {fh.tell() - 4} (the snapshot "
+                            f"holds {n} atoms × {ncol} columns); the frames before it are "
+                            f"intact: convert them with frames=slice(0, {k})",
                             path=path, frame=k,
                         )
                     total += m
@@ -159,12 +188,6 @@ def build_index(path: Path, columns: str | None = None) -> dict[str, np.ndarray]
             elif cols != cols_seen:
                 raise TrajectoryFormatError(
                     f"the columns change from {cols_seen!r} to {cols!r}", path=path, frame=k
-                )
-            if natoms and n != natoms[0]:
-                raise TrajectoryFormatError(
-                    f"the atom count changes from {natoms[0]} (frame 0) to {n} at byte {fstart}"
-                    "; hcanalysis needs the same atoms in every frame",
-                    path=path, frame=k,
                 )
             if np.linalg.det(h) <= 0 or not np.all(np.isfinite(h)):
                 raise TrajectoryFormatError(
@@ -267,8 +290,10 @@ class LammpsBinarySource:
             raise TrajectoryFormatError(f"atom id {dup} appears twice", path=self.path, frame=0)
         self.ids = ids[order]
         tmap, masses = resolve_type_map(type_map, topology, self.notes)
+        self._types0 = None
         if lay.type is not None:
             types = first[order, lay.type].astype(np.int64)
+            self._types0 = types
             if tmap is not None and not type_map:
                 tmap = complete_type_map(tmap, types, self.notes, masses=masses,
                                          source=topology, path=self.path)
@@ -328,8 +353,13 @@ class LammpsBinarySource:
                         path=self.path, frame=int(f),
                     )
                 pos[j] = p
+                fj = frames[j : j + 1]
+                if self._types0 is not None:
+                    check_types(t[None, :, lay.type], self._types0, self.ids, fj, path=self.path)
                 if img is not None:
-                    img[j] = t[:, list(lay.img)][sel]
+                    flags = t[:, list(lay.img)]
+                    check_image_range(flags[None], self.ids, fj, path=self.path)
+                    img[j] = flags[sel]
                 if vel is not None:
                     vel[j] = t[:, list(lay.vel)][sel]
         pos = to_cartesian(pos, lay.kind, self.boxes[frames], self.origins[frames])

@@ -12,6 +12,7 @@ import numpy as np
 
 from hcanalysis.atomic import atomic_output
 from hcanalysis.errors import TrajectoryFormatError
+from hcanalysis.io.source import is_periodic
 
 #: MD time step assumed when a dump counts steps and no ``dt_ps`` is given (LAMMPS ``metal``).
 DEFAULT_DT_PS = 0.001
@@ -21,7 +22,7 @@ DEFAULT_DT_PS = 0.001
 INDEX_CACHE_MIN_BYTES = 1 << 20
 
 #: Bump when the layout of the cached ``.hcaidx`` index changes.
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: text-dump indexes store the boundary flags
 
 #: Factor from a LAMMPS unit style's time unit to ps (``ITEM: UNITS`` / ``ITEM: TIME``).
 TIME_UNIT_PS = {
@@ -376,3 +377,66 @@ def save_index(path: Path, kind: str, index: Mapping[str, np.ndarray]) -> Path |
         except OSError:
             continue
     return None
+
+
+def check_image_range(img: np.ndarray, ids: np.ndarray, frames: np.ndarray, *, path,
+                      lines: np.ndarray | None = None) -> None:
+    """Image flags ``(n_frames, n_atoms, 3)`` (as read, before the int32 cast) must fit an
+    int32: a silent wrap would move the atom by 2**32 boxes.
+
+    Raises
+    ------
+    TrajectoryFormatError
+        Naming the first frame and atom id whose flag does not fit.
+    """
+    limit = np.iinfo(np.int32).max
+    if not img.size or np.abs(img).max() <= limit:
+        return
+    f, a = (int(x[0]) for x in np.nonzero(np.any(np.abs(img) > limit, axis=2)))
+    fr = int(frames[f])
+    raise TrajectoryFormatError(
+        f"image flag {tuple(int(x) for x in img[f, a])} of atom id {int(ids[a])} does not fit "
+        "in 32 bits: the atom crossed the box more than 2 billion times, so the run blew up; "
+        "use the frames before it",
+        path=path, frame=fr, line=None if lines is None else int(lines[fr]),
+    )
+
+
+def check_types(types: np.ndarray, types0: np.ndarray, ids: np.ndarray, frames: np.ndarray,
+                *, path, lines: np.ndarray | None = None) -> None:
+    """Atom types ``(n_frames, n_atoms)`` (id order) must be those of frame 0, where each
+    atom's species comes from.
+
+    Raises
+    ------
+    TrajectoryFormatError
+        Naming the first frame and atom id whose type changed.
+    """
+    changed = types != types0[None, :]
+    if not changed.any():
+        return
+    f, a = (int(x[0]) for x in np.nonzero(changed))
+    fr = int(frames[f])
+    raise TrajectoryFormatError(
+        f"atom id {int(ids[a])} has type {int(types[f, a])} here but {int(types0[a])} in frame "
+        "0; hcanalysis takes each atom's species from frame 0: split the file where the types "
+        "change (e.g. after a 'set type' or a fix that changes types)",
+        path=path, frame=fr, line=None if lines is None else int(lines[fr]),
+    )
+
+
+def boundary_flags(header: bytes) -> str:
+    """The boundary flags of an ``ITEM: BOX BOUNDS`` header (e.g. ``"pp pp ff"``); ``"pp pp
+    pp"`` when the header (from old LAMMPS versions) has none."""
+    flags = [w.decode() for w in header.split()[3:]
+             if len(w) == 2 and all(c in b"pfsm" for c in w)]
+    return " ".join(flags) if len(flags) == 3 else "pp pp pp"
+
+
+def note_boundary(boundary: str, notes: list[str]) -> None:
+    """Note a cell that is not periodic along every axis (see :func:`is_periodic`)."""
+    if not is_periodic(boundary):
+        notes.append(f"boundaries '{boundary}' are not periodic along every axis: positions "
+                     "are read as written, but unwrapping (and every analysis that needs it) "
+                     "refuses this file")
+

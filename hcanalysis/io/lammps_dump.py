@@ -25,6 +25,7 @@ import mmap
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -42,10 +43,14 @@ from hcanalysis.io._textparse import (
 )
 from hcanalysis.io.lammps_common import (
     ColumnLayout,
+    boundary_flags,
     box_from_bounds,
+    check_image_range,
+    check_types,
     column_layout,
     complete_type_map,
     load_index,
+    note_boundary,
     resolve_type_map,
     save_index,
     species_from_types,
@@ -80,6 +85,20 @@ def _open(path: Path):
     return open(path, "rb")  # noqa: SIM115
 
 
+def _compression_error(path: Path, exc: BaseException) -> str:
+    """One line for a damaged or mislabelled compressed file."""
+    text = str(exc)
+    if "Not a gzipped file" in text:
+        return (f"not a gzip file although its name ends in .gz ({text}); rename it without "
+                ".gz if it is a plain dump")
+    if "CRC check failed" in text or "Incorrect length" in text:
+        return (f"the gzip stream is damaged ({text}): the file was corrupted after it was "
+                "written; recompress it from the original, or read the frames before the "
+                "damage with `gzip -dc FILE > plain.dump` and load that")
+    kind = "bz2" if path.suffix.lower() == ".bz2" else "gzip"
+    return f"the {kind} stream cannot be decompressed ({type(exc).__name__}: {text})"
+
+
 class _Truncated(Exception):
     """End of file inside a frame."""
 
@@ -95,6 +114,7 @@ class _Scanner:
         self.cur = 0  # position in buf
         self.line = 1  # 1-based line number at cur
         self.eof = False
+        self.stream_note = ""  # why a compressed stream ended, when it ended early
 
     @property
     def pos(self) -> int:
@@ -103,7 +123,7 @@ class _Scanner:
     def _fill(self, keep_from: int) -> bool:
         if self.eof:
             return False
-        data = self.fh.read(SCAN_BLOCK)
+        data = self._read_block()
         if not data:
             self.eof = True
             return False
@@ -111,6 +131,30 @@ class _Scanner:
         self.base += keep_from
         self.cur -= keep_from
         return True
+
+    def _read_block(self) -> bytes:
+        """Up to SCAN_BLOCK bytes of the (decompressed) file. A compressed stream cut short
+        keeps what was decompressed before the cut, so that, as with a plain file cut short,
+        the frame in progress is incomplete and the complete frames before it are used (with a
+        warning); a damaged or mislabelled stream is an error."""
+        parts: list[bytes] = []
+        size = 0
+        read1 = getattr(self.fh, "read1", None)
+        try:
+            if read1 is None:
+                return self.fh.read(SCAN_BLOCK)
+            while size < SCAN_BLOCK:
+                piece = read1(SCAN_BLOCK - size)
+                if not piece:
+                    break
+                parts.append(piece)
+                size += len(piece)
+        except EOFError:
+            self.stream_note = "the compressed stream ends early (the file was cut short)"
+        except (OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            raise TrajectoryFormatError(_compression_error(self.path, exc),
+                                        path=self.path) from None
+        return b"".join(parts)
 
     def at_end(self) -> bool:
         """True when nothing but whitespace is left."""
@@ -266,6 +310,7 @@ def build_index(path: Path) -> dict[str, np.ndarray]:
     """
     starts, data0, data1, line0, steps, natoms, times, boxes, origins = ([] for _ in range(9))
     columns: bytes | None = None
+    boundary = "pp pp pp"
     units = ""
     truncated = ""
     released = 0
@@ -310,6 +355,12 @@ def build_index(path: Path) -> dict[str, np.ndarray]:
                     )
                 n = _number(sc.readline(), int, path, k, sc.line - 1, "number of atoms")
                 nline = sc.line - 1
+                if n <= 0:
+                    raise TrajectoryFormatError(
+                        f"'ITEM: NUMBER OF ATOMS' is {n}: the frame has no atoms (was the dump "
+                        "group empty?); dump a group that holds the atoms to analyse",
+                        path=path, frame=k, line=nline,
+                    )
                 ln = sc.readline()
                 if not ln.startswith(b"ITEM: BOX BOUNDS"):
                     raise TrajectoryFormatError(
@@ -328,12 +379,16 @@ def build_index(path: Path) -> dict[str, np.ndarray]:
                         path=path, frame=k, line=sc.line - 1,
                     )
                 h, origin = _parse_box(bheader, blines, path=path, frame=k, line=bline)
+                if not starts:
+                    boundary = boundary_flags(bheader)
                 cols = ln[len(b"ITEM: ATOMS") :].strip()
                 cline = sc.line - 1
                 dstart = sc.pos
                 count, end, eof, last = sc.skip_atoms(dstart)
             except _Truncated:
                 truncated = f"frame {k} (line {fline}) is incomplete (file ends in its header)"
+                if sc.stream_note:
+                    truncated += f"; {sc.stream_note}"
                 break
             if columns is None:
                 columns = cols
@@ -356,6 +411,8 @@ def build_index(path: Path) -> dict[str, np.ndarray]:
                     truncated = (
                         f"frame {k} (line {fline}) is incomplete: {count} of {n} atom lines"
                     )
+                    if sc.stream_note:
+                        truncated += f"; {sc.stream_note}"
                     break
                 raise TrajectoryFormatError(
                     f"{count} atom lines where 'ITEM: NUMBER OF ATOMS' (line {nline}) says {n}; "
@@ -389,6 +446,7 @@ def build_index(path: Path) -> dict[str, np.ndarray]:
         "columns": np.array((columns or b"").decode()),
         "units": np.array(units),
         "truncated": np.array(truncated),
+        "boundary": np.array(boundary),
     }
 
 
@@ -540,6 +598,8 @@ class LammpsDumpSource:
         self.boxes = idx["boxes"]
         self.origins = idx["origins"]
         self.units = str(idx["units"]) or None
+        self.boundary = str(idx["boundary"])
+        note_boundary(self.boundary, self.notes)
         self.ids = idx["ids"]
         self.has_images = self.layout.img is not None
         self.has_velocities = self.layout.vel is not None
@@ -647,7 +707,10 @@ class LammpsDumpSource:
         dline = self._idx["data_line"]
         n = self.n_atoms
         groups = [g for g in (lay.pos, lay.img, lay.vel) if g is not None]
+        types0 = self._idx.get("types") if lay.type is not None else None
         cols = ([lay.id] if lay.id is not None else []) + [c for g in groups for c in g]
+        if types0 is not None:
+            cols.append(lay.type)  # checked against frame 0: species come from frame 0
         want = np.full(len(lay.names), -1, np.int64)
         want[cols] = np.arange(len(cols))
         id_out, lut = self._lookup()
@@ -712,8 +775,18 @@ class LammpsDumpSource:
         if lay.img is not None:
             i = table[:, :, c : c + 3]  # exact integers; cast when copied out
             c += 3
+            check_image_range(i, self._atom_ids(), batch, path=self.path,
+                              lines=self._idx["data_line"])
         v = table[:, :, c : c + 3] if lay.vel is not None else None
+        if types0 is not None:
+            check_types(table[:, :, -1], types0, self._atom_ids(), batch, path=self.path,
+                        lines=self._idx["data_line"])
         return p, i, v
+
+    def _atom_ids(self) -> np.ndarray:
+        """Atom ids in the order of the parsed table (file order when there is no id
+        column)."""
+        return self.ids if self.layout.id is not None else np.arange(1, self.n_atoms + 1)
 
     def _raise_parse_error(self, raw: bytes, f: int, err: np.ndarray) -> None:
         code, line, extra = (int(x) for x in err)

@@ -13,6 +13,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 
+def is_periodic(boundary: str | None) -> bool:
+    """Whether a reader's LAMMPS-style boundary flags (``"pp pp ff"``; None: the format has
+    none, taken as periodic) are periodic on all three axes. Readers of files that record a
+    non-periodic axis expose it as an optional ``boundary`` attribute."""
+    return boundary is None or all(f == "pp" for f in boundary.split())
+
+
 @dataclass
 class FrameBlock:
     """Data of a set of frames for a set of atoms, as stored in the file.

@@ -70,6 +70,7 @@ class FrameSubset:
         self.has_velocities = self.base.has_velocities
         self.coords_unwrapped = self.base.coords_unwrapped
         self.notes = list(self.base.notes) + list(self.notes)
+        self.boundary = getattr(self.base, "boundary", None)
         steps = getattr(self.base, "steps", None)  # MD step numbers, where the reader has them
         if steps is not None:
             self.steps = np.asarray(steps)[self.keep]

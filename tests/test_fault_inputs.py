@@ -206,3 +206,50 @@ def test_binary_zero_atoms_types_and_images(tmp_path):
     r.write_bytes(_snapshot(0, ids, [1, 2, 1, 2], np.column_stack([np.ones((4, 3)), img]),
                             cols=cols))
     _one_line_error(r, r"frame 0: image flag \(8589934592, 0, 0\) of atom id 4", type_map=TMAP)
+
+
+# ----------------------------------------------------------------------------- H5MD
+def _h5md_file(tmp_path, images=True):
+    pos = np.random.default_rng(2).uniform(0, 9, (5, 3, 3))
+    img = np.zeros((5, 3, 3), np.int32) if images else None
+    traj = hc.Trajectory.from_arrays(pos, np.eye(3) * 10, ["C", "Na", "Na"], dt_ps=0.5,
+                                     images=img)
+    return hc.write_h5md(traj, tmp_path / "t.h5")
+
+
+def _resize(path, dataset, n):
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        data = f[dataset][()]
+        del f[dataset]
+        f[dataset] = data[:n]
+
+
+@pytest.mark.parametrize("dataset", ["particles/all/position/time",
+                                     "particles/all/position/step"])
+def test_h5md_time_or_step_shorter_than_positions(tmp_path, dataset):
+    p = _h5md_file(tmp_path)
+    _resize(p, dataset, 3)
+    name = dataset.rsplit("/", 1)[1]
+    _one_line_error(p, rf"/particles/all/position/{name} has 3 entries for 5 frames of "
+                    r"/particles/all/position/value: the file is inconsistent")
+
+
+def test_h5md_images_of_another_shape(tmp_path):
+    p = _h5md_file(tmp_path)
+    _resize(p, "particles/all/image/value", 4)
+    _one_line_error(p, r"image/value has shape \(4, 3, 3\) but position/value \(5, 3, 3\)")
+
+
+def test_h5md_non_periodic_boundary(tmp_path):
+    import h5py
+
+    p = _h5md_file(tmp_path, images=False)
+    with h5py.File(p, "a") as f:
+        f["particles/all/box"].attrs["boundary"] = np.array(
+            ["periodic", "periodic", "none"], dtype=h5py.string_dtype())
+    traj = hc.load(p)
+    assert traj.positions(None).shape == (5, 3, 3)
+    with pytest.raises(TrajectoryFormatError, match=r"boundaries 'pp pp ff' are not periodic"):
+        traj.positions("Na", unwrap=True)

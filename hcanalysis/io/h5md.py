@@ -355,13 +355,12 @@ class H5MDSource:
         self.species = self._read_species(g)
         self.has_images = "image" in g and "value" in g["image"]
         self.has_velocities = "velocity" in g and "value" in g["velocity"]
-        if self.has_images and g["image/value"].shape != pv.shape:
-            self.notes.append(f"image/value shape {g['image/value'].shape} differs from "
-                              "positions; image flags ignored")
-            self.has_images = False
-        if self.has_velocities and g["velocity/value"].shape != pv.shape:
-            self.notes.append("velocity shape differs from positions; velocities ignored")
-            self.has_velocities = False
+        for name, present in (("image", self.has_images), ("velocity", self.has_velocities)):
+            if present and g[f"{name}/value"].shape != pv.shape:
+                raise TrajectoryFormatError(
+                    f"{name}/value has shape {g[f'{name}/value'].shape} but position/value "
+                    f"{pv.shape}: the file is inconsistent (was its writer stopped between "
+                    "datasets?)", path=p)
         self._vel_scale = 1.0
         if self.has_velocities:
             unit = _str_attr(g["velocity/value"].attrs.get("unit", "Angstrom ps-1"))
@@ -400,6 +399,12 @@ class H5MDSource:
             if ds.shape == ():
                 off = float(ds.attrs.get("offset", 0))
                 return off + np.arange(n) * float(ds[()])
+            if ds.shape[0] < n:
+                raise TrajectoryFormatError(
+                    f"{elem.name}/{name} has {ds.shape[0]} entries for {n} frames of "
+                    f"{elem.name}/value: the file is inconsistent (was its writer stopped "
+                    f"between datasets?); the first {ds.shape[0]} frames may be usable: "
+                    "rewrite them with h5py", path=self.path)
             return np.asarray(ds[:n], dtype=np.float64)
 
         step = series("step")
@@ -426,9 +431,12 @@ class H5MDSource:
             raise TrajectoryFormatError(f"box dimension {dim}; only 3-D boxes are supported",
                                         path=p)
         bnd = box.attrs.get("boundary")
+        self.boundary = None
         if bnd is not None and any(_str_attr(b) != "periodic" for b in np.atleast_1d(bnd)):
-            self.notes.append("box boundary is not periodic on every axis: "
-                              f"{[_str_attr(b) for b in np.atleast_1d(bnd)]}")
+            kinds = [_str_attr(b) for b in np.atleast_1d(bnd)]
+            self.boundary = " ".join("pp" if k == "periodic" else "ff" for k in kinds)
+            self.notes.append(f"box boundary is not periodic on every axis: {kinds}; "
+                              "unwrapping (and every analysis that needs it) refuses this file")
         if "edges" not in box:
             raise TrajectoryFormatError("box has no edges: the cell is unknown", path=p)
         e = box["edges"]

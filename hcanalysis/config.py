@@ -105,11 +105,13 @@ class ModesConfig:
 
 @dataclass
 class ImportanceConfig:
-    """Importance ranking."""
+    """Importance: held-out skill, then a ranking only when the skill's interval is above 0."""
 
-    target: str = "log_D"
+    target: str = "auto"  # log_msd_lag when present, else log_D (NaN rows dropped)
     features: str | list[str] = "structural"
     model: str = "random_forest"
+    groups: str = "auto"  # fold grouping: trajectory, else (trajectory, ion); or an id column
+    cluster_threshold: float = 0.7  # |Spearman rho| at which descriptors are permuted together
 
 
 @dataclass

@@ -4,8 +4,10 @@ correlation map -> report, with per-trajectory caching.
 Outputs in ``outdir``: ``descriptors.h5`` (all rows, with the mode of each), ``modes.h5``
 (labels, names, rules, UMAP map, centroids, BIC scan, stability), ``report.html`` and the PNGs,
 for three or more trajectories with metadata ``ensemble_summary.csv`` (per-trajectory mode
-fractions, descriptor means and processing variables) and ``correlation_rho.csv`` /
-``correlation_p.csv`` (Spearman ρ and p-values),
+fractions, descriptor means and processing variables), and with at least
+``ensemble.MIN_RUNS`` (5) runs ``correlation_rho.csv``, ``correlation_p.csv``,
+``correlation_q.csv`` and ``correlation_n.csv`` (Spearman ρ, permutation p-values,
+Benjamini-Hochberg q-values over the map, runs per cell),
 and ``cache/`` with one descriptor file per trajectory keyed on the input's fingerprint, the
 parameters and the package version: a re-run with the same inputs reuses them. Every file is
 written under a temporary name and renamed into place, so an interrupted run leaves nothing a
@@ -249,6 +251,8 @@ def analyze(
     try:
         result.importance = rank(frame, target=cfg.importance.target,
                                  features=cfg.importance.features, model=cfg.importance.model,
+                                 groups=cfg.importance.groups,
+                                 cluster_threshold=cfg.importance.cluster_threshold,
                                  random_state=cfg.seed)
     except ValueError as exc:
         result.notes.append(f"importance skipped: {exc}")
@@ -257,15 +261,17 @@ def analyze(
             meta = read_metadata(paths, metadata_csv)
             result.metadata = meta
             summary = summarise(frame)
-            result.correlation = correlate(summary, meta)
             summary.merge(meta, on="trajectory").to_csv(out / "ensemble_summary.csv",
                                                          index=False)
-            result.correlation.rho.to_csv(out / "correlation_rho.csv")
-            result.correlation.pvalue.to_csv(out / "correlation_p.csv")
-            for name in ("ensemble_summary", "correlation_rho", "correlation_p"):
+            result.files["ensemble_summary"] = out / "ensemble_summary.csv"
+            result.correlation = correlate(summary, meta, seed=cfg.seed)
+            cmap = result.correlation
+            for name, df in (("correlation_rho", cmap.rho), ("correlation_p", cmap.pvalue),
+                             ("correlation_q", cmap.qvalue), ("correlation_n", cmap.n_cell)):
+                df.to_csv(out / f"{name}.csv")
                 result.files[name] = out / f"{name}.csv"
         except (FileNotFoundError, ValueError) as exc:
-            result.notes.append(f"ensemble correlation skipped: {exc}")
+            result.notes.append(f"correlation map not made: {exc}")
     combined = DescriptorTable(
         frame, {k: v for k, v in {"msd": curves, "msd_lag_ps": lag}.items() if v is not None},
         {"inputs": [str(p) for p in paths], "config": cfg_dict,

@@ -114,14 +114,26 @@ def fig_importance(inp: ReportInputs, ax) -> bool:
     r = inp.importance
     if r is None:
         return False
+    lo, hi = r.r2_ci
+    if not r.has_skill:  # no ranking without predictive skill: show the skill only
+        ax.errorbar([r.r2], [0], xerr=[[max(r.r2 - lo, 0)], [max(hi - r.r2, 0)]], fmt="o",
+                    color="k", capsize=4)
+        ax.axvline(0, color="r", lw=1)
+        ax.set_yticks([])
+        ax.set_xlabel(f"held-out R² of {r.target} (95 % interval over {r.n_groups} groups)")
+        ax.set_title(f"No ranking: the {r.params.get('features', 'structural')} descriptors "
+                     f"do not predict {r.target} here", fontsize=9)
+        return True
     rk = r.ranking.iloc[::-1]
     y = np.arange(len(rk))
     err = np.vstack([rk["importance"] - rk["ci_low"], rk["ci_high"] - rk["importance"]])
     ax.barh(y, rk["importance"], xerr=np.clip(err, 0, None), color="#2ca02c")
     ax.set_yticks(y)
     ax.set_yticklabels(rk["feature"], fontsize=8)
-    ax.set_xlabel(f"permutation importance (drop in R²), model R² = {r.r2:.2f}")
-    ax.set_title(f"What controls {r.target}")
+    ax.set_xlabel(f"permutation importance (drop in held-out R²); held-out R² = {r.r2:.2f} "
+                  f"[{lo:.2f}, {hi:.2f}]", fontsize=8)
+    ax.set_title(f"What predicts {r.target} (groups of correlated descriptors permuted "
+                 "together)", fontsize=9)
     return True
 
 
@@ -135,13 +147,16 @@ def fig_correlation(inp: ReportInputs, ax) -> bool:
     ax.set_xticklabels(c.rho.columns)
     ax.set_yticks(range(rho.shape[0]))
     ax.set_yticklabels(c.rho.index, fontsize=7)
-    pv = c.pvalue.to_numpy(dtype=float)
+    qv = c.qvalue.to_numpy(dtype=float)
+    nc = c.n_cell.to_numpy()
+    small = 7 if rho.shape[0] <= 20 else 5
     for i in range(rho.shape[0]):
         for j in range(rho.shape[1]):
-            if np.isfinite(pv[i, j]) and pv[i, j] < 0.05:
-                ax.text(j, i, "*", ha="center", va="center")
+            star = "*" if np.isfinite(qv[i, j]) and qv[i, j] <= c.alpha else ""
+            ax.text(j, i, f"n={nc[i, j]}{star}", ha="center", va="center", fontsize=small)
     ax.figure.colorbar(im, ax=ax, label="Spearman ρ")
-    ax.set_title(f"Correlation with processing variables (n = {c.n}; * p < 0.05)")
+    ax.set_title(f"Correlation with processing variables ({c.n} runs; n per cell;\n"
+                 f"* Benjamini-Hochberg q <= {c.alpha:g}, permutation p-values)", fontsize=9)
     return True
 
 
@@ -277,10 +292,20 @@ def write_report(inp: ReportInputs, outdir: str | os.PathLike, title: str = "hca
                      f"{inp.modes.stability_['mean']:.2f}</p>")
         parts.append(f"<div id='modes'>{_table_html(summ)}</div>")
     if inp.importance is not None:
-        parts.append(f"<h2>What controls mobility</h2><p>{inp.importance.model}, "
-                     f"cross-validated R² = {inp.importance.r2:.2f} (grouped by "
-                     f"{inp.importance.groups})</p>")
-        parts.append(f"<div id='importance'>{_table_html(inp.importance.ranking)}</div>")
+        imp = inp.importance
+        text = "<br>".join(html.escape(line) for line in imp.lines())
+        parts.append(f"<h2>What predicts mobility</h2><p>{html.escape(imp.model)}: {text}</p>")
+        if imp.has_skill:
+            rk = imp.ranking.drop(columns=["members"], errors="ignore")
+            parts.append(f"<div id='importance'>{_table_html(rk)}</div>")
+        else:
+            parts.append("<div id='importance'><p>No ranking: the held-out R² interval is not "
+                         "above 0.</p></div>")
+    if inp.correlation is not None:
+        c = inp.correlation
+        text = "<br>".join(html.escape(line) for line in c.lines())
+        parts.append(f"<h2>Correlation with processing variables</h2><p>{text}</p>")
+        parts.append(f"<div id='correlation'>{_table_html(c.cells())}</div>")
     parts.append("<h2>Figures</h2>")
     for name, (ftitle, _draw, _size) in FIGURES.items():
         if name in figs:

@@ -77,3 +77,84 @@ def test_permutation_drops_equal_one_predict_per_copy_and_agree_with_sklearn(mon
     spread = np.maximum(sk.importances_std, ours.std(axis=1)) / np.sqrt(30)
     assert np.all(np.abs(ours.mean(axis=1) - sk.importances_mean) < 5 * spread + 1e-3)
     assert ours.mean(axis=1).argmax() == 0 and ours.mean(axis=1)[0] > 1.0
+
+
+# ------------------------------------------------------- skill first, ranking only with skill
+def test_pure_noise_target_prints_no_ranking(table):
+    """A target that is pure noise: the held-out R² interval is not above 0, so no ranking is
+    printed, and the lines say that the descriptors do not predict mobility."""
+    noise = table.assign(log_D=np.random.default_rng(11).normal(-1.0, 0.5, len(table)))
+    res = rank(noise, n_repeats=2, random_state=0)
+    assert not res.has_skill
+    assert res.r2_ci[0] <= 0 < res.r2_ci[1] or res.r2_ci[1] <= 0
+    text = "\n".join(res.lines())
+    assert "do not predict mobility" in text
+    assert "predicted best by" not in text and "local_tortuosity (" not in text
+
+
+def test_planted_signal_has_skill_and_a_ranking(table):
+    res = rank(table, n_repeats=2, random_state=0)
+    assert res.has_skill and 0.9 < res.r2_ci[0] <= res.r2 <= res.r2_ci[1] < 1
+    text = "\n".join(res.lines())
+    assert "predicted best by: local_tortuosity" in text
+    assert res.n_groups == 6 and "bootstrap over 6 groups" in text
+
+
+def test_ion_groups_inside_one_trajectory(table):
+    one = table[table["trajectory"] == 0]
+    res = rank(one, n_repeats=2)
+    assert res.groups == "trajectory and ion" and res.n_groups == len(one)
+    assert res.has_skill and res.top == "local_tortuosity"
+    with pytest.raises(ValueError, match="groups='pore'"):
+        rank(one, groups="pore")
+
+
+def test_correlated_descriptors_are_permuted_together(table):
+    """Two near-copies of the planted determinant form one group, whose importance is the
+    importance the determinant has alone (the copies do not split it)."""
+    rng = np.random.default_rng(2)
+    twin = table.assign(shell_reachable=table["local_tortuosity"] * 0.5
+                        + rng.normal(0, 0.01, len(table)))
+    res = rank(twin, n_repeats=2)
+    assert ["local_tortuosity", "shell_reachable"] in res.descriptor_groups
+    assert res.top == "local_tortuosity + shell_reachable"
+    alone = rank(table, n_repeats=2).ranking.set_index("feature")["importance"]
+    together = res.ranking.set_index("feature")["importance"]
+    assert together["local_tortuosity + shell_reachable"] == pytest.approx(
+        alone["local_tortuosity"], rel=0.15)
+    assert "permuted together" in "\n".join(res.lines())
+
+
+def test_target_choice_and_no_floored_target(table):
+    withlag = table.assign(log_msd_lag=table["log_D"] + 1.0)
+    assert rank(withlag, n_repeats=1).target == "log_msd_lag"
+    holes = table.copy()
+    holes.loc[holes.index[:40], "log_D"] = np.nan
+    res = rank(holes, n_repeats=1)
+    assert res.target == "log_D" and res.n_rows == len(table) - 40
+    assert "40 of 900 rows with undefined log_D dropped" in res.target_note
+    floored = table.copy()
+    floored.loc[floored.index[:50], "log_D"] = -5.0   # log10(max(D, 1e-5)) style floor
+    with pytest.raises(ValueError, match="looks floored"):
+        rank(floored, n_repeats=1)
+
+
+def test_group_permutation_equals_manual_joint_shuffle():
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.metrics import r2_score
+
+    from hcanalysis import importance
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(120, 3))
+    y = x[:, 0] + x[:, 1] + 0.1 * rng.normal(size=120)
+    est = RandomForestRegressor(n_estimators=20, random_state=0).fit(x, y)
+    got = importance.permutation_drops(est, x, y, 3, 9, groups=[[0, 1], [2]])
+    ref = np.random.default_rng(9)
+    base = r2_score(y, est.predict(x))
+    for gi, cols in enumerate([[0, 1], [2]]):
+        for r in range(3):
+            perm = ref.permutation(120)
+            xp = x.copy()
+            xp[:, cols] = x[perm][:, cols]
+            assert got[gi, r] == pytest.approx(base - r2_score(y, est.predict(xp)), abs=1e-12)

@@ -153,15 +153,15 @@ def test_ensemble_command_on_a_sweep(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["ensemble", str(sweep), "-o", str(out), "--config", str(toml)]) == 0
     err = capsys.readouterr().err
-    assert "3 runs in" in err and "strongest correlations" in err
+    assert "3 runs in" in err
     tab = DescriptorTable.read(out / "descriptors.h5").frame
     assert sorted(set(tab["trajectory"])) == [0, 1, 2]
-    # the planted mobility rises with the run's density: mean log_D correlates perfectly
-    means = tab.groupby("trajectory")["log_D"].mean().to_numpy()
-    assert np.all(np.diff(means) > 0)
-    rho = pd.read_csv(out / "correlation_rho.csv", index_col=0)
-    assert rho.loc["mean_log_D", "density"] == pytest.approx(1.0)
-    assert (out / "correlation_p.csv").is_file() and (out / "ensemble_summary.csv").is_file()
+    # the planted mobility rises with the run's density, but 3 runs cannot show it: even a
+    # perfect trend has the exact two-sided p = 1/3, so no map is made (ensemble.MIN_RUNS)
+    assert "correlation map not made: 3 runs with metadata" in " ".join(err.split())
+    summary = pd.read_csv(out / "ensemble_summary.csv")
+    assert list(summary["density"]) == pytest.approx([1.0, 1.2, 1.4])
+    assert not (out / "correlation_rho.csv").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["ensemble", str(empty), "-o", str(out)]) == 2

@@ -38,15 +38,11 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
         console.print(f"  mode {k}: [bold]{mf.mode_names_[k]:14s}[/] "
                       f"{100 * mf.fractions_[k]:5.1f}%  ({mf.naming_rules_[k]})")
     if res.importance is not None:
-        top = res.importance.ranking.head(3)
-        console.print("  mobility is controlled most by: " + ", ".join(
-            f"{r.feature} ({r.importance:.2f})" for r in top.itertuples())
-            + f"  [CV R² = {res.importance.r2:.2f}]")
+        for line in res.importance.lines(top=3):
+            console.print("  importance: " + line)
     if res.correlation is not None:
-        rho = res.correlation.rho.stack().dropna()
-        strongest = rho.reindex(rho.abs().sort_values(ascending=False).index).head(3)
-        console.print("  strongest correlations: " + ", ".join(
-            f"{q} ~ {v}: ρ = {r:+.2f}" for (q, v), r in strongest.items()))
+        for line in res.correlation.lines():
+            console.print("  " + line)
     for note in res.notes:
         console.print(f"  [yellow]{note}")
     for name, path in res.files.items():

@@ -18,15 +18,16 @@
 #
 # What you will do:
 #
-# 1. run a small sweep with `mdrunner`: hard-carbon cells at two carbon densities, each loaded
-#    with Na at two loadings, a short MD run per point (`mdrunner.sweep`);
+# 1. run a small sweep with `mdrunner`: hard-carbon cells at three carbon densities, each
+#    loaded with Na at two loadings, a short MD run per point (`mdrunner.sweep`);
 # 2. analyse all runs at once with `hcanalysis.pipeline.analyze`: the per-(ion, window)
-#    descriptor table of every run, diffusion modes (`hcanalysis.modes.ModeFinder`), the
-#    ranking of the structural descriptors that predict mobility
-#    (`hcanalysis.importance.rank`) and the correlation map of mode fractions and descriptor
-#    means against density and loading (`hcanalysis.ensemble`);
-# 3. plot the mode map, the mode fractions per run, the importance ranking and the
-#    correlation map.
+#    descriptor table of every run, diffusion modes (`hcanalysis.modes.ModeFinder`), whether
+#    the structural descriptors predict mobility on held-out runs, and only then which
+#    (`hcanalysis.importance.rank`), and the correlation map of mode fractions and descriptor
+#    means against density and loading with exact p-values, Benjamini-Hochberg q-values and
+#    n per cell (`hcanalysis.ensemble`; at least 5 runs);
+# 3. plot the mode map, the mode fractions per run, the importance result (a ranking only
+#    with predictive skill) and the correlation map.
 #
 # **About the potential.** To run in seconds anywhere (CI included, no torch), this tutorial
 # drives the MD with a toy classical potential written below as an ASE calculator: the carbon
@@ -109,7 +110,7 @@ class ToyNaC(Calculator):
 
 # %%
 points = sweep.make_points(
-    densities=[1.0, 1.5],  # carbon density, g/cm³
+    densities=[1.0, 1.25, 1.5],  # carbon density, g/cm³ (6 runs: a map needs >= 5)
     loadings=["NaC12", "NaC6"],  # Na per C
     seeds=1,
     n_carbon=96,
@@ -167,19 +168,23 @@ for label, rule in mf.naming_rules_.items():
 
 # %%
 imp = result.importance
-print(f"importance: held-out R² = {imp.r2:.2f} (folds grouped by {imp.groups})")
-print(imp.ranking.head(8))
+print("\n".join(imp.lines()))  # held-out R² with its interval; a ranking only with skill
 
 # %%
-corr = result.correlation
-print(corr.rho.round(2))
+corr = result.correlation  # None below ensemble.MIN_RUNS (5) runs: the reason is in notes
+print("\n".join(corr.lines()) if corr is not None else result.notes)
+if corr is not None:
+    print(corr.cells().dropna(subset=["rho"]).round(3).head(10))
 
 # %% [markdown]
 # ## 4. Plots
 #
 # The UMAP map of the (ion, window) rows coloured by mode, the mode fractions of each run,
-# the importance ranking with its 95 % interval over folds and permutations, and the Spearman
-# correlation map. The same figures, and more, are in `analysis/report.html`.
+# the importance ranking with its 95 % interval over folds and permutations (drawn only when
+# the held-out R² interval is above 0; otherwise the R² interval itself), and the Spearman
+# correlation map with n per cell (* = Benjamini-Hochberg q <= 0.05). With six short toy
+# runs (60 frames each), expect neither predictive skill nor a significant cell: that is the honest answer for
+# this little data. The same figures, and more, are in `analysis/report.html`.
 
 # %%
 meta = result.metadata.set_index("trajectory")
@@ -196,7 +201,7 @@ ax[0, 0].set(title="UMAP of the descriptors, coloured by mode", xlabel="UMAP 1",
 ax[0, 0].legend(fontsize=8)
 
 frac = table.groupby("trajectory")["mode_name"].value_counts(normalize=True).unstack(fill_value=0)
-labels = [f"ρ={meta.loc[t, 'density']:.1f}\n{meta.loc[t, 'loading']}" for t in frac.index]
+labels = [f"ρ={meta.loc[t, 'density']:.2f}\n{meta.loc[t, 'loading']}" for t in frac.index]
 bottom = np.zeros(len(frac))
 for name in frac.columns:
     ax[0, 1].bar(labels, frac[name], bottom=bottom, color=colours.get(name, "C1"), label=name)
@@ -204,20 +209,35 @@ for name in frac.columns:
 ax[0, 1].set(title="mode fractions per run", ylabel="fraction of (ion, window) rows")
 ax[0, 1].legend(fontsize=8)
 
-rk = imp.ranking.head(8)[::-1]
-ax[1, 0].barh(rk["feature"], rk["importance"],
-              xerr=[rk["importance"] - rk["ci_low"], rk["ci_high"] - rk["importance"]],
-              color="C2")
-ax[1, 0].set(title=f"what predicts log D (held-out R² = {imp.r2:.2f})",
-             xlabel="permutation importance (drop in R²)")
+lo, hi = imp.r2_ci
+if imp.has_skill:
+    rk = imp.ranking.head(8)[::-1]
+    ax[1, 0].barh(rk["feature"], rk["importance"],
+                  xerr=[rk["importance"] - rk["ci_low"], rk["ci_high"] - rk["importance"]],
+                  color="C2")
+    ax[1, 0].set(title=f"what predicts {imp.target} (held-out R² = {imp.r2:.2f} "
+                 f"[{lo:.2f}, {hi:.2f}])", xlabel="permutation importance (drop in R²)")
+else:
+    ax[1, 0].errorbar([imp.r2], [0], xerr=[[imp.r2 - lo], [hi - imp.r2]], fmt="o", capsize=4)
+    ax[1, 0].axvline(0, color="r")
+    ax[1, 0].set(title=f"no predictive skill for {imp.target}: no ranking", yticks=[],
+                 xlabel="held-out R² (95 % interval)")
 
-rho = corr.rho.dropna(how="all").dropna(axis=1, how="all")  # drop constant variables
-im = ax[1, 1].imshow(rho.to_numpy(dtype=float), cmap="coolwarm", vmin=-1, vmax=1,
-                     aspect="auto")
-ax[1, 1].set_xticks(range(rho.shape[1]), rho.columns)
-ax[1, 1].set_yticks(range(rho.shape[0]), rho.index, fontsize=7)
-ax[1, 1].set_title(f"Spearman ρ across {corr.n} runs")
-fig.colorbar(im, ax=ax[1, 1])
+if corr is not None:
+    keep = corr.rho.notna().any(axis=1)  # drop constant quantities and variables
+    rho = corr.rho.loc[keep].dropna(axis=1, how="all")
+    im = ax[1, 1].imshow(rho.to_numpy(dtype=float), cmap="coolwarm", vmin=-1, vmax=1,
+                         aspect="auto")
+    n_cell, q = corr.n_cell.loc[rho.index, rho.columns], corr.qvalue.loc[rho.index, rho.columns]
+    for i in range(rho.shape[0]):
+        for j in range(rho.shape[1]):
+            star = "*" if q.iloc[i, j] <= corr.alpha else ""
+            ax[1, 1].text(j, i, f"n={n_cell.iloc[i, j]}{star}", ha="center", va="center",
+                          fontsize=6)
+    ax[1, 1].set_xticks(range(rho.shape[1]), rho.columns)
+    ax[1, 1].set_yticks(range(rho.shape[0]), rho.index, fontsize=7)
+    ax[1, 1].set_title(f"Spearman ρ across {corr.n} runs (* BH q <= {corr.alpha:g})")
+    fig.colorbar(im, ax=ax[1, 1])
 fig.tight_layout()
 fig.savefig("fig3_modes.png", dpi=100)
 plt.show()

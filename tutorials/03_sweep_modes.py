@@ -183,8 +183,9 @@ if corr is not None:
 # the importance ranking with its 95 % interval over folds and permutations (drawn only when
 # the held-out R² interval is above 0; otherwise the R² interval itself), and the Spearman
 # correlation map with n per cell (* = Benjamini-Hochberg q <= 0.05). With six short toy
-# runs (60 frames each), expect neither predictive skill nor a significant cell: that is the honest answer for
-# this little data. The same figures, and more, are in `analysis/report.html`.
+# runs (60 frames each), expect neither predictive skill nor a significant cell: that is
+# the honest answer for this little data. The same figures, and more, are in
+# `analysis/report.html`.
 
 # %%
 meta = result.metadata.set_index("trajectory")

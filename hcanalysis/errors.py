@@ -52,6 +52,10 @@ class SelectionError(HCAnalysisError, ValueError):
     """An atom selection is empty or names a species that is not in the trajectory."""
 
 
+class MemoryBudgetError(HCAnalysisError, MemoryError):
+    """A step would need more memory than the budget (checked before allocating)."""
+
+
 class DiskFullError(HCAnalysisError, OSError):
     """The disk filled up while an output was written (nothing was left behind)."""
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from hcanalysis.kernels import tortuosity as K
 from hcanalysis.kernels.backend import default_memory_budget, resolve_backend
+from hcanalysis.memory import check_memory
 
 _METHODS = ("dijkstra", "fmm")
 
@@ -424,6 +425,25 @@ def _local_cuda(mask, box, centres, offs, cutoff, batch_bytes: int = 1 << 28) ->
     return out
 
 
+def _check_local_memory(g: VoidGrid, radius: float, thickness: float, cutoff: float,
+                        max_memory: int | None) -> None:
+    """Refuse a shell radius whose offset table (the box of half-width R + thickness, ~40 B
+    per point while the shell is cut out of it) or whose per-thread search boxes (half-width
+    ``max_ratio * R``, 9 B per point: state and distance) cannot fit."""
+    import numba
+
+    def points(reach: float) -> float:
+        m = K.local_extent(g.box, g.shape, reach)
+        return float(np.prod(2.0 * np.asarray(m, dtype=np.float64) + 1.0))
+
+    need = max(40.0 * points(radius + thickness),
+               9.0 * points(cutoff) * numba.get_num_threads())
+    check_memory(need, f"local tortuosity on shells of radius {radius:g} Å",
+                 max_memory=max_memory,
+                 hint="use a smaller radius (up to half the cell width is meaningful; "
+                      "6 Å by default)")
+
+
 def local(
     void,
     points: np.ndarray,
@@ -439,6 +459,7 @@ def local(
     snap_distance: float = 3.0,
     backend: str = "auto",
     chunk: int = 1024,
+    max_memory: int | None = None,
 ) -> LocalTortuosity:
     """Local geodesic tortuosity around points (ions).
 
@@ -469,10 +490,18 @@ def local(
         (``auto`` = CPU unless ``HCANALYSIS_BACKEND`` is set).
     chunk : int
         Ions per kernel call (bounds the memory of the shell-distance block).
+    max_memory : int, optional
+        Memory budget, bytes (default the free memory): a radius whose shell and search boxes
+        cannot fit is refused before allocation.
 
     Returns
     -------
     LocalTortuosity
+
+    Raises
+    ------
+    MemoryBudgetError
+        When the shell and search boxes of ``radius`` cannot fit.
     """
     if method not in _METHODS:
         raise ValueError(f"method={method!r}: use one of {_METHODS}")
@@ -485,6 +514,7 @@ def local(
     pts = np.atleast_2d(np.asarray(points, dtype=np.float64))
     h = float(np.max(np.linalg.norm(g.box, axis=1) / np.asarray(g.shape)))
     thick = h if thickness is None else float(thickness)
+    _check_local_memory(g, float(radius), thick, float(max_ratio) * float(radius), max_memory)
     offs, r = K.shell_offsets(g.box, g.shape, float(radius), thick)
     own = g.cart_to_index(pts)
     idx = K.nearest_void(g.mask, g.box, own, snap_distance) if len(pts) else own

@@ -18,6 +18,7 @@ import pandas as pd
 
 from hcanalysis.kernels import voids as kv
 from hcanalysis.kernels.backend import resolve_backend
+from hcanalysis.memory import check_memory
 
 #: Default atomic radii (Å) for the distance field: carbon van der Waals radius.
 DEFAULT_RADII: dict[str, float] = {"C": 1.7}
@@ -355,6 +356,11 @@ def _basins(d, cand, probe, delta, nx, ny, nz):
     return comp, comp_perc[croots], level, pgrid, labels
 
 
+#: Peak bytes per grid point of :func:`tessellate` (measured: 37 B on 200³ grids with the
+#: distance field, labels, components and local thickness; rounded up).
+BYTES_PER_GRID_POINT = 40
+
+
 def tessellate(
     positions: np.ndarray,
     box: np.ndarray,
@@ -366,6 +372,7 @@ def tessellate(
     merge_delta: float = DEFAULT_MERGE_DELTA,
     lt_tol: float = DEFAULT_LT_TOL,
     backend: str = "auto",
+    max_memory: int | None = None,
 ) -> VoidMap:
     """Tessellate the void space of one periodic frame.
 
@@ -393,10 +400,18 @@ def tessellate(
         local thickness lowered at a few points; docs/voids.md).
     backend : {"auto", "cpu", "cuda"}
         Backend of the distance field.
+    max_memory : int, optional
+        Memory budget, bytes (default the free memory): a grid whose estimated peak
+        (:data:`BYTES_PER_GRID_POINT` per point) exceeds it is refused before allocation.
 
     Returns
     -------
     VoidMap
+
+    Raises
+    ------
+    MemoryBudgetError
+        When the grid cannot fit (e.g. a spacing far too fine for the cell).
     """
     h = np.asarray(box, dtype=np.float64)
     if h.shape != (3, 3) or abs(np.linalg.det(h)) < 1e-9:
@@ -412,6 +427,10 @@ def tessellate(
     else:
         rad = _radii_for(species, radii)
     shape = kv.grid_shape(h, spacing)
+    check_memory(BYTES_PER_GRID_POINT * float(np.prod(np.asarray(shape, dtype=np.float64))),
+                 f"a void grid of {shape[0]} x {shape[1]} x {shape[2]} points "
+                 f"(spacing {spacing:g} Å)", max_memory=max_memory,
+                 hint="use a coarser spacing (0.25-0.5 Å resolves pores of hard carbon)")
     dist = distance_field(pos, h, rad, shape, backend=backend)
     return from_distance(dist, h, probe=probe, merge_delta=merge_delta, lt_tol=lt_tol,
                          params={"spacing": float(spacing), "probe": float(probe),

@@ -32,6 +32,7 @@ MODULES = (
     ("hcanalysis.io.unwrap", "Unwrapping"),
     ("hcanalysis.windows", "Time windows shared by every per-(ion, window) descriptor"),
     ("hcanalysis.msd", "MSD, D, α, α2, van Hove"),
+    ("hcanalysis.msd_fit", "The diffusive fit range and D by generalised least squares"),
     ("hcanalysis.hops", "Hops, residence times, trapping"),
     ("hcanalysis.structure", "RDFs, coordination, clusters, carbon structure"),
     ("hcanalysis.voids", "Void tessellation, pores, PSD"),

@@ -27,9 +27,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("t_start_ps", "ps", "id", "time of the window's first frame"),
     Column("t_stop_ps", "ps", "id", "time of the window's last frame"),
     # dynamic
-    Column("log_D", "log10(Å²/ps)", "dynamic", "log10 of the windowed diffusion coefficient"),
-    Column("D", "Å²/ps", "dynamic", "windowed diffusion coefficient, MSD/6 slope"),
-    Column("alpha", "", "dynamic", "anomalous exponent, log-log MSD slope over the fit range"),
+    Column("log_D", "log10(Å²/ps)", "dynamic",
+           "log10 of D (NaN where D is NaN or <= 0: no diffusive range, or a caged ion)"),
+    Column("D", "Å²/ps", "dynamic",
+           "windowed diffusion coefficient, MSD/6 slope over the diffusive range (else NaN)"),
+    Column("msd_lag", "Å²", "dynamic", "MSD at the fixed lag msd.mobility_lag_ps"),
+    Column("log_msd_lag", "log10(Å²)", "dynamic", "log10 of msd_lag (the mobility measure)"),
+    Column("alpha", "", "dynamic", "anomalous exponent, log-log MSD slope over the α range"),
     Column("msd_plateau", "Å²", "dynamic", "MSD at the largest lag of the window"),
     Column("hop_rate", "1/ps", "dynamic", "hops per ps in the window"),
     Column("hop_length", "Å", "dynamic", "mean hop length in the window (0 without hops)"),
@@ -55,7 +59,8 @@ COLUMNS: tuple[Column, ...] = (
 
 BY_NAME = {c.name: c for c in COLUMNS}
 ID_COLUMNS = tuple(c.name for c in COLUMNS if c.kind == "id")
-DYNAMIC = tuple(c.name for c in COLUMNS if c.kind == "dynamic" and c.name != "D")
+# the linear D and msd_lag are left out of the feature sets: their logs carry them
+DYNAMIC = tuple(c.name for c in COLUMNS if c.kind == "dynamic" and c.name not in ("D", "msd_lag"))
 STRUCTURAL = tuple(c.name for c in COLUMNS if c.kind == "structural")
 
 

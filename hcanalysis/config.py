@@ -49,9 +49,18 @@ class MSDConfig:
     """Windowed MSD and diffusion coefficients."""
 
     max_lag_fraction: float = 0.5  # largest lag as a fraction of the window
-    fit_fraction: tuple[float, float] = (0.1, 0.5)  # fit range as fractions of the window
+    # fit range of D in ps; None: found from the data (hcanalysis.msd_fit.find_fit_range: the
+    # lags where the local log-log slope of the ion-averaged MSD is 1 ± slope_tol over at
+    # least a factor min_span); no diffusive range -> D and log_D are NaN (never a floor)
+    fit_ps: tuple[float, float] | None = None
+    slope_tol: float = 0.1
+    min_span: float = 3.0
+    # lag of msd_lag / log_msd_lag, ps; None: the first lag of the diffusive range, else the
+    # largest lag (the value used is in the table's metadata)
+    mobility_lag_ps: float | None = None
+    # range of alpha, ps; None: the fit range, else end of the ballistic regime to max lag
+    alpha_range_ps: tuple[float, float] | None = None
     remove_drift: str | None = "C"  # species whose centre of mass is removed, or None
-    d_floor: float = 1e-5  # Å²/ps; log_D uses max(D, d_floor) (a caged ion's fit can be <= 0)
 
 
 @dataclass

@@ -4,7 +4,10 @@
 the shared windows (:func:`hcanalysis.windows.window_bounds`) and runs the stages named in
 ``config.stages``:
 
-``msd``         windowed MSD -> ``D``, ``log_D``, ``alpha``, ``msd_plateau`` (+ MSD curves)
+``msd``         windowed MSD -> ``D``, ``log_D``, ``msd_lag``, ``log_msd_lag``, ``alpha``,
+                ``msd_plateau`` (+ MSD curves); the fit range in ps is found from the
+                ion-averaged MSD (:func:`hcanalysis.msd.fit_windows`, the rule of
+                :func:`hcanalysis.msd.windowed`) and stored in ``metadata["msd"]``
 ``hops``        cage-jump events -> ``hop_rate``, ``hop_length``, ``p_hop_max``,
                 ``path_tortuosity``
 
@@ -207,24 +210,55 @@ class _Context:
 
 
 # ------------------------------------------------------------------------------ stages
-def _msd_chunk(ctx: _Context, pos: np.ndarray):
+def _msd_max_lag(ctx: _Context) -> int:
+    return max(2, min(ctx.window - 1, int(round(ctx.cfg.msd.max_lag_fraction * ctx.window))))
+
+
+def _msd_chunk(ctx: _Context, pos: np.ndarray) -> np.ndarray:
+    """The chunk's windowed MSD curves (n_chunk, n_windows, max_lag + 1), Å²; their sum over
+    ions accumulates in ``ctx.msd_window_sum`` for the fit range."""
+    from hcanalysis.kernels import msd as _k
+
+    # the kernel sizes its FFT work arrays by max_memory: half the budget, as the chunk's
+    # positions and the hops stage's arrays hold the other half
+    curves = _k.msd_windows(pos, ctx.bounds[:, 0], ctx.window, _msd_max_lag(ctx),
+                            backend=ctx.cfg.backend, max_memory=ctx.memory_budget() // 2)
+    total = curves.sum(axis=0)
+    prev = getattr(ctx, "msd_window_sum", None)
+    ctx.msd_window_sum = total if prev is None else prev + total
+    return curves
+
+
+def _msd_columns(ctx: _Context, curves: np.ndarray, keep: np.ndarray) -> dict[str, np.ndarray]:
+    """D, log_D, msd_lag, log_msd_lag, alpha, msd_plateau of every (ion, window) from the
+    stored curves, over the range :func:`hcanalysis.msd.fit_windows` chooses (the rule of
+    :func:`hcanalysis.msd.windowed`); the range, in ps, goes to the report and metadata."""
     from hcanalysis import msd
 
     cfg = ctx.cfg.msd
-    max_lag = max(2, int(round(cfg.max_lag_fraction * ctx.window)))
-    lo = max(1, int(round(cfg.fit_fraction[0] * ctx.window)))
-    hi = max(lo + 1, min(max_lag, int(round(cfg.fit_fraction[1] * ctx.window))))
-    ctx.report["msd"] = f"fit lags {lo}..{hi} frames ({lo * ctx.dt_ps:g}..{hi * ctx.dt_ps:g} ps)"
-    # the kernel sizes its FFT work arrays by max_memory: half the budget, as the chunk's
-    # positions and the hops stage's arrays hold the other half
-    res = msd.windowed(pos, ctx.window, ctx.stride, max_lag, fit=(lo, hi), dt_ps=ctx.dt_ps,
-                       backend=ctx.cfg.backend, max_memory=ctx.memory_budget() // 2)
-    d = np.asarray(res.D)  # (n_chunk, n_windows) Å²/ps
-    # caged ions can fit a zero or negative slope: log_D is floored at the resolution limit
-    log_d = np.log10(np.maximum(np.nan_to_num(d, nan=cfg.d_floor), cfg.d_floor))
-    curves = np.asarray(res.msd)  # (n_chunk, n_windows, n_lags)
-    return {"D": d, "log_D": log_d, "alpha": np.asarray(res.alpha),
-            "msd_plateau": curves[..., -1]}, curves
+    fits = msd.fit_windows(
+        curves, keep, ctx.dt_ps, ctx.msd_window_sum / ctx.n_ions, 3, fit_ps=cfg.fit_ps,
+        slope_tol=cfg.slope_tol, min_span=cfg.min_span, mobility_lag_ps=cfg.mobility_lag_ps,
+        alpha_range_ps=cfg.alpha_range_ps,
+    )
+    dt = ctx.dt_ps
+    summary = fits.summary(dt)
+    ctx.msd_summary = summary
+    n_ok = int(fits.diffusive.sum())
+    text = fits.range.describe()
+    if fits.range.found and fits.range.source == "auto":
+        text += f"; {n_ok}/{ctx.n_windows} windows diffusive"
+    ctx.report["msd"] = (
+        f"{text}; α over {fits.alpha_range[0] * dt:.4g}-{fits.alpha_range[1] * dt:.4g} ps; "
+        f"msd_lag at {fits.mobility_lag * dt:.4g} ps"
+    )
+    d = np.asarray(fits.D)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_d = np.where(d > 0, np.log10(np.where(d > 0, d, 1.0)), np.nan)  # NaN: no floor
+        m = np.asarray(fits.msd_lag)
+        log_m = np.where(m > 0, np.log10(np.where(m > 0, m, 1.0)), np.nan)
+    return {"D": d, "log_D": log_d, "msd_lag": m, "log_msd_lag": log_m,
+            "alpha": np.asarray(fits.alpha), "msd_plateau": curves[..., -1]}
 
 
 def _hops_chunk(ctx: _Context, pos: np.ndarray) -> dict[str, np.ndarray]:
@@ -277,8 +311,7 @@ def stage_dynamics(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.n
         n_chunks += 1
         parts = {}
         if want_msd:
-            m, c = _msd_chunk(ctx, pos)
-            parts.update(m)
+            c = _msd_chunk(ctx, pos)
             if curves is None:
                 keep = stored_lags(c.shape[-1])
                 curves = np.empty((ctx.n_ions, ctx.n_windows, len(keep)))
@@ -294,6 +327,7 @@ def stage_dynamics(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.n
     ctx.report["dynamics"] = f"{n_chunks} ion chunk(s) of <= {ctx.ion_chunk_size()} ions"
     arrays = {}
     if curves is not None:
+        cols = {**_msd_columns(ctx, curves, keep), **cols}
         arrays = {"msd": curves.reshape(ctx.n_ions * ctx.n_windows, -1),
                   "msd_lag_ps": keep * ctx.dt_ps}
     return {k: ctx.per_window(v) for k, v in cols.items()}, arrays
@@ -510,4 +544,6 @@ def compute(
         "memory_budget_bytes": cfg.max_memory,
         "reports": ctx.report,
     }
+    if getattr(ctx, "msd_summary", None) is not None:
+        meta["msd"] = ctx.msd_summary
     return DescriptorTable(frame, arrays, meta)

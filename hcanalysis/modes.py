@@ -13,8 +13,8 @@ design's choice available. See docs/modes.md.
 
 Naming rules (applied in this order to the mode centroids in standard z-units, i.e. (mean of
 the mode − mean of all rows) / standard deviation of all rows; see docs/modes.md). The
-mobility score of a mode is the mean z of ``log_D`` and ``hop_rate`` (those present); its
-contrast is the spread between the most and the least mobile mode:
+mobility score of a mode is the mean z of ``log_msd_lag``, ``log_D`` and ``hop_rate`` (those
+present); its contrast is the spread between the most and the least mobile mode:
 
 1. **hopping**: the most mobile mode, if the contrast is at least 0.5;
 2. **clustering**: of the remaining modes, the one with the highest z of ``n_NaNa`` (else
@@ -40,7 +40,7 @@ from hcanalysis.columns import feature_set
 HOPPING, CLUSTERING, VOID_TRAPPING, CAGED = "hopping", "clustering", "void trapping", "caged"
 MODE_NAMES = (HOPPING, CLUSTERING, VOID_TRAPPING, CAGED)
 
-_MOBILITY = ("log_D", "hop_rate")
+_MOBILITY = ("log_msd_lag", "log_D", "hop_rate")
 _CROWDING = ("n_NaNa", "cluster_size")
 _VOID = ("pore_radius", "wall_distance")
 

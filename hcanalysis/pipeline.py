@@ -135,6 +135,40 @@ def _stack_arrays(tables: Sequence[DescriptorTable], key: str) -> np.ndarray | N
     )
 
 
+def _diffusion_summary(frame: pd.DataFrame, tables: Sequence[DescriptorTable]) -> dict:
+    """What the report says about D and mobility: D with its standard error over windows only
+    where a diffusive range exists, else why not; the MSD at the fixed mobility lag."""
+    out: dict[str, str] = {}
+    if "D" not in frame:
+        return out
+    msd_meta = [t.metadata.get("msd", {}) for t in tables]
+    d = frame["D"].to_numpy(dtype=float)
+    if np.isfinite(d).any():
+        per_win = frame.groupby(["trajectory", "window"])["D"].mean().dropna().to_numpy()
+        err = per_win.std(ddof=1) / np.sqrt(len(per_win)) if len(per_win) > 1 else np.nan
+        rng = "; ".join(f"{m['fit_ps'][0]:.4g}-{m['fit_ps'][1]:.4g} ps" for m in msd_meta
+                        if m.get("found"))
+        out["mean D (Å²/ps), ± s.e. over windows"] = (
+            f"{np.nanmean(d):.4g} ± {err:.2g} (fit {rng}; {np.isfinite(d).sum()} of {len(d)} "
+            "rows)")
+        out["mean D (cm²/s)"] = f"{np.nanmean(d) * 1e-4:.3g}"
+    else:
+        reasons = sorted({m.get("reason", "") for m in msd_meta if not m.get("found", True)})
+        out["D"] = ("not supported by this data: " + "; ".join(r for r in reasons if r)
+                    + " (mobility: see msd_lag)")
+    if "msd_lag" in frame:
+        lags = sorted({round(m["mobility_lag_ps"], 6) for m in msd_meta
+                       if "mobility_lag_ps" in m})
+        m = frame["msd_lag"].to_numpy(dtype=float)
+        q = np.nanpercentile(m, [25, 50, 75]) if np.isfinite(m).any() else [np.nan] * 3
+        where = ", ".join(f"{v:g}" for v in lags)
+        out[f"MSD at {where} ps (Å²), median [IQR] over rows"] = (
+            f"{q[1]:.3g} [{q[0]:.3g}, {q[2]:.3g}]"
+            + (" (different lags per trajectory: set msd.mobility_lag_ps to compare them)"
+               if len(lags) > 1 else ""))
+    return out
+
+
 def write_modes(mf, path: Path) -> Path:
     """Write a fitted ModeFinder's results to HDF5 (atomically)."""
     tmp = atomic_path(path)
@@ -293,12 +327,7 @@ def analyze(
         "windows": f"{m0.get('n_windows')} × {m0.get('window_frames')} frames",
         "rows (ion, window)": len(frame),
     }
-    if "D" in frame:
-        d = frame["D"].to_numpy(dtype=float)
-        per_win = frame.groupby(["trajectory", "window"])["D"].mean().to_numpy()
-        err = per_win.std(ddof=1) / np.sqrt(len(per_win)) if len(per_win) > 1 else np.nan
-        system["mean D (Å²/ps), ± s.e. over windows"] = f"{np.nanmean(d):.4g} ± {err:.2g}"
-        system["mean D (cm²/s)"] = f"{np.nanmean(d) * 1e-4:.3g}"
+    system.update(_diffusion_summary(frame, tables))
     for k, v in m0.get("reports", {}).items():
         system[k] = v
     for n in result.notes:

@@ -10,9 +10,9 @@ from hcanalysis.table import DescriptorTable
 
 def test_toml_and_overrides(tmp_path):
     f = tmp_path / "a.toml"
-    f.write_text('seed = 7\n[windows]\nwindow = 120\n[msd]\nfit_fraction = [0.2, 0.6]\n')
+    f.write_text('seed = 7\n[windows]\nwindow = 120\n[msd]\nfit_ps = [0.2, 0.6]\n')
     cfg = AnalysisConfig.from_toml(f)
-    assert cfg.seed == 7 and cfg.windows.window == 120 and cfg.msd.fit_fraction == (0.2, 0.6)
+    assert cfg.seed == 7 and cfg.windows.window == 120 and cfg.msd.fit_ps == (0.2, 0.6)
     cfg.set_from_string("voids.spacing=0.5")
     cfg.set_from_string("species=Li")
     assert cfg.voids.spacing == 0.5 and cfg.species == "Li"

@@ -67,9 +67,13 @@ def test_windowed_tiles_as_documented(rng):
         np.testing.assert_allclose(res.D[:, w], ref.D, rtol=1e-10)
     np.testing.assert_allclose(res.lag_ps, np.arange(101) * 0.1)
     np.testing.assert_allclose(res.D_cm2_s, res.D * 1e-4)
-    # default: one window, max_lag = half, fit from 20 % of max_lag
+    # default: one window, max_lag = half, fit range found from the data (Brownian: diffusive
+    # from the first lag, the widest stretch spans at least the default factor 3)
     d = msd.windowed(x)
-    assert d.windows.tolist() == [[0, 1000]] and d.lags[-1] == 500 and d.fit == (100, 500)
+    assert d.windows.tolist() == [[0, 1000]] and d.lags[-1] == 500
+    assert d.range.found and d.range.source == "auto" and d.fit == (d.range.lo, d.range.hi)
+    assert d.fit[1] >= 3 * d.fit[0] and np.isclose(d.range.lo_ps, d.fit[0] * 1.0)
+    np.testing.assert_allclose(np.nanmean(d.D), 0.2 * 0.1, rtol=0.3)  # dt_ps = 1 here
     with pytest.raises(ValueError, match="fit="):
         msd.windowed(x, 300, fit=(0, 10))
     with pytest.raises(ValueError, match="max_lag"):
@@ -172,7 +176,11 @@ def test_drift_removal(rng):
     x = _brownian(rng, 2000, 30, D, dt)
     v = np.array([0.5, -0.2, 0.1])  # Å/ps: a flowing frame
     moving = x + (np.arange(2000) * dt)[:, None, None] * v
-    biased = msd.diffusion(moving, dt, max_lag=100, n_alpha2_lags=2)
+    # a flowing frame is super-diffusive: no diffusive range, so no D, unless a range is forced
+    flowing = msd.diffusion(moving, dt, max_lag=100, n_alpha2_lags=2)
+    assert not flowing.range.found and np.isnan(flowing.D) and flowing.alpha > 1.2
+    assert "never within" in flowing.range.reason or "only over" in flowing.range.reason
+    biased = msd.diffusion(moving, dt, max_lag=100, fit=(20, 100), n_alpha2_lags=2)
     assert biased.D > 2 * D and biased.alpha > 1.2
     fixed = msd.diffusion(moving, dt, max_lag=100, drift="species", n_alpha2_lags=2)
     ref = msd.diffusion(x - x.mean(axis=1, keepdims=True), dt, max_lag=100, n_alpha2_lags=2)

@@ -57,21 +57,36 @@ def test_msd_command_writes_curves_fits_and_plot(h5_traj, walk, tmp_path, capsys
         np.testing.assert_allclose(f["system"].attrs["D"], ref.D, rtol=1e-5)
         np.testing.assert_allclose(f["system"].attrs["D_err"], ref.D_err, rtol=1e-4)
         assert abs(f["system"].attrs["D"] - D_TRUE) < 3 * f["system"].attrs["D_err"]
-        assert f.attrs["fit_lo_frames"] == 25 and f.attrs["fit_hi_frames"] == 125
+        # the fit range is found from the data (Brownian: diffusive from short lags), in ps
+        lo, hi = f.attrs["fit_lo_frames"], f.attrs["fit_hi_frames"]
+        assert f.attrs["fit_source"] == "auto" and hi >= 3 * lo and hi <= 125
+        assert f.attrs["fit_lo_ps"] == pytest.approx(lo * DT)
+        assert f["fit_range"].attrs["found"] and list(f["fit_range"].attrs["fit_frames"]) == [lo, hi]
+        ci = f["system"].attrs["D_gls_ci95"]
+        assert ci[0] < D_TRUE < ci[1] and ci[0] < f["system"].attrs["D_gls"] < ci[1]
         assert f["alpha2/alpha2"].shape == f["alpha2/lags"].shape
         assert f["van_hove/p"].shape[0] == f["van_hove/lags"].shape[0]
         np.testing.assert_array_equal(f["per_ion_window/ion_atom_index"][:], np.arange(12))
         assert f.attrs["species"] == "Na" and f.attrs["remove_drift"] == "C"
-    assert "D = " in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "D (block average) = " in err and "D (GLS, whole trajectory) = " in err
+    assert f"fit {lo * DT:.4g}-{hi * DT:.4g} ps" in err
 
 
 def test_drift_options_and_overwrite(h5_traj, walk, tmp_path, capsys):
     out = tmp_path / "m.h5"
     args = ["msd", str(h5_traj), "-o", str(out), "--no-plots", "--max-lag", "50"]
-    assert main(args) == 0  # no drift removal: the flow inflates D
+    # no drift removal: the flow (0.9 Å/ps) makes the MSD super-diffusive beyond ~0.5 ps, so
+    # the diffusive range found shrinks to the short lags where 6 D τ dominates v² τ²
+    assert main(args) == 0
+    with h5py.File(out) as f:
+        assert f.attrs["max_lag_frames"] == 50
+        assert f["fit_range"].attrs["found"] and f.attrs["fit_hi_frames"] <= 6
+        assert abs(f["system"].attrs["D"] - D_TRUE) < 0.25 * D_TRUE
+    assert main(args + ["--force", "--fit-ps", "1,5"]) == 0  # a range given in ps: D inflated
     with h5py.File(out) as f:
         d_raw = f["system"].attrs["D"]
-        assert f.attrs["max_lag_frames"] == 50
+        assert f.attrs["fit_source"] == "ps" and list(f["fit_range"].attrs["fit_frames"]) == [10, 50]
     assert not out.with_suffix(".png").exists()
     assert main(args) == 2  # refuses to overwrite
     assert "exists" in capsys.readouterr().err
@@ -84,6 +99,8 @@ def test_drift_options_and_overwrite(h5_traj, walk, tmp_path, capsys):
     assert d_raw > 1.5 * D_TRUE
     assert abs(d_species - D_TRUE) < 0.15 * D_TRUE
     assert abs(d_all - D_TRUE) < 0.15 * D_TRUE
+    assert main(args + ["--force", "--fit-ps", "1,50"]) == 2  # beyond the largest lag
+    assert "fit_ps=(1, 50) must lie within" in capsys.readouterr().err
     assert main(["msd", str(h5_traj), "-o", str(h5_traj), "--force"]) == 2  # input kept
     assert main(["msd", str(h5_traj), "-o", str(tmp_path / "x.h5"), "--species", "Li"]) == 2
 

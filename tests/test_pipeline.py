@@ -50,13 +50,35 @@ def test_descriptor_table(table):
     assert len(df) == n_ions * n_windows
     assert df["ion"].dtype.kind == "i" and df["window"].dtype.kind == "i"
     assert sorted(set(df["ion"])) == list(range(n_ions))
-    for col in ("log_D", "alpha", "hop_rate", "n_NaNa", "pore_radius", "wall_distance",
-                "voronoi_volume", "carbon_density", "local_tortuosity", "shell_reachable"):
+    for col in ("log_msd_lag", "msd_lag", "alpha", "hop_rate", "n_NaNa", "pore_radius",
+                "wall_distance", "voronoi_volume", "carbon_density", "local_tortuosity",
+                "shell_reachable"):
         assert col in df and np.isfinite(df[col]).all(), col
-    # mobile walkers (ions 0-5) diffuse; caged ions (6-9) vibrate in place
-    d = df.groupby("ion")["D"].mean()
+    # 6 walkers + 4 ions vibrating in place: the ion-averaged MSD bends (local slope < 0.9
+    # below ~1 ps) and the 2 ps windows hold no diffusive stretch of a factor 3: no D, and
+    # no floor value either; the reason and the chosen lags (ps) are in the metadata
+    msd_meta = table.metadata["msd"]
+    assert not msd_meta["found"] and "local log-log slope" in msd_meta["reason"]
+    assert df["D"].isna().all() and df["log_D"].isna().all()
+    assert "no diffusive range" in table.metadata["reports"]["msd"]
+    assert msd_meta["mobility_lag_ps"] == pytest.approx(2.0)  # the largest lag (20 frames)
+    np.testing.assert_allclose(df["log_msd_lag"], np.log10(df["msd_lag"]))
+    np.testing.assert_allclose(df["msd_lag"], table.arrays["msd"][:, 20])
+    # mobile walkers (ions 0-5) move; caged ions (6-9) vibrate in place
+    m = df.groupby("ion")["msd_lag"].mean()
+    assert m.iloc[:6].min() > 5 * m.iloc[6:].max()
+    # with the range given in ps, D of the walkers is the planted one (0.5 Å²/ps, confined)
+    cfg = _config()
+    cfg.stages = ["msd"]
+    cfg.msd.fit_ps = (0.3, 2.0)
+    given = compute(hca.load(table.metadata["input"]), cfg).frame
+    d = given.groupby("ion")["D"].mean()
     assert d.iloc[:6].min() > 5 * d.iloc[6:].max()
-    assert 0.2 < d.iloc[:6].median() < 0.8  # planted D = 0.5 Å²/ps, confined
+    assert 0.2 < d.iloc[:6].median() < 0.8
+    # caged ions' slopes scatter around 0: log_D is NaN where D <= 0, never floored
+    neg = given["D"] <= 0
+    assert given.loc[neg, "log_D"].isna().all()
+    np.testing.assert_allclose(given.loc[~neg, "log_D"], np.log10(given.loc[~neg, "D"]))
     # the cavity's inscribed radius is seen by the ions inside it (6.5 Å cavity)
     assert df.loc[df["ion"] < 6, "pore_radius"].median() > 5.0
     # open cavity + straight channel: local tortuosity close to 1, global τ_a ~ 1, no path b/c
@@ -149,14 +171,18 @@ def test_ensemble_command_on_a_sweep(tmp_path, capsys):
                                                   "na_loading": 0.125, "temperature": 600}))
     toml = tmp_path / "c.toml"
     toml.write_text('stages = ["msd", "hops"]\n[windows]\nwindow = 20\n[msd]\n'
-                    'remove_drift = "C"\n[modes]\nmax_modes = 3\n')
+                    'remove_drift = "C"\nmobility_lag_ps = 0.5\n[modes]\nmax_modes = 3\n')
     out = tmp_path / "out"
     assert main(["ensemble", str(sweep), "-o", str(out), "--config", str(toml)]) == 0
     err = capsys.readouterr().err
     assert "3 runs in" in err
     tab = DescriptorTable.read(out / "descriptors.h5").frame
     assert sorted(set(tab["trajectory"])) == [0, 1, 2]
-    # the planted mobility rises with the run's density, but 3 runs cannot show it: even a
+    # the planted mobility rises with the run's density: the mean log MSD at the common lag
+    # (0.5 ps, set in the config) rises with it
+    means = tab.groupby("trajectory")["log_msd_lag"].mean().to_numpy()
+    assert np.all(np.diff(means) > 0)
+    # but 3 runs cannot show it: even a
     # perfect trend has the exact two-sided p = 1/3, so no map is made (ensemble.MIN_RUNS)
     assert "correlation map not made: 3 runs with metadata" in " ".join(err.split())
     summary = pd.read_csv(out / "ensemble_summary.csv")

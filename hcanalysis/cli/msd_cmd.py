@@ -65,15 +65,40 @@ def _write_h5(out: Path, res, sysd, ion_atoms: np.ndarray, meta: dict) -> None:
         g = f.create_group("per_ion_window")
         g.attrs["description"] = (
             "one value per (ion, window): D (Å²/ps and cm²/s) = slope of MSD/(2d) over the fit "
-            "lags; alpha = log-log slope; r2 = R² of the line; intercept Å²"
+            "range (NaN without a diffusive range, see fit_range); alpha = log-log slope over "
+            "alpha_range_ps; r2 = R² of the line; intercept Å²; msd_lag = MSD (Å²) at "
+            "mobility_lag_ps"
         )
         g.create_dataset("ion_atom_index", data=ion_atoms)
-        for name in ("D", "D_cm2_s", "alpha", "r2", "intercept"):
+        for name in ("D", "D_cm2_s", "alpha", "r2", "intercept", "msd_lag"):
             g.create_dataset(name, data=getattr(res, name))
+        for k, v in res.fits.summary(res.dt_ps).items():
+            if k in ("alpha_range_ps", "mobility_lag_ps", "windows_diffusive"):
+                g.attrs[k] = v
+        g = f.create_group("fit_range")
+        g.attrs["description"] = (
+            "fit range of D: found from the ion- and window-averaged MSD (local log-log slope "
+            "within 1 ± slope_tol over at least a factor min_span in lag), or given"
+        )
+        for k, v in sysd.range.as_dict().items():
+            g.attrs[k] = v
+        g.create_dataset("grid_lag_ps", data=sysd.range.grid_lags * sysd.dt_ps)
+        g.create_dataset("local_slope", data=sysd.range.local_slope)
         g = f.create_group("system")
         g.attrs["method"] = sysd.method
-        for name in ("D", "D_err", "D_cm2_s", "D_err_cm2_s", "alpha", "r2", "n_eff"):
+        for name in ("D", "D_err", "D_cm2_s", "D_err_cm2_s", "alpha", "r2", "n_eff", "D_gls",
+                     "D_gls_err"):
             g.attrs[name] = float(getattr(sysd, name))
+        g.attrs["D_gls_ci95"] = sysd.D_gls_ci95
+        if sysd.gls is not None:
+            g.attrs["gls_method"] = (
+                "generalised least squares over the fit range, whole trajectory, MSD covariance "
+                "of a random walk with noise (Bullerjahn et al. 2020); error from the model "
+                "unless the per-ion spread rejects it (chi-square, 5 %)"
+            )
+            g.attrs["gls_error_source"] = sysd.gls.error_source
+            g.attrs["gls_overdispersion_p"] = sysd.gls.overdispersion_p
+            g.create_dataset("gls_fit_lags", data=sysd.gls.fit_lags)
         for name in ("D_blocks", "D_dim", "D_dim_err"):
             g.create_dataset(name, data=getattr(sysd, name))
         g = f.create_group("alpha2")
@@ -109,14 +134,17 @@ def plot_msd(path: Path, res, sysd, species: str) -> None:
     if np.all(np.isfinite(err)):
         a.fill_between(t, np.maximum(m - err, m * 1e-3), m + err, color="C0", alpha=0.25)
     lo, hi = sysd.fit
-    a.axvspan(lo * sysd.dt_ps, hi * sysd.dt_ps, color="C2", alpha=0.12, label="fit range")
-    from hcanalysis.msd import fit_msd
+    if sysd.range.found:
+        a.axvspan(lo * sysd.dt_ps, hi * sysd.dt_ps, color="C2", alpha=0.12, label="fit range")
+        from hcanalysis.msd import fit_msd
 
-    line = fit_msd(sysd.msd, sysd.dt_ps, (lo, hi), len(sysd.dims))
-    tf = np.linspace(lo, hi, 20) * sysd.dt_ps
-    err_txt = f" ± {sysd.D_err:.2g}" if np.isfinite(sysd.D_err) else ""
-    a.plot(tf, 2 * len(sysd.dims) * sysd.D * tf + float(line.intercept), "C3--", lw=1.5,
-           zorder=4, label=f"fit: D = {sysd.D:.3g}{err_txt} Å²/ps, α = {sysd.alpha:.2f}")
+        line = fit_msd(sysd.msd, sysd.dt_ps, (lo, hi), len(sysd.dims))
+        tf = np.linspace(lo, hi, 20) * sysd.dt_ps
+        err_txt = f" ± {sysd.D_err:.2g}" if np.isfinite(sysd.D_err) else ""
+        a.plot(tf, 2 * len(sysd.dims) * sysd.D * tf + float(line.intercept), "C3--", lw=1.5,
+               zorder=4, label=f"fit: D = {sysd.D:.3g}{err_txt} Å²/ps, α = {sysd.alpha:.2f}")
+    else:
+        a.plot([], [], " ", label="no diffusive range: no D")
     pos = m > 0
     if pos.any():
         tp, mp = t[pos], m[pos]
@@ -128,7 +156,8 @@ def plot_msd(path: Path, res, sysd, species: str) -> None:
     a.set_xlabel("τ (ps)")
     a.set_ylabel("MSD (Å²)")
     a.legend(fontsize=7, loc="upper left")
-    a.set_title(f"MSD of {species}, D = {sysd.D_cm2_s:.3g} cm²/s")
+    a.set_title(f"MSD of {species}, D = {sysd.D_cm2_s:.3g} cm²/s" if sysd.range.found
+                else f"MSD of {species}: no diffusive range")
     b.plot(sysd.alpha2_lags * sysd.dt_ps, sysd.alpha2, "o-", ms=3)
     b.axhline(0, color="k", lw=0.5)
     b.set_xscale("log")
@@ -150,8 +179,15 @@ def msd_cmd(
     stride: int = typer.Option(None, "--stride", help="Window stride, frames (default window)."),
     max_lag: int = typer.Option(None, "--max-lag", help="Largest lag, frames (default window/2)."),
     fit_lo: int = typer.Option(None, "--fit-lo", help="First fitted lag, frames "
-                               "(default 20 % of max lag)."),
-    fit_hi: int = typer.Option(None, "--fit-hi", help="Last fitted lag, frames (default max lag)."),
+                               "(default: the diffusive range found from the data)."),
+    fit_hi: int = typer.Option(None, "--fit-hi", help="Last fitted lag, frames (default max lag "
+                               "when --fit-lo is given)."),
+    fit_ps: str = typer.Option(None, "--fit-ps", help="Fit range in ps, 'LO,HI' (default: the "
+                               "diffusive range found from the data)."),
+    slope_tol: float = typer.Option(0.1, "--slope-tol", help="Automatic range: tolerance on "
+                                    "the local log-log slope (|α(τ) - 1| <= tol)."),
+    min_span: float = typer.Option(3.0, "--min-span", help="Automatic range: smallest ratio "
+                                   "of its last to first lag."),
     dims: str = typer.Option("xyz", "--dims", help="Components: xyz, xy, z, ..."),
     remove_drift: str = typer.Option(
         "none", "--remove-drift",
@@ -168,8 +204,9 @@ def msd_cmd(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the PNG plot."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
-    """Per-ion windowed MSD and D, system D with a block-averaging error, per-direction D,
-    non-Gaussian parameter α2(τ), self van Hove G_s(r, τ), and a log-log MSD plot."""
+    """Per-ion windowed MSD and D, system D (block average, and GLS with a 95 % interval) over
+    the diffusive range found from the data (printed in ps), per-direction D, MSD at a fixed
+    lag, non-Gaussian parameter α2(τ), self van Hove G_s(r, τ), and a log-log MSD plot."""
     from hcanalysis import msd
     from hcanalysis.cli.io_cmds import parse_type_map
     from hcanalysis.io import load
@@ -196,17 +233,35 @@ def msd_cmd(
         window = traj.n_frames // 5 if traj.n_frames >= 20 else traj.n_frames
     fit = None
     if fit_lo is not None or fit_hi is not None:
+        if fit_ps is not None:
+            raise HCAnalysisError("give --fit-ps or --fit-lo/--fit-hi, not both")
         ml = max_lag if max_lag is not None else max(1, min(window, traj.n_frames) // 2)
-        fit = (fit_lo if fit_lo is not None else max(1, round(0.2 * ml)),
-               fit_hi if fit_hi is not None else ml)
+        fit = (fit_lo if fit_lo is not None else 1, fit_hi if fit_hi is not None else ml)
+    fps = None
+    if fit_ps is not None:
+        try:
+            fps = tuple(float(v) for v in fit_ps.split(","))
+        except ValueError:
+            fps = ()
+        if len(fps) != 2:
+            raise HCAnalysisError(f"--fit-ps {fit_ps!r}: expected two numbers LO,HI in ps")
     budget = None if max_memory_mb is None else int(max_memory_mb * 2**20)
-    with console.status("MSD per ion and window"):
-        res = msd.windowed(x, window, stride, max_lag, fit=fit, dt_ps=dt, dims=dims,
-                           backend=backend, max_memory=budget, drift=drift)
-    with console.status("system D, α2, van Hove"):
-        sysd = msd.diffusion(x, dt, window=window, stride=stride, max_lag=max_lag, fit=res.fit,
-                             dims=dims, drift=drift, n_alpha2_lags=n_alpha2, backend=backend,
-                             max_memory=budget)
+    try:
+        with console.status("MSD per ion and window"):
+            res = msd.windowed(x, window, stride, max_lag, fit=fit, dt_ps=dt, fit_ps=fps,
+                               slope_tol=slope_tol, min_span=min_span, dims=dims,
+                               backend=backend, max_memory=budget, drift=drift)
+        # the same curve gives the same range: the system fit uses the range found above
+        sys_fit = res.fit if res.range.found else None
+        with console.status("system D (block average and GLS), α2, van Hove"):
+            sysd = msd.diffusion(x, dt, window=window, stride=stride, max_lag=max_lag,
+                                 fit=sys_fit, slope_tol=slope_tol, min_span=min_span,
+                                 dims=dims, drift=drift, n_alpha2_lags=n_alpha2,
+                                 backend=backend, max_memory=budget)
+    except ValueError as exc:
+        raise HCAnalysisError(f"{traj_path}: {exc}") from exc
+    if res.range.found and res.range.source != "frames":
+        sysd.range = res.range  # report how the range was chosen (auto / ps), not "frames"
     meta = {
         "input": str(traj_path),
         "input_sha256": sha256(traj_path),
@@ -220,6 +275,10 @@ def msd_cmd(
         "max_lag_frames": int(res.lags[-1]),
         "fit_lo_frames": int(res.fit[0]),
         "fit_hi_frames": int(res.fit[1]),
+        "fit_lo_ps": res.range.lo_ps,
+        "fit_hi_ps": res.range.hi_ps,
+        "fit_source": res.range.source,
+        "fit_reason": res.range.reason,
         "dims": dims,
         "remove_drift": remove_drift,
         "D_A2_per_ps": sysd.D,
@@ -230,14 +289,28 @@ def msd_cmd(
     _write_h5(output, res, sysd, ion_atoms, meta)
     if plots:
         plot_msd(png, res, sysd, species)
-    lo, hi = res.fit
-    dd = ", ".join(f"{c} {v:.3g}" for c, v in zip(dims, sysd.D_dim, strict=True))
-    console.print(
-        f"{len(ion_atoms)} {species} ions, {traj.n_frames} frames, {len(res.windows)} windows "
-        f"of {meta['window_frames']} frames; fit lags {lo}..{hi} ({lo * dt:g}..{hi * dt:g} ps)\n"
-        f"D = {sysd.D:.4g} ± {sysd.D_err:.2g} Å²/ps = {sysd.D_cm2_s:.4g} ± "
-        f"{sysd.D_err_cm2_s:.2g} cm²/s (block average, n_eff {sysd.n_eff:.3g}); "
-        f"α = {sysd.alpha:.3f}, R² = {sysd.r2:.4f}; per direction (Å²/ps): {dd}; "
-        f"median per-ion D {np.nanmedian(res.D):.4g} Å²/ps"
-    )
+    head = (f"{len(ion_atoms)} {species} ions, {traj.n_frames} frames, {len(res.windows)} "
+            f"windows of {meta['window_frames']} frames; {res.range.describe()}")
+    fits = res.fits
+    mob = (f"MSD at {fits.mobility_lag * dt:.4g} ps: median {np.nanmedian(res.msd_lag):.3g} Å² "
+           f"over (ion, window); α over {fits.alpha_range[0] * dt:.4g}-"
+           f"{fits.alpha_range[1] * dt:.4g} ps = {sysd.alpha:.3f}")
+    if not res.range.found:
+        console.print(f"{head}\nD: not supported by this data (no diffusive range). {mob}",
+                      markup=False)
+    else:
+        dd = ", ".join(f"{c} {v:.3g}" for c, v in zip(dims, sysd.D_dim, strict=True))
+        lo95, hi95 = sysd.D_gls_ci95
+        gls_txt = (f"D (GLS, whole trajectory) = {sysd.D_gls:.4g} Å²/ps, 95 % interval "
+                   f"[{lo95:.4g}, {hi95:.4g}] (error from the {sysd.gls.error_source}); "
+                   if sysd.gls is not None else "")
+        console.print(
+            f"{head}\n{gls_txt}"
+            f"D (block average) = {sysd.D:.4g} ± {sysd.D_err:.2g} Å²/ps = {sysd.D_cm2_s:.4g} ± "
+            f"{sysd.D_err_cm2_s:.2g} cm²/s (n_eff {sysd.n_eff:.3g}); "
+            f"R² = {sysd.r2:.4f}; per direction (Å²/ps): {dd}; "
+            f"median per-ion D {np.nanmedian(res.D):.4g} Å²/ps "
+            f"({int(fits.diffusive.sum())}/{len(res.windows)} windows diffusive); {mob}",
+            markup=False,
+        )
     console.print(f"wrote {output}" + (f", {png.name}" if plots else ""))

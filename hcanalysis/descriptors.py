@@ -307,13 +307,17 @@ def stage_dynamics(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.n
     curves = None
     keep = None
     n_chunks = 0
+    n_lags = _msd_max_lag(ctx) + 1
+    # the fits use every lag when all curves fit in a quarter of the budget (then they equal
+    # msd.windowed's exactly), else the stored log-spaced lags
+    fit_all = ctx.n_ions * ctx.n_windows * n_lags * 8 <= ctx.memory_budget() // 4
     for sl, pos in ctx.ion_chunks():
         n_chunks += 1
         parts = {}
         if want_msd:
             c = _msd_chunk(ctx, pos)
             if curves is None:
-                keep = stored_lags(c.shape[-1])
+                keep = np.arange(n_lags) if fit_all else stored_lags(n_lags)
                 curves = np.empty((ctx.n_ions, ctx.n_windows, len(keep)))
             curves[sl] = c[..., keep]
             del c
@@ -328,8 +332,13 @@ def stage_dynamics(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.n
     arrays = {}
     if curves is not None:
         cols = {**_msd_columns(ctx, curves, keep), **cols}
+        if not fit_all:
+            ctx.report["msd"] += f" (fits on {len(keep)} log-spaced lags)"
+        stored = stored_lags(n_lags)
+        if len(stored) < len(keep):
+            curves = curves[..., stored]
         arrays = {"msd": curves.reshape(ctx.n_ions * ctx.n_windows, -1),
-                  "msd_lag_ps": keep * ctx.dt_ps}
+                  "msd_lag_ps": stored * ctx.dt_ps}
     return {k: ctx.per_window(v) for k, v in cols.items()}, arrays
 
 

@@ -61,7 +61,8 @@ def test_msd_command_writes_curves_fits_and_plot(h5_traj, walk, tmp_path, capsys
         lo, hi = f.attrs["fit_lo_frames"], f.attrs["fit_hi_frames"]
         assert f.attrs["fit_source"] == "auto" and hi >= 3 * lo and hi <= 125
         assert f.attrs["fit_lo_ps"] == pytest.approx(lo * DT)
-        assert f["fit_range"].attrs["found"] and list(f["fit_range"].attrs["fit_frames"]) == [lo, hi]
+        assert f["fit_range"].attrs["found"]
+        assert list(f["fit_range"].attrs["fit_frames"]) == [lo, hi]
         ci = f["system"].attrs["D_gls_ci95"]
         assert ci[0] < D_TRUE < ci[1] and ci[0] < f["system"].attrs["D_gls"] < ci[1]
         assert f["alpha2/alpha2"].shape == f["alpha2/lags"].shape
@@ -86,7 +87,8 @@ def test_drift_options_and_overwrite(h5_traj, walk, tmp_path, capsys):
     assert main(args + ["--force", "--fit-ps", "1,5"]) == 0  # a range given in ps: D inflated
     with h5py.File(out) as f:
         d_raw = f["system"].attrs["D"]
-        assert f.attrs["fit_source"] == "ps" and list(f["fit_range"].attrs["fit_frames"]) == [10, 50]
+        assert f.attrs["fit_source"] == "ps"
+        assert list(f["fit_range"].attrs["fit_frames"]) == [10, 50]
     assert not out.with_suffix(".png").exists()
     assert main(args) == 2  # refuses to overwrite
     assert "exists" in capsys.readouterr().err

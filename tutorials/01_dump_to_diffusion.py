@@ -134,8 +134,12 @@ assert np.abs(na - source.positions("Na", unwrap=True)).max() < 1e-4
 # * `msd.diffusion` — the system D with a block-averaging standard error, per-component D,
 #   the non-Gaussian parameter α2(τ) and the self van Hove function.
 #
-# D is the slope of MSD/6 against time over the fit range (default: lags from 20 % to 100 %
-# of `max_lag`, which defaults to half the window); α is the log–log slope over the same lags.
+# D is the slope of MSD/6 against time over the diffusive range, found from the data: the
+# lags where the local log–log slope of the ion-averaged MSD is 1 ± 0.1 over at least a
+# factor 3 in lag, past the ballistic (slope 2) and cage (slope < 1) regimes
+# (`hcanalysis.msd_fit.find_fit_range`; `fit_ps=(lo, hi)` gives it in ps instead). When no
+# such range exists, D is NaN and `range.reason` says why: the mobility of each (ion, window)
+# is then the MSD at a fixed lag (`msd_lag`) and α over a stated range.
 
 # %%
 n_frames = traj.n_frames
@@ -143,14 +147,16 @@ curves = msd.per_ion(na, max_lag=n_frames // 2)  # (n_Na, n_lags) Å²
 window = n_frames // 4
 win = msd.windowed(na, window=window, dt_ps=dt)
 dif = msd.diffusion(na, dt_ps=dt, window=window)
-print(f"D = {dif.D:.4f} ± {dif.D_err:.4f} Å²/ps = {dif.D_cm2_s:.2e} cm²/s "
-      f"(alpha = {dif.alpha:.2f})")
-print("per-component D (x, y, z):", np.round(dif.D_dim, 4), "Å²/ps")
-print("fit range:", dif.fit, "frames;", len(dif.windows), "blocks of", window, "frames")
-print("D per (ion, window), Å²/ps:\n", np.round(win.D, 4))
+print(dif.range.describe())
+if dif.range.found:
+    print(f"D = {dif.D:.4f} ± {dif.D_err:.4f} Å²/ps = {dif.D_cm2_s:.2e} cm²/s (block average); "
+          f"GLS {dif.D_gls:.4f} Å²/ps, 95 % interval {np.round(dif.D_gls_ci95, 4)}")
+    print("per-component D (x, y, z):", np.round(dif.D_dim, 4), "Å²/ps")
+print(f"alpha = {dif.alpha:.2f}; {len(dif.windows)} blocks of {window} frames")
+print(f"MSD per (ion, window) at {win.fits.mobility_lag * dt:.3g} ps, Å²:\n",
+      np.round(win.msd_lag, 3))
 
 # %%
-fit = msd.fit_msd(dif.msd, dt, dif.fit)
 lag_ps = dif.lag_ps
 fig, ax = plt.subplots(1, 2, figsize=(10, 4))
 ok = lag_ps > 0
@@ -159,9 +165,13 @@ for c in curves:
 ax[0].loglog(lag_ps[ok], dif.msd[ok], "C0", lw=2, label="mean over ions and blocks")
 ax[0].fill_between(lag_ps[ok], (dif.msd - dif.msd_err)[ok], (dif.msd + dif.msd_err)[ok],
                    color="C0", alpha=0.3)
-t_fit = lag_ps[dif.fit[0]: dif.fit[1] + 1]
-ax[0].loglog(t_fit, fit.intercept + 6 * fit.D * t_fit, "k--",
-             label=f"fit: D = {dif.D:.3g} Å²/ps, α = {dif.alpha:.2f}")
+if dif.range.found:
+    fit = msd.fit_msd(dif.msd, dt, dif.fit)
+    t_fit = lag_ps[dif.fit[0]: dif.fit[1] + 1]
+    ax[0].loglog(t_fit, fit.intercept + 6 * fit.D * t_fit, "k--",
+                 label=f"fit: D = {dif.D:.3g} Å²/ps, α = {dif.alpha:.2f}")
+else:
+    ax[0].plot([], [], " ", label="no diffusive range: no D")
 ax[0].set(xlabel="lag τ (ps)", ylabel="MSD (Å²)", title="MSD (grey: single ions)")
 ax[0].legend(fontsize=8)
 ax[1].plot(dif.alpha2_lags * dt, dif.alpha2, "o-")
@@ -219,15 +229,16 @@ plt.show()
 # %% [markdown]
 # ## 6. Per-ion mobility
 #
-# The windowed D and the hop rate describe each (ion, window): the rows of the descriptor
-# table that tutorial 3 clusters into diffusion modes.
+# The MSD at a fixed lag and the hop rate describe each (ion, window): the rows of the
+# descriptor table that tutorial 3 clusters into diffusion modes.
 
 # %%
 rate = table.sort_values(["ion", "window"])["hop_rate"].to_numpy().reshape(win.D.shape)
 fig, ax = plt.subplots(figsize=(5, 4))
-ax.scatter(np.log10(np.maximum(win.D, 1e-5)).ravel(), rate.ravel(),
+ax.scatter(np.log10(win.msd_lag).ravel(), rate.ravel(),
            c=np.repeat(np.arange(win.D.shape[0]), win.D.shape[1]), cmap="viridis", s=18)
-ax.set(xlabel="log10 D per (ion, window) (Å²/ps)", ylabel="hop rate (1/ps)",
+ax.set(xlabel=f"log10 MSD at {win.fits.mobility_lag * dt:.3g} ps per (ion, window) (Å²)",
+       ylabel="hop rate (1/ps)",
        title="mobility per (ion, window), colour = ion")
 fig.tight_layout()
 fig.savefig("fig1_mobility.png", dpi=100)

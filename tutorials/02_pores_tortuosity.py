@@ -180,7 +180,7 @@ print("stage timings (s):", table.metadata["stage_seconds"])
 for stage, msg in table.metadata["reports"].items():
     print(f"  {stage}: {msg}")
 units = table.units
-cols = ["log_D", "alpha", "n_NaC", "n_NaNa", "pore_radius", "wall_distance",
+cols = ["log_msd_lag", "alpha", "n_NaC", "n_NaNa", "pore_radius", "wall_distance",
         "local_tortuosity", "shell_reachable", "voronoi_volume"]
 print(df[cols].describe().T[["mean", "min", "max"]].assign(unit=[units[c] for c in cols]))
 table.write("descriptors.h5")  # HDF5, one dataset per column with its unit
@@ -188,8 +188,9 @@ table.write("descriptors.h5")  # HDF5, one dataset per column with its unit
 # %%
 fig, ax = plt.subplots(1, 3, figsize=(13, 4))
 for a, col in zip(ax, ["wall_distance", "n_NaC", "local_tortuosity"], strict=True):
-    a.scatter(df[col], df["log_D"], c=df["window"], cmap="viridis", s=18)
-    a.set(xlabel=f"{col} ({units[col] or '-'})", ylabel="log10 D (Å²/ps)")
+    a.scatter(df[col], df["log_msd_lag"], c=df["window"], cmap="viridis", s=18)
+    a.set(xlabel=f"{col} ({units[col] or '-'})",
+          ylabel=f"log10 MSD at {table.metadata['msd']['mobility_lag_ps']:.3g} ps (Å²)")
 ax[0].set_title("mobility vs structure, per (ion, window); colour = window")
 fig.tight_layout()
 fig.savefig("fig2_descriptors.png", dpi=100)

@@ -161,7 +161,7 @@ mf = result.modes
 print(f"{mf.n_modes_} modes (BIC over 1..{cfg.modes.max_modes}); stability ARI "
       f"{mf.stability_['mean']:.2f}")
 summary = mf.summary()  # constant descriptors (e.g. hop_rate without hops) were dropped
-print(summary[[c for c in ["name", "fraction", "log_D", "alpha", "hop_rate", "n_NaNa",
+print(summary[[c for c in ["name", "fraction", "log_msd_lag", "alpha", "hop_rate", "n_NaNa",
                            "pore_radius", "local_tortuosity"] if c in summary]])
 for label, rule in mf.naming_rules_.items():
     print(f"  mode {label}: {rule}")

@@ -56,12 +56,12 @@ def test_set_from_string_types_and_errors():
     cfg = AnalysisConfig()
     cfg.set_from_string("stages=msd,hops")
     cfg.set_from_string("msd.remove_drift=none")
-    cfg.set_from_string("msd.fit_fraction=[0.2, 0.4]")
+    cfg.set_from_string("msd.fit_ps=[0.2, 0.4]")
     cfg.set_from_string("hops.threshold=2")
     cfg.set_from_string("hops.threshold=auto")
     cfg.set_from_string("modes.features=log_D,hop_rate")
     assert cfg.stages == ["msd", "hops"] and cfg.msd.remove_drift is None
-    assert cfg.msd.fit_fraction == (0.2, 0.4) and cfg.hops.threshold == "auto"
+    assert cfg.msd.fit_ps == (0.2, 0.4) and cfg.hops.threshold == "auto"
     assert cfg.modes.features == ["log_D", "hop_rate"]
     cfg.set_from_string("voids.spacing=1")
     assert cfg.voids.spacing == 1.0 and isinstance(cfg.voids.spacing, float)
@@ -69,7 +69,7 @@ def test_set_from_string_types_and_errors():
                      ("seed=1.5", "seed = 1.5: expected int"),
                      ("stages=3", r"stages = 3: expected list\[str\]"),
                      ("windows.window=true", r"windows.window = True: expected int \| none"),
-                     ("msd.fit_fraction=[0.1]", "expected tuple"),
+                     ("msd.fit_ps=[0.1]", "expected tuple"),
                      ("voids.spacing=none", "voids.spacing = none: expected float")]:
         with pytest.raises(TypeError, match=msg):
             cfg.set_from_string(bad)

@@ -104,6 +104,9 @@ def analyze_cmd(
     overlap: str = typer.Option(None, "--overlap",
                                 help="Frames whose time repeats an earlier one (restarted "
                                      "runs): keep-last | keep-first (default: an error)."),
+    framework: Path = typer.Option(
+        None, "--framework", help="Ion-only trajectories: structure file (LAMMPS data, extxyz, "
+        "...) whose atoms are added to every frame; its cell must equal every frame's box."),
     metadata: Path = typer.Option(None, "--metadata", help="CSV of processing variables."),
     dask: bool = typer.Option(False, "--dask", help="Run trajectories as Dask tasks."),
     scheduler: str = typer.Option(None, "--scheduler", help="Address of a Dask scheduler."),
@@ -125,8 +128,10 @@ def analyze_cmd(
         cfg.max_memory = parse_bytes(max_memory)
     load_options = {k: v for k, v in {
         "type_map": parse_type_map(type_map), "dt_ps": dt_ps, "topology": topology,
-        "overlap": overlap,
+        "overlap": overlap, "framework": framework,
     }.items() if v is not None}
+    if framework is not None and not framework.is_file():
+        raise HCAnalysisError(f"--framework {framework}: no such file")
     _run(list(trajectories), output, cfg, load_options, metadata,
          dask or bool(scheduler) or bool(queue), scheduler, workers, force, queue)
 

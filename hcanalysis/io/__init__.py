@@ -64,6 +64,7 @@ def load(
     dt_ps: float | None = None,
     type_map: Mapping[int, str] | None = None,
     overlap: str = "error",
+    framework: str | os.PathLike | None = None,
 ) -> Trajectory:
     """Open a trajectory file lazily.
 
@@ -87,6 +88,11 @@ def load(
         What to do when frame times go back to an earlier value (a restarted run whose dump
         repeats steps): refuse (default, the message says which frame), keep the later
         segment's frames, or drop the repeated ones (see :mod:`hcanalysis.io.validate`).
+    framework : path-like, optional
+        For a trajectory of the mobile ions only: a structure file (LAMMPS data, extxyz, ...;
+        its first frame) whose atoms are added, at the same positions, to every frame (see
+        :mod:`hcanalysis.io.framework`). A frame whose box differs from the file's cell is
+        an error naming the frame.
 
     Returns
     -------
@@ -139,7 +145,12 @@ def load(
         from hcanalysis.io.mda import MDAnalysisSource
 
         src = MDAnalysisSource(p, topology=topology, dt_ps=dt_ps, type_map=tmap)
-    return Trajectory(validate_source(src, overlap))
+    src = validate_source(src, overlap)
+    if framework is not None:
+        from hcanalysis.io.framework import with_framework
+
+        src = with_framework(src, framework, type_map=tmap)
+    return Trajectory(src)
 
 
 def write_h5md(traj: Trajectory, path: str | os.PathLike, select=None, **kwargs) -> Path:

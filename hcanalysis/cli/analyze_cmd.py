@@ -37,6 +37,7 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
     for k in range(mf.n_modes_):
         console.print(f"  mode {k}: [bold]{mf.mode_names_[k]:14s}[/] "
                       f"{100 * mf.fractions_[k]:5.1f}%  ({mf.naming_rules_[k]})")
+    _print_hops(res)
     if res.importance is not None:
         for line in res.importance.lines(top=3):
             console.print("  importance: " + line)
@@ -48,6 +49,20 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
     for name, path in res.files.items():
         console.print(f"  {name}: {path}")
     console.print(f"done in {time.perf_counter() - t0:.1f} s")
+
+
+def _print_hops(res) -> None:
+    """One line: hop events found (per the hops stage's report) and how many ions hopped."""
+    reports = [str(t.metadata.get("reports", {}).get("hops", "")) for t in res.descriptors]
+    counts = [int(r.split()[0]) for r in reports if r and r.split()[0].isdigit()]
+    df = res.table
+    if not counts or "hop_rate" not in df or "ion" not in df:
+        return
+    keys = ["trajectory", "ion"] if "trajectory" in df else ["ion"]
+    per_ion = df.groupby(keys)["hop_rate"].max()
+    detail = reports[0].split(" ", 1)[1] if len(reports) == 1 else "hop events"
+    console.print(f"  hops: [bold]{sum(counts)}[/] {detail}; {int((per_ion > 0).sum())} of "
+                  f"{len(per_ion)} ions hop at least once")
 
 
 _UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,

@@ -65,10 +65,12 @@ class MSDConfig:
 
 @dataclass
 class HopsConfig:
-    """Cage-jump detection."""
+    """Cage-jump detection (see hcanalysis.hops and docs/hops.md)."""
 
-    half_window: int = 10  # frames
-    threshold: float | str = "auto"  # Å² or "auto"
+    half_window_ps: float | str = "auto"  # ps; "auto" = the data's cage time (hops.cage_scale)
+    half_window: int | None = None  # frames; when set, used instead of half_window_ps
+    threshold: float | str = "auto"  # Å²; "auto" = auto_factor x population cage size; "per_ion"
+    auto_factor: float = 9.0  # multiple of the cage size <u²>(1 + 1/(w+1)) of the auto threshold
     method: str = "p_hop"
 
 

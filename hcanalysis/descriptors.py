@@ -178,6 +178,21 @@ class _Context:
                 pos -= drift[:, None, :]
             yield sl, pos
 
+    def scale_sample(self) -> np.ndarray:
+        """Unwrapped drift-corrected positions of up to ``hops.SCALE_IONS`` evenly spaced
+        ions, (n_frames, n, 3) Å: the population sample of the hops stage's time and length
+        scales (independent of the memory budget's ion chunks)."""
+        from hcanalysis.hops import SCALE_IONS, _scale_ions
+
+        if getattr(self, "_scale_sample", None) is None:
+            pick = _scale_ions(self.n_ions, SCALE_IONS)
+            sel = self.traj.indices(self.cfg.species)[pick]
+            pos = self.traj.positions(sel, unwrap=True, frames=self.frames)
+            if self.drift is not None:
+                pos -= self.drift[:, None, :]
+            self._scale_sample = pos
+        return self._scale_sample
+
     def _centre_of_mass_drift(self, species: str) -> np.ndarray:
         """Displacement of the centre of mass of ``species`` from the first analysed frame."""
         sel = "all" if species == "all" else species
@@ -261,19 +276,63 @@ def _msd_columns(ctx: _Context, curves: np.ndarray, keep: np.ndarray) -> dict[st
             "alpha": np.asarray(fits.alpha), "msd_plateau": curves[..., -1]}
 
 
+def hop_scale(ctx: _Context) -> tuple[int, float, str]:
+    """The hops stage's half-window (frames) and threshold, fixed once for all ion chunks.
+
+    Half-window: ``hops.half_window`` frames when set, else ``hops.half_window_ps`` ps, else
+    ("auto") the cage time of :func:`hcanalysis.hops.cage_scale`. Threshold: a number as
+    given, else the "auto" (or "per_ion") rule; "auto" is computed here from up to
+    ``hops.SCALE_IONS`` evenly spaced ions, so every chunk uses the same threshold whatever
+    the memory budget. Returns (frames, threshold or NaN for "per_ion", description)."""
+    from hcanalysis import hops
+
+    cfg = ctx.cfg.hops
+    limit = (len(ctx.frames) - 1) // 2
+    sample = None
+    if cfg.half_window is not None:
+        half, how = int(cfg.half_window), f"{int(cfg.half_window)} frames (given)"
+    elif cfg.half_window_ps != "auto":
+        half = max(1, int(round(float(cfg.half_window_ps) / ctx.dt_ps)))
+        how = f"{float(cfg.half_window_ps):g} ps (given)"
+    else:
+        sample = ctx.scale_sample()
+        sc = hops.cage_scale(sample, ctx.dt_ps, max_ions=None)
+        half, how = sc.half_window, sc.source
+    half = max(2, min(half, limit))
+    if cfg.threshold == "auto":
+        sample = ctx.scale_sample() if sample is None else sample
+        thr, u2 = hops.auto_threshold(sample, half, method=cfg.method,
+                                      auto_factor=cfg.auto_factor, max_ions=None,
+                                      backend=ctx.cfg.backend)
+        thr_how = (f"threshold {thr:.3g} {'Å²' if cfg.method == 'p_hop' else 'Å'} = "
+                   f"{cfg.auto_factor:g} x the pooled median of {sample.shape[1]} ions "
+                   f"(cage size <u²> = {u2:.3g} Å²)")
+    elif cfg.threshold == "per_ion":
+        thr, thr_how = float("nan"), f"per-ion thresholds ({cfg.auto_factor:g} x own median)"
+    else:
+        thr = float(cfg.threshold)
+        thr_how = f"threshold {thr:g} (given)"
+    text = (f"half window {half} frames = {half * ctx.dt_ps:.4g} ps ({how}); {thr_how}")
+    return half, thr, text
+
+
 def _hops_chunk(ctx: _Context, pos: np.ndarray) -> dict[str, np.ndarray]:
     from hcanalysis import hops
 
     cfg = ctx.cfg.hops
-    half = max(2, min(int(cfg.half_window), (len(ctx.frames) - 1) // 2))
+    if getattr(ctx, "_hop_scale", None) is None:
+        ctx._hop_scale = hop_scale(ctx)
+    half, thr, how = ctx._hop_scale
     ph = hops.p_hop(pos, half, backend=ctx.cfg.backend)
-    events = hops.detect(pos, half_window=half, threshold=cfg.threshold, method=cfg.method,
+    events = hops.detect(pos, half_window=half,
+                         threshold="per_ion" if np.isnan(thr) else thr, method=cfg.method,
+                         auto_factor=cfg.auto_factor,
                          dt_ps=ctx.dt_ps, time_ps=ctx.time_ps, backend=ctx.cfg.backend,
                          p_hop_values=ph if cfg.method == "p_hop" else None)
     stats = hops.per_ion(pos, events, half_window=half, window=ctx.window, stride=ctx.stride,
                          p_hop_values=ph).sort_values(["ion", "window"])
     ctx.n_hop_events = getattr(ctx, "n_hop_events", 0) + len(events)
-    ctx.report["hops"] = f"{ctx.n_hop_events} hop events (half window {half} frames)"
+    ctx.report["hops"] = f"{ctx.n_hop_events} hop events; {how}"
     shape = (pos.shape[1], ctx.n_windows)
     length = stats["mean_length"].to_numpy(dtype=float)
     return {

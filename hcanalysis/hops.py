@@ -5,6 +5,9 @@ docs/hops.md):
 
 * :func:`p_hop` — the cage-jump indicator of Candelier, Dauchot & Biroli (PRL 105, 135702,
   2010), O(T) per ion with running sums, NaN in the first and last ``half_window`` frames;
+* :func:`cage_scale` — the data's cage time (minimum of the log-slope of the ion-averaged MSD,
+  Larini et al., Nature Phys. 4, 42, 2008), the default p_hop half-window in ps, and the
+  population's cage size <u²> (Å²) that scales the "auto" threshold;
 * :func:`detect` — hop events (runs of the indicator above a threshold), as a table;
 * :func:`per_ion` — one row per (ion, window): hop count, rate, lengths, waiting times with the
   censored first / last intervals kept apart, MSD plateau, trapped flag, trajectory tortuosity;
@@ -26,8 +29,16 @@ from hcanalysis.kernels.backend import resolve_backend
 from hcanalysis.kernels.pbc import minimum_image
 from hcanalysis.windows import window_bounds
 
-#: Default multiple of an ion's median p_hop used as its "auto" threshold.
+#: Default multiple of the population's cage size <u²> used as the "auto" threshold (Å²).
 AUTO_FACTOR = 9.0
+#: :func:`cage_scale`: below this minimum MSD log-slope the data has a cage regime.
+CAGE_SLOPE = 0.8
+#: :func:`cage_scale`: a log-slope below this marks the cage plateau; its first lag is t*.
+PLATEAU_SLOPE = 0.5
+#: :func:`cage_scale`: half-window (frames) when the data shows no cage regime.
+NO_CAGE_FRAMES = 10
+#: :func:`cage_scale` and the "auto" threshold use at most this many ions (evenly spaced).
+SCALE_IONS = 64
 #: The "auto" threshold's median is taken over at most about this many evenly spaced frames.
 MEDIAN_SAMPLES = 4096
 
@@ -143,6 +154,211 @@ def p_hop(
     return out
 
 
+@dataclass
+class CageScale:
+    """The time and length scales of caging, from the ion-averaged MSD (:func:`cage_scale`).
+
+    Attributes
+    ----------
+    half_window : int
+        Default p_hop half-window, frames (``round(half_window_ps / dt_ps)``, >= 2).
+    half_window_ps : float
+        The same in ps: the cage time t* when the data has a cage regime.
+    t_cage_ps : float
+        t*, the lag of the minimum of Δ(t) = d ln MSD / d ln t (NaN without a cage regime).
+    slope_min : float
+        Δ(t*), the minimum log-slope.
+    u2 : float
+        Cage size from the MSD, Å²: half the median over ions of the per-ion MSD at the
+        half-window lag (the MSD of a caged ion is 2<u²>; Larini et al. take MSD(t*) as the
+        Debye-Waller factor). Reported for comparison with the "auto" threshold's <u²>
+        (from the pooled p_hop, :func:`auto_threshold`), which resists hops better.
+    source : str
+        How the half-window was chosen.
+    lags_ps, msd, slope : arrays
+        The lags (ps), the ion-averaged MSD (Å²) and Δ at those lags.
+    n_ions : int
+        Ions used.
+    """
+
+    half_window: int
+    half_window_ps: float
+    t_cage_ps: float
+    slope_min: float
+    u2: float
+    source: str
+    lags_ps: np.ndarray
+    msd: np.ndarray
+    slope: np.ndarray
+    n_ions: int
+
+
+def _scale_ions(n_ions: int, max_ions: int | None) -> np.ndarray:
+    if max_ions is None or n_ions <= max_ions:
+        return np.arange(n_ions)
+    return np.unique(np.linspace(0, n_ions - 1, int(max_ions)).round().astype(np.int64))
+
+
+def _msd_at(x: np.ndarray, lag: int) -> np.ndarray:
+    """Per-ion MSD at one lag, averaged over every origin (Å², (n_ions,))."""
+    d = x[lag:].astype(np.float64) - x[:-lag]
+    return np.einsum("tij,tij->i", d, d) / d.shape[0]
+
+
+def pooled_median(signal: np.ndarray, valid: tuple[int, int],
+                  max_samples: int = MEDIAN_SAMPLES) -> float:
+    """Median of a frame-major ``(n_frames, n_ions)`` signal pooled over every ion and over at
+    most ~``max_samples`` evenly spaced frames of ``valid`` = (start, stop)."""
+    seg = np.asarray(signal[valid[0]:valid[1]])
+    seg = seg[:: max(1, len(seg) // max_samples)]
+    vals = seg[np.isfinite(seg)]
+    if vals.size == 0:
+        raise ValueError("no defined values of the indicator: the trajectory is too short for "
+                         "this half-window")
+    return float(np.median(vals))
+
+
+def auto_threshold(positions: np.ndarray, half_window: int, *, method: str = "p_hop",
+                   lag: int | None = None, auto_factor: float = AUTO_FACTOR,
+                   max_ions: int | None = SCALE_IONS, backend: str = "auto") -> tuple[float, float]:
+    """The "auto" threshold of :func:`detect` from a population of ions, and its cage size.
+
+    The population's cage size is <u²> = m / (1 + 1/(w+1)) with m the median of p_hop pooled
+    over all ions (at most ``max_ions``, evenly spaced) and frames: for an ion rattling in a
+    cage with mean-square amplitude <u²>, p_hop ≈ <u²>(1 + 1/(w+1)), and the pooled median
+    ignores the frames near hops as long as they are fewer than half. The threshold is
+    ``auto_factor × m`` (Å²) for p_hop, one value for every ion; for the displacement rule
+    d_hop = sqrt(``auto_factor`` × the pooled median of d(t)²) (Å), d at lag Δ (default w).
+
+    Returns
+    -------
+    threshold, u2 : float, float
+        Å² (Å for the displacement rule) and Å².
+    """
+    x = _positions(positions)
+    w = _half_window(half_window, x.shape[0])
+    xs = np.ascontiguousarray(x[:, _scale_ions(x.shape[1], max_ions)])
+    be = resolve_backend(backend)
+    if method == "p_hop":
+        m = pooled_median(_k.phop(xs, w, be, dtype=np.float64), (w, x.shape[0] - w))
+        return auto_factor * m, m / (1 + 1 / (w + 1))
+    if method == "displacement":
+        lag = w if lag is None else int(lag)
+        d = _k.displacement(xs, lag, be)
+        m2 = pooled_median(np.asarray(d) ** 2, (0, x.shape[0] - lag))
+        return float(np.sqrt(auto_factor * m2)), m2 / 2
+    raise ValueError(f"method={method!r}: use 'p_hop' or 'displacement'")
+
+
+def cage_scale(
+    positions: np.ndarray,
+    dt_ps: float,
+    *,
+    max_lag: int | None = None,
+    n_lags: int = 40,
+    max_ions: int | None = SCALE_IONS,
+    cage_slope: float = CAGE_SLOPE,
+    no_cage_frames: int = NO_CAGE_FRAMES,
+) -> CageScale:
+    """The data's cage time and cage size: the default p_hop half-window (ps) and the scale of
+    the "auto" threshold.
+
+    The ion-averaged all-origin MSD is evaluated at ``n_lags`` log-spaced lags up to
+    ``max_lag`` (default a quarter of the frames) and its log-slope Δ(t) = d ln MSD / d ln t
+    taken by finite differences (smoothed over 3 lags). Ballistic motion gives Δ = 2, a cage
+    makes Δ fall towards 0, hops bring it back to 1. The cage (rattling) time t* follows
+    Larini, Ottochian, De Michele & Leporini (Nature Phys. 4, 42, 2008), who take the
+    minimum of Δ, with MSD(t*) the Debye-Waller factor. For MSD = 2<u²>(1 − e^(−t/τ)) + 6Dt
+    the minimum lies at t* ≈ τ ln(2<u²>/(6Dτ)): a few cage decorrelation times τ, short of
+    the residence time. By t* an ion has explored its cage and hops have not yet taken over,
+    so t* is the default half-window of p_hop: each half of the window samples the cage
+    several times, and a hop shows as the change of cage between the halves (Candelier et
+    al., PRL 105, 135702, 2010). When Δ is still falling at the largest lag (a cage too deep
+    for the run to show where hops take over), t* is the plateau's onset instead: the first
+    lag with Δ < ``PLATEAU_SLOPE`` = 0.5 (the MSD grows more slowly than t^0.5).
+
+    When min Δ >= ``cage_slope`` (default 0.8) the data has no cage regime (e.g. plain
+    diffusion, or frames too far apart to resolve the rattling); the half-window is then
+    ``no_cage_frames`` frames and ``source`` says so.
+
+    Parameters
+    ----------
+    positions : (n_frames, n_ions, 3)
+        Unwrapped positions, Å.
+    dt_ps : float
+        Time between frames, ps.
+    max_lag : int, optional
+        Largest lag, frames (default n_frames // 4, at least 4).
+    n_lags : int
+    max_ions : int or None
+        Ions used (evenly spaced), default 64; None: all.
+    cage_slope : float
+    no_cage_frames : int
+
+    Returns
+    -------
+    CageScale
+    """
+    x = _positions(positions)
+    n_frames = x.shape[0]
+    if n_frames < 8:
+        raise ValueError(f"cage_scale needs at least 8 frames, got {n_frames}")
+    dt = float(dt_ps)
+    if not dt > 0:
+        raise ValueError(f"dt_ps={dt_ps}: must be > 0 (time between frames, ps)")
+    ions = _scale_ions(x.shape[1], max_ions)
+    xs = x[:, ions]
+    top = int(max_lag) if max_lag is not None else max(4, n_frames // 4)
+    top = max(2, min(top, n_frames - 1))
+    lags = np.unique(np.round(np.geomspace(1, top, n_lags)).astype(np.int64))
+    per_ion = np.stack([_msd_at(xs, int(k)) for k in lags])  # (n_lags, n_ions)
+    mean = per_ion.mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.gradient(np.log(mean), np.log(lags.astype(float)))
+    smooth = np.convolve(np.pad(slope, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    ok = np.isfinite(smooth)
+    if ok.any() and np.nanmin(smooth) < cage_slope:
+        kmin = int(np.nanargmin(np.where(ok, smooth, np.inf)))
+        smin = float(smooth[kmin])
+        low = np.flatnonzero(ok & (smooth < PLATEAU_SLOPE))
+        if kmin >= len(lags) - 2 and low.size:  # still falling at the last lag: the plateau's
+            k = int(low[0])                        # onset, not the unresolved minimum
+            what = (f"MSD log-slope still falling at {top * dt:.4g} ps (minimum {smin:.2f}): "
+                    f"first lag with log-slope < {PLATEAU_SLOPE:g}")
+        else:
+            k = kmin
+            what = f"minimum {smin:.2f} of the MSD log-slope"
+        w = max(2, int(lags[k]))
+        t_cage = float(lags[k] * dt)
+        source = f"cage time t* = {t_cage:.4g} ps ({what}; {len(ions)} ions)"
+    else:
+        w = int(no_cage_frames)
+        t_cage, smin = float("nan"), float(np.nanmin(smooth)) if ok.any() else float("nan")
+        source = (f"no cage regime (MSD log-slope >= {cage_slope:g} at every lag up to "
+                  f"{top * dt:.4g} ps): {w} frames")
+    w = min(w, (n_frames - 1) // 2)
+    u2 = float(np.median(_msd_at(xs, w)) / 2)
+    return CageScale(half_window=w, half_window_ps=w * dt, t_cage_ps=t_cage, slope_min=smin,
+                     u2=u2, source=source, lags_ps=lags * dt, msd=mean, slope=smooth,
+                     n_ions=len(ions))
+
+
+def _resolve_half_window(x: np.ndarray, half_window: int | None, half_window_ps: float | None,
+                         dt: float) -> tuple[int, str]:
+    """Frames of the half-window and how it was chosen."""
+    if half_window is not None and half_window_ps is not None:
+        raise ValueError("give half_window (frames) or half_window_ps (ps), not both")
+    if half_window is not None:
+        return int(half_window), f"{int(half_window)} frames (given)"
+    if half_window_ps is not None:
+        if not float(half_window_ps) > 0:
+            raise ValueError(f"half_window_ps={half_window_ps}: must be > 0 ps")
+        w = max(1, int(round(float(half_window_ps) / dt)))
+        return w, f"{float(half_window_ps):g} ps (given) = {w} frames of {dt:g} ps"
+    sc = cage_scale(x, dt)
+    return sc.half_window, sc.source
+
+
 def _runs(mask_col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = np.concatenate(([0], mask_col.astype(np.int8), [0]))
     d = np.diff(m)
@@ -181,7 +397,8 @@ def _times(n_frames: int, dt_ps: float, time_ps: np.ndarray | None) -> np.ndarra
 def detect(
     positions: np.ndarray,
     *,
-    half_window: int,
+    half_window: int | None = None,
+    half_window_ps: float | None = None,
     threshold: str | float = "auto",
     min_separation: int | None = None,
     method: str = "p_hop",
@@ -200,13 +417,21 @@ def detect(
     ----------
     positions : (n_frames, n_ions, 3) float
         Unwrapped positions, Å.
-    half_window : int
+    half_window : int, optional
         w, frames: the half-window of p_hop, and of the two disjoint windows whose mean
         positions give the hop vector (both methods).
-    threshold : "auto" or float
-        ``method="p_hop"``: p_c in Å²; "auto" = ``auto_factor`` × the ion's median p_hop
-        (its vibrational mean-square amplitude, see docs/hops.md). ``method="displacement"``:
-        d_hop in Å; "auto" = sqrt(``auto_factor`` × median d(t)²).
+    half_window_ps : float, optional
+        The same in ps (rounded to whole frames). With neither, the data's cage time
+        (:func:`cage_scale`); the choice is in ``df.attrs["half_window_source"]``.
+    threshold : "auto", "per_ion" or float
+        ``method="p_hop"``: p_c in Å². "auto" (default) = ``auto_factor`` × the median of
+        p_hop pooled over all ions and frames, i.e. ``auto_factor`` × <u²>(1 + 1/(w+1)) with
+        <u²> the population's mean-square cage amplitude (see :func:`auto_threshold`): one
+        value for every ion, so hop rates of different ions are comparable (a hop must move
+        an ion by more than sqrt(``auto_factor``) × the typical rms cage amplitude).
+        "per_ion" = ``auto_factor`` × each ion's own median p_hop (the former rule: an ion
+        that hops often raises its own threshold). ``method="displacement"``: d_hop in Å;
+        "auto" = sqrt(``auto_factor`` × pooled median d(t)²), "per_ion" = the same per ion.
     min_separation : int, optional
         Runs above threshold separated by fewer than this many frames are merged into one
         event; default ``half_window``.
@@ -218,7 +443,7 @@ def detect(
         Time of each frame, ps.
     auto_factor : float
         Multiplier of the automatic threshold (default 9: a hop must move the ion by more than
-        3 × its rms vibration amplitude).
+        3 × the rms cage amplitude).
     lag : int, optional
         Δ of the displacement rule, frames; default ``half_window``.
     hysteresis : float, optional
@@ -242,11 +467,17 @@ def detect(
         ps; ``dx, dy, dz`` = <r>_[s,s+w) - <r>_[s-w,s) (Å) and ``length`` its norm;
         ``p_hop_peak`` (Å², NaN for the displacement rule), ``d_peak`` (Å, NaN for p_hop);
         ``threshold`` (the ion's threshold). ``df.attrs`` holds ``thresholds`` (tuple, per ion),
-        ``method``, ``half_window``, ``n_frames``, ``n_ions``, ``dt_ps``, ``valid_start`` and
-        ``valid_stop`` (frames where the indicator is defined) and the other parameters.
+        ``method``, ``half_window`` (frames), ``half_window_ps``, ``half_window_source``,
+        ``threshold_rule``, ``u2`` (Å², the population's cage size of the "auto" rule, else
+        NaN),
+        ``n_frames``, ``n_ions``, ``dt_ps``, ``valid_start`` and ``valid_stop`` (frames where
+        the indicator is defined) and the other parameters.
     """
     x = _positions(positions)
     n_frames, n_ions, _ = x.shape
+    t = _times(n_frames, dt_ps, time_ps)
+    dt = float(np.median(np.diff(t))) if n_frames > 1 else float(dt_ps)
+    half_window, w_source = _resolve_half_window(x, half_window, half_window_ps, dt)
     w = _half_window(half_window, n_frames)
     be = resolve_backend(backend)
     min_sep = w if min_separation is None else int(min_separation)
@@ -275,11 +506,20 @@ def detect(
     if not 0 < hyst <= 1:
         raise ValueError(f"hysteresis={hyst}: must be in (0, 1]")
 
+    u2 = float("nan")
     if isinstance(threshold, str):
-        if threshold != "auto":
-            raise ValueError(f"threshold={threshold!r}: give 'auto' or a number")
-        med = _column_median(signal[valid[0] : valid[1]])
-        thr = auto_factor * med if method == "p_hop" else np.sqrt(auto_factor * med**2)
+        if threshold == "per_ion":
+            med = _column_median(signal[valid[0] : valid[1]])
+            thr = auto_factor * med if method == "p_hop" else np.sqrt(auto_factor * med**2)
+        elif threshold == "auto":
+            m = pooled_median(signal, valid)
+            if method == "p_hop":
+                value, u2 = auto_factor * m, m / (1 + 1 / (w + 1))
+            else:
+                value, u2 = float(np.sqrt(auto_factor * m**2)), m**2 / 2
+            thr = np.full(n_ions, value)
+        else:
+            raise ValueError(f"threshold={threshold!r}: give 'auto', 'per_ion' or a number")
     else:
         thr = np.full(n_ions, float(threshold))
     thr = np.asarray(thr, dtype=np.float64)
@@ -296,7 +536,6 @@ def detect(
     hi = np.concatenate(hi).astype(np.int64) if hi else np.zeros(0, np.int64)
     peak_t, peak_v = _k.event_peaks(signal, ions, lo, hi)
     split, dvec = _k.split_displacements(x, ions, lo, np.minimum(hi + 1, n_frames - w), w)
-    t = _times(n_frames, dt_ps, time_ps)
     df = pd.DataFrame(
         {
             "ion": ions,
@@ -318,12 +557,14 @@ def detect(
         },
         columns=list(EVENT_COLUMNS),
     )
-    dt = float(np.median(np.diff(t))) if n_frames > 1 else float(dt_ps)
     df.attrs.update(
         method=method,
         half_window=w,
+        half_window_ps=w * dt,
+        half_window_source=w_source,
         thresholds=tuple(float(v) for v in thr),  # a tuple: pandas compares attrs with ==
-        threshold_rule=("auto" if isinstance(threshold, str) else "fixed"),
+        threshold_rule=(threshold if isinstance(threshold, str) else "fixed"),
+        u2=u2,
         auto_factor=float(auto_factor),
         hysteresis=hyst,
         lag=(lag if method == "displacement" else None),
@@ -708,14 +949,18 @@ def correlated_hops(
 __all__ = [
     "AUTO_FACTOR",
     "EVENT_COLUMNS",
+    "CageScale",
     "CorrelatedHops",
     "WaitingTimes",
+    "auto_threshold",
+    "cage_scale",
     "correlated_hops",
     "detect",
     "kaplan_meier",
     "msd_plateau",
     "p_hop",
     "per_ion",
+    "pooled_median",
     "tortuosity",
     "waiting_times",
 ]

@@ -427,3 +427,82 @@ def test_correlated_hops_pair_together_and_apart(rng):
     # a tolerance of 1 frame separates the pair's hops (2-3 frames apart)
     tight = hops.correlated_hops(ev, x, box, cutoff=3.0, time_tolerance_ps=1.0)
     assert tight.fraction < res.fraction
+
+
+# ------------------------------------------- half-window in ps, one physical "auto" threshold
+def _jump_process(n_ions, n_frames, dt_ps, rate_per_ps, length, sigma, tau_ps, seed):
+    """Ions on a simple cubic lattice (spacing ``length`` Å) hopping to one of their 6
+    neighbours as a Poisson process (``rate_per_ps``), rattling around the site as an
+    Ornstein-Uhlenbeck process (rms ``sigma`` Å per component, correlation time ``tau_ps``).
+    Returns positions (n_frames, n_ions, 3) and the planted hop count per ion. Shares no
+    code or threshold with hcanalysis.hops."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(seed)
+    jumps = rng.random((n_frames - 1, n_ions)) < rate_per_ps * dt_ps
+    axis = np.eye(3)[rng.integers(0, 3, size=jumps.shape)]
+    sign = rng.choice([-1.0, 1.0], size=jumps.shape)[..., None]
+    steps = np.where(jumps[..., None], axis * sign * length, 0.0)
+    site = np.concatenate([np.zeros((1, n_ions, 3)), np.cumsum(steps, axis=0)])
+    a = np.exp(-dt_ps / tau_ps)
+    noise = rng.normal(0, sigma * np.sqrt(1 - a * a), size=(n_frames, n_ions, 3))
+    noise[0] = rng.normal(0, sigma, size=(n_ions, 3))
+    return site + lfilter([1.0], [1.0, -a], noise, axis=0), jumps.sum(axis=0)
+
+
+def test_half_window_in_ps_from_the_cage_time_on_a_known_rate_jump_process():
+    dt = 0.01
+    x, planted = _jump_process(30, 20000, dt, 0.1, 2.0, 0.12, 0.03, seed=5)
+    sc = hops.cage_scale(x, dt)
+    # the cage time lies between the rattling time (0.03 ps) and the residence time (10 ps)
+    assert "minimum" in sc.source and 0.03 < sc.t_cage_ps < 1.0
+    assert sc.half_window_ps == pytest.approx(sc.t_cage_ps)
+    # MSD(t*)/2 against the planted process: MSD(t) = 6 sigma² (1 - exp(-t/tau)) + k l² t
+    t = sc.half_window_ps
+    assert sc.u2 == pytest.approx((6 * 0.12**2 * (1 - np.exp(-t / 0.03)) + 0.1 * 4 * t) / 2,
+                                  rel=0.15)
+    ev = hops.detect(x, dt_ps=dt)
+    assert ev.attrs["half_window_ps"] == pytest.approx(sc.half_window_ps)
+    assert "cage time" in ev.attrs["half_window_source"]
+    n = len(ev)
+    assert abs(n - planted.sum()) < 0.08 * planted.sum()
+    observed = (ev.attrs["valid_stop"] - ev.attrs["valid_start"]) * dt * 30
+    assert n / observed == pytest.approx(0.1, rel=0.12)  # the planted rate, 1/ps
+    # the same physics sampled every 2nd frame, half-window given in ps: same window in ps,
+    # same hops (a window in frames would have doubled in time)
+    ev2 = hops.detect(x[::2], dt_ps=2 * dt, half_window_ps=ev.attrs["half_window_ps"])
+    assert abs(ev2.attrs["half_window_ps"] - ev.attrs["half_window_ps"]) <= 2 * dt
+    assert abs(len(ev2) - planted.sum()) < 0.08 * planted.sum()
+    # the contract: frames still work and mean the same window
+    w = ev.attrs["half_window"]
+    ev3 = hops.detect(x, half_window=w, dt_ps=dt)
+    pd.testing.assert_frame_equal(ev3, ev)
+    with pytest.raises(ValueError, match="not both"):
+        hops.detect(x, half_window=w, half_window_ps=0.1, dt_ps=dt)
+
+
+def test_auto_threshold_is_one_cage_scale_so_rates_are_comparable_between_ions():
+    """Two populations with the same planted rate and hop length, in tight (0.1 Å) and loose
+    (0.3 Å) cages. "auto" gives every ion one threshold tied to the population's cage size,
+    and both populations' hops are found; the former per-ion median rule sets the loose
+    ions' threshold above their own hops, so their rate reads ~3x too low."""
+    dt = 0.01
+    xa, na = _jump_process(20, 20000, dt, 0.1, 1.5, 0.1, 0.03, seed=1)
+    xb, nb = _jump_process(20, 20000, dt, 0.1, 1.5, 0.3, 0.03, seed=2)
+    x = np.concatenate([xa, xb], axis=1)
+    ev = hops.detect(x, dt_ps=dt)
+    thr = np.asarray(ev.attrs["thresholds"])
+    assert np.all(thr == thr[0]) and ev.attrs["threshold_rule"] == "auto"
+    w = ev.attrs["half_window"]
+    assert thr[0] == pytest.approx(9 * ev.attrs["u2"] * (1 + 1 / (w + 1)))
+    # the cage size lies between the two planted ones (3 sigma²: 0.03 and 0.27 Å²)
+    assert 0.03 < ev.attrs["u2"] < 0.27
+    got = np.bincount(ev["ion"], minlength=40)
+    tight, loose = got[:20].sum() / na.sum(), got[20:].sum() / nb.sum()
+    assert 0.9 < tight < 1.05 and 0.85 < loose < 1.05
+    old = hops.detect(x, dt_ps=dt, threshold="per_ion")
+    got_old = np.bincount(old["ion"], minlength=40)
+    assert got_old[20:].sum() / nb.sum() < 0.5
+    # auto_threshold on the population gives the same threshold as detect
+    t_pop, u2 = hops.auto_threshold(x, w, max_ions=None)
+    assert t_pop == pytest.approx(thr[0], rel=1e-6) and u2 == pytest.approx(ev.attrs["u2"])

@@ -118,9 +118,14 @@ def hops_cmd(
     traj_path: Path = typer.Argument(..., help="Trajectory file.", metavar="TRAJ"),
     output: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file (.h5)."),
     species: str = typer.Option("Na", "--species", help="Element of the mobile ions."),
-    half_window: int = typer.Option(25, "--half-window", "-w", help="p_hop half-window, frames."),
+    half_window: int = typer.Option(None, "--half-window", "-w",
+                                    help="p_hop half-window, frames (default: --half-window-ps)."),
+    half_window_ps: float = typer.Option(
+        None, "--half-window-ps",
+        help="p_hop half-window, ps (default: the data's cage time, hops.cage_scale)."),
     threshold: str = typer.Option(
-        "auto", "--threshold", help="'auto' (9 x the ion's median p_hop) or p_c in Å² "
+        "auto", "--threshold", help="'auto' (9 x the population's cage size: the median "
+        "p_hop pooled over all ions), 'per_ion' (9 x each ion's own median) or p_c in Å² "
         "(d_hop in Å for --method displacement)."
     ),
     method: str = typer.Option("p_hop", "--method", help="p_hop or displacement."),
@@ -152,7 +157,7 @@ def hops_cmd(
     for p in [output] + ([png_phop, png_hist] if plots else []):
         check_output(p, inputs, force)
     thr: str | float = threshold
-    if threshold != "auto":
+    if threshold not in ("auto", "per_ion"):
         try:
             thr = float(threshold)
         except ValueError:
@@ -166,10 +171,20 @@ def hops_cmd(
         x = traj.positions(species, unwrap=True)
     time_ps = traj.time_ps
     with console.status("detecting hops"):
+        dt = float(np.median(np.diff(time_ps))) if len(time_ps) > 1 else 1.0
+        if half_window is not None:
+            source = f"{half_window} frames (given)"
+        elif half_window_ps is not None:
+            half_window = max(1, int(round(half_window_ps / dt)))
+            source = f"{half_window_ps:g} ps (given)"
+        else:
+            scale = hops.cage_scale(x, dt)
+            half_window, source = scale.half_window, scale.source
         signal = hops.p_hop(x, half_window, backend=backend) if method == "p_hop" else None
         events = hops.detect(x, half_window=half_window, threshold=thr, method=method,
                              min_separation=min_separation, time_ps=time_ps, backend=backend,
                              p_hop_values=signal)
+        events.attrs["half_window_source"] = source
         if method != "p_hop":
             from hcanalysis.kernels import hops as kernels
             lag = events.attrs["lag"]
@@ -189,6 +204,9 @@ def hops_cmd(
         "species": species,
         "method": method,
         "half_window_frames": int(half_window),
+        "half_window_ps": float(half_window * events.attrs["dt_ps"]),
+        "half_window_source": source,
+        "cage_u2_A2": float(events.attrs["u2"]),
         "threshold_rule": events.attrs["threshold_rule"],
         "auto_factor": events.attrs["auto_factor"],
         "hysteresis": events.attrs["hysteresis"],
@@ -213,7 +231,9 @@ def hops_cmd(
         f"{events['length'].mean() if len(events) else float('nan'):.3g} Å; "
         f"residence (MLE) {wt.residence_mle:.4g} ps; concerted fraction {corr.fraction:.3g}; "
         f"trapped {int(table['trapped'].sum())}/{len(table)} ion-windows; "
-        f"threshold median {np.nanmedian(thresholds):.3g}; "
+        f"half window {half_window} frames = {half_window * events.attrs['dt_ps']:.4g} ps "
+        f"({source}); threshold ({events.attrs['threshold_rule']}) median "
+        f"{np.nanmedian(thresholds):.3g}; "
         f"D_hop = rate<l²>/6 = {d_hop:.4g} Å²/ps"
     )
     console.print(f"wrote {output}" + (f", {png_phop.name}, {png_hist.name}" if plots else ""))

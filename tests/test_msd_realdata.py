@@ -99,3 +99,22 @@ def test_live_kinisi_agrees_with_stored_reference(xdatcar, reference):
     live = theirs(xdatcar)
     np.testing.assert_allclose(live["msd"], reference["msd"], rtol=1e-12)
     np.testing.assert_allclose(live["D_median_cm2_s"], reference["D_median_cm2_s"], rtol=1e-6)
+
+
+def test_gls_interval_against_kinisi_and_the_range_rule(lips, reference):
+    """Over kinisi's range (4-13.9 ps) the GLS interval (analytic random-walk covariance)
+    overlaps kinisi's credible interval; hcanalysis' own rule finds no diffusive range in this
+    14 ps run (its local log-log slope stays below 0.9), so it would report no D."""
+    li, drift = lips
+    n = li.shape[0]
+    d = msd.diffusion(li, 0.1, window=n, max_lag=n - 1, fit=(40, n - 1), drift=drift,
+                      n_alpha2_lags=2, vanhove_lags=[])
+    lo, hi = reference["D_ci95_cm2_s"]
+    g_lo, g_hi = d.D_gls_ci95 * 1e-4
+    assert g_lo <= hi and lo <= g_hi, (d.D_gls_ci95 * 1e-4, (lo, hi))
+    assert 0.8 < d.D_gls * 1e-4 / reference["D_median_cm2_s"] < 1.5
+    assert g_hi - g_lo < 3 * (hi - lo)
+    auto = msd.diffusion(li, 0.1, window=n, max_lag=n // 2, drift=drift, n_alpha2_lags=2,
+                         vanhove_lags=[])
+    assert not auto.range.found and np.isnan(auto.D) and np.isnan(auto.D_gls)
+    assert np.nanmax(auto.range.local_slope) < 0.9

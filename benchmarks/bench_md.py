@@ -11,7 +11,12 @@ machine measures the other users too); both are stored. Reference: the published
 MACE-MP-0b2-L throughput on one H100 for batched relaxations, about 3.3e5 atom-steps/s.
 
     python -m benchmarks.bench_md [--quick] [--device cpu|cuda] [--threads N] [--sizes ...]
-        [--potentials chgnet,mace,sevenn] [--tag NAME]
+        [--potentials chgnet,mace,sevenn,lammps-rigid,lammps-flexible] [--tag NAME]
+
+``lammps-rigid`` and ``lammps-flexible`` time the LAMMPS engine of mdrunner
+(:mod:`mdrunner.lammps_engine`: UFF Lennard-Jones Na in a rigid framework, or with LCBOP-I
+carbon) on the same cells: a short CSVR MD run, one MPI rank, the CPU time per step of the
+LAMMPS process (after its setup), frames every 100 steps.
 
 Each (potential, size) point runs in its own process (its peak memory is recorded); sizes
 whose extrapolated peak memory exceeds what the machine has are skipped with the estimate.
@@ -95,6 +100,8 @@ def measure_one(pot: str, n: int, device: str, threads: int, repeat: int) -> dic
     from mdrunner import calculators
 
     atoms = cells([n])[n]
+    if pot.startswith("lammps"):
+        return measure_lammps(pot, atoms, n)
     if pot == "mace":
         tmp = Path(tempfile.mkdtemp())
         calc = calculators.get("mace", model=mace_medium(tmp / "mace_medium.model", device),
@@ -111,6 +118,30 @@ def measure_one(pot: str, n: int, device: str, threads: int, repeat: int) -> dic
             "ns_per_day_1fs": 86400.0 / t * 1e-6,
             "ratio_to_published_mace_h100": aps / PUBLISHED_MACE_H100,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+
+
+def measure_lammps(pot: str, atoms, n: int) -> dict:
+    """A short MD run of the LAMMPS engine (rigid or flexible framework) on ``atoms``."""
+    import resource
+    import tempfile
+
+    from mdrunner.lammps_engine import LammpsConfig, run_lammps_md
+    from mdrunner.md import MDConfig
+
+    framework = pot.split("-", 1)[1]
+    steps = int(max(200, min(2000, 4e5 // n if framework == "rigid" else 1e5 // n)))
+    steps -= steps % 100
+    cfg = MDConfig(thermostat="csvr", temperature_K=600.0, steps=steps, save_every=100,
+                   checkpoint_every=steps, relax_steps=0)
+    with tempfile.TemporaryDirectory() as d:
+        out = run_lammps_md(atoms, d, cfg, LammpsConfig(framework=framework))
+    t = out["cpu_s_per_step"]
+    aps = n / t
+    return {"potential": pot, "n_atoms": n, "s_per_step": t,
+            "wall_s_per_step": out["s_per_step"], "cpu_s_per_step": t, "steps": steps,
+            "atom_steps_per_s": aps, "ns_per_day_1fs": 86400.0 / t * 1e-6,
+            "ratio_to_published_mace_h100": aps / PUBLISHED_MACE_H100,
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6}
 
 
 def run_point(pot: str, n: int, args) -> dict:

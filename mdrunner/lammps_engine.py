@@ -551,6 +551,7 @@ def _worker(spec_path: str) -> int:
     seg_len = spec["checkpoint_every"]
     total = spec["steps"]
     t0 = time.perf_counter()
+    c0 = time.process_time()
     done = 0
     interrupted = False
     e_hist: list[tuple[float, float]] = []
@@ -607,6 +608,7 @@ def _worker(spec_path: str) -> int:
         if writer is not None:
             writer.close()
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - c0
     lmp.close()
     if rank != 0:
         return 0
@@ -621,6 +623,7 @@ def _worker(spec_path: str) -> int:
     sps = seconds / max(done, 1)
     summary = dict(
         steps_done=done, step=step, n_frames=n_frames, seconds=seconds, s_per_step=sps,
+        cpu_s_per_step=cpu_seconds / max(done, 1),
         ns_per_day=spec["timestep_fs"] * 1e-6 * 86400 / sps if done else float("nan"),
         atom_steps_per_s=n / sps if done else float("nan"), n_atoms=n,
         interrupted=interrupted, energy_drift_eV_per_atom_ps=drift, engine="lammps",

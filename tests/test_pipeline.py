@@ -89,7 +89,7 @@ def test_descriptor_table(table):
     assert table.arrays["msd"].shape[0] == len(df)
 
 
-def test_analyze_outputs_cache_and_cli(sample, tmp_path):
+def test_analyze_outputs_cache_and_cli(sample, tmp_path, capsys):
     out = tmp_path / "out"
     res = analyze([sample], out, _config())
     for name in ("descriptors.h5", "modes.h5", "report.html", "umap_modes.png"):
@@ -115,7 +115,11 @@ def test_analyze_outputs_cache_and_cli(sample, tmp_path):
                     '[structure]\n'
                     'frames_per_window = 5\ncutoff_NaNa = 4.0\ncutoff_NaC = 3.0\n'
                     '[modes]\nmax_modes = 4\n')
+    capsys.readouterr()
     assert main(["analyze", str(sample), "-o", str(out), "--config", str(toml)]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "msd: no diffusive range: local log-log slope" in err
+    assert "D: not supported by this data" in err and "MSD at 2 ps (Å²)" in err
     assert not list(out.glob(".*partial*"))
 
 

@@ -37,6 +37,7 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
     for k in range(mf.n_modes_):
         console.print(f"  mode {k}: [bold]{mf.mode_names_[k]:14s}[/] "
                       f"{100 * mf.fractions_[k]:5.1f}%  ({mf.naming_rules_[k]})")
+    _print_diffusion(res)
     _print_hops(res)
     if res.importance is not None:
         for line in res.importance.lines(top=3):
@@ -49,6 +50,24 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
     for name, path in res.files.items():
         console.print(f"  {name}: {path}")
     console.print(f"done in {time.perf_counter() - t0:.1f} s")
+
+
+def _print_diffusion(res) -> None:
+    """The fit range of D in ps (or why there is none) per trajectory, D or the verdict, and
+    the MSD at the mobility lag."""
+    from hcanalysis.pipeline import _diffusion_summary
+
+    reports = [str(t.metadata.get("reports", {}).get("msd", "")) for t in res.descriptors]
+    shown = [r for r in reports if r]
+    for i, r in enumerate(shown[:3]):
+        tag = f" [trajectory {i}]" if len(shown) > 1 else ""
+        console.print(f"  msd{tag}: {r}", markup=False)
+    if len(shown) > 3:
+        console.print(f"  msd: ... ({len(shown) - 3} more trajectories in the report)")
+    for key, text in _diffusion_summary(res.table, res.descriptors).items():
+        if key == "D":  # the reason is on the msd line(s) above
+            text = "not supported by this data (no diffusive range); mobility: MSD at a fixed lag"
+        console.print(f"  {key}: {text}", markup=False)
 
 
 def _print_hops(res) -> None:

@@ -160,15 +160,24 @@ def fig_correlation(inp: ReportInputs, ax) -> bool:
     return True
 
 
+def _mobility_column(table: pd.DataFrame) -> str | None:
+    """log_msd_lag (defined for every row) when present, else log_D if it has any value."""
+    for col in ("log_msd_lag", "log_D"):
+        if col in table and np.isfinite(table[col].to_numpy(dtype=float)).any():
+            return col
+    return None
+
+
 def fig_descriptor_by_mode(inp: ReportInputs, ax) -> bool:
-    if "mode_name" not in inp.table or "log_D" not in inp.table:
+    col = _mobility_column(inp.table)
+    if "mode_name" not in inp.table or col is None:
         return False
     for k, name in enumerate(pd.unique(inp.table["mode_name"])):
-        v = inp.table.loc[inp.table["mode_name"] == name, "log_D"].to_numpy(dtype=float)
+        v = inp.table.loc[inp.table["mode_name"] == name, col].to_numpy(dtype=float)
         v = v[np.isfinite(v)]
         if v.size:
             ax.hist(v, bins=30, alpha=0.6, color=_colour(name, k), label=name)
-    ax.set_xlabel(f"log_D ({unit('log_D')})")
+    ax.set_xlabel(f"{col} ({unit(col)})")
     ax.set_ylabel("(ion, window) rows")
     ax.set_title("Mobility by mode")
     ax.legend(fontsize=8)
@@ -207,8 +216,8 @@ def fig_umap_descriptors(inp: ReportInputs, fig) -> bool:
     m = inp.modes
     if m is None or getattr(m, "embedding_", None) is None:
         return False
-    keys = [c for c in ("log_D", "hop_rate", "n_NaNa", "pore_radius", "local_tortuosity",
-                        "wall_distance") if c in inp.table.columns][:4]
+    keys = [c for c in (_mobility_column(inp.table), "hop_rate", "n_NaNa", "pore_radius",
+                        "local_tortuosity", "wall_distance") if c in inp.table.columns][:4]
     if not keys:
         return False
     axes = fig.subplots(1, len(keys), squeeze=False)[0]

@@ -379,6 +379,7 @@ def run_batched_md(
         numbers = _split(state.atomic_numbers, state)
         boxes = state.row_vector_cell.detach().cpu().numpy().astype(np.float64)
         for i, d in enumerate(run_dirs):
+            writers[i].commit()  # frames durable before the checkpoint names them
             _save(d / CHECKPOINT, dict(
                 engine="torchsim", positions=pos[i], momenta=mom[i],
                 images=img[i].astype(np.int64), cell=boxes[i], numbers=numbers[i],

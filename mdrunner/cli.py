@@ -144,6 +144,11 @@ def run_cmd(
     meta_path = run_dir / "run.json"
     atoms = None
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if resume and meta.get("potential") not in (None, calculators.describe(potential, model)):
+        from mdrunner.md import refuse_changed_physics
+
+        refuse_changed_physics(run_dir, [f"potential {meta['potential']} -> "
+                                         f"{calculators.describe(potential, model)}"])
     if not resume:
         atoms, rep = _build("fragments", n_carbon, density, seed, structure,
                             None if structure else loading, 3.2, potential, model, device,

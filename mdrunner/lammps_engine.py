@@ -537,6 +537,8 @@ def _worker(spec_path: str) -> int:
             writer.append(step, step * dt_ps, pos, cell, vel, obs)
 
     def checkpoint() -> None:
+        if writer is not None:
+            writer.commit()  # frames up to here are durable before the checkpoint names them
         tmp = run_dir / "checkpoint.restart.tmp"
         lmp.command(f"write_restart {tmp}")
         if rank == 0:

@@ -72,6 +72,33 @@ class MDConfig:
         return self.temperature_K + f * (self.temperature_end_K - self.temperature_K)
 
 
+#: MDConfig fields that define the simulated physics (a resume must keep them); ``steps`` (to
+#: extend a run), ``checkpoint_every`` and the pre-relaxation may change.
+PHYSICS_FIELDS = ("temperature_K", "temperature_end_K", "timestep_fs", "thermostat",
+                  "friction_per_ps", "tdamp_fs", "chain_length", "save_every", "seed",
+                  "position_dtype")
+
+
+def physics_changes(old: dict, new: dict, fields=PHYSICS_FIELDS) -> list[str]:
+    """``"name old -> new"`` for each physics field that differs between two settings dicts
+    (missing fields in ``old``, from older files, are not compared)."""
+    out = []
+    for k in fields:
+        if k in old and k in new and old[k] != new[k]:
+            out.append(f"{k} {old[k]!r} -> {new[k]!r}")
+    return out
+
+
+def refuse_changed_physics(run_dir, changes: list[str]) -> None:
+    """One-line error for a resume whose physics differs from the run's."""
+    if changes:
+        raise ValueError(
+            f"{run_dir}: --resume with different physics ({'; '.join(changes)}): the "
+            "trajectory would mix two simulations; resume with the run's settings (run.json), "
+            "or start a new run directory from its last frame"
+        )
+
+
 class _Stop:
     """Turns SIGTERM/SIGINT into a flag checked between MD steps."""
 
@@ -255,6 +282,13 @@ def run_md(
         thermo_state = ck["thermostat"]
         step = int(ck["step"])
         writer = H5MDAppender(traj_path, mode="a")
+        stored = writer.metadata.get("md", {})
+        try:
+            refuse_changed_physics(run_dir, physics_changes(stored, asdict(cfg)))
+        except ValueError:
+            writer.close()  # the file back as it was (one plain file)
+            raise
+        writer.metadata["md"] = {**stored, **asdict(cfg)}  # steps may have been extended
         kept = writer.truncate_after(step)
         say(f"resumed at step {step} ({kept} frames kept)")
     else:
@@ -298,6 +332,7 @@ def run_md(
         return obs
 
     def checkpoint() -> None:
+        writer.commit()  # the frames up to here become durable before the checkpoint names them
         save_checkpoint(ckpt_path, atoms, step, rng, _thermostat_state(dyn), writer.n_frames)
 
     if step == 0 and writer.n_frames == 0:

@@ -33,8 +33,8 @@ from hcanalysis.windows import window_bounds
 AUTO_FACTOR = 9.0
 #: :func:`cage_scale`: below this minimum MSD log-slope the data has a cage regime.
 CAGE_SLOPE = 0.8
-#: :func:`cage_scale`: a log-slope below this marks the cage plateau; its first lag is t*.
-PLATEAU_SLOPE = 0.5
+#: :func:`cage_scale`: t* is the first lag whose MSD log-slope is within this of its minimum.
+MIN_TOLERANCE = 0.1
 #: :func:`cage_scale`: half-window (frames) when the data shows no cage regime.
 NO_CAGE_FRAMES = 10
 #: :func:`cage_scale` and the "auto" threshold use at most this many ions (evenly spaced).
@@ -273,9 +273,12 @@ def cage_scale(
     the residence time. By t* an ion has explored its cage and hops have not yet taken over,
     so t* is the default half-window of p_hop: each half of the window samples the cage
     several times, and a hop shows as the change of cage between the halves (Candelier et
-    al., PRL 105, 135702, 2010). When Δ is still falling at the largest lag (a cage too deep
-    for the run to show where hops take over), t* is the plateau's onset instead: the first
-    lag with Δ < ``PLATEAU_SLOPE`` = 0.5 (the MSD grows more slowly than t^0.5).
+    al., PRL 105, 135702, 2010). Two refinements make this robust on MD data: the minimum
+    taken is the first local minimum of Δ below ``cage_slope`` (a later, deeper dip is
+    confinement on a larger scale, e.g. within a cluster of connected pores), and, as a deep
+    cage gives a flat bottom whose exact minimum noise moves anywhere along it, t* is the
+    first lag at which Δ comes within ``MIN_TOLERANCE`` = 0.1 of that minimum: the start of
+    the bottom.
 
     When min Δ >= ``cage_slope`` (default 0.8) the data has no cage regime (e.g. plain
     diffusion, or frames too far apart to resolve the rattling); the half-window is then
@@ -318,16 +321,21 @@ def cage_scale(
     smooth = np.convolve(np.pad(slope, 1, mode="edge"), np.ones(3) / 3, mode="valid")
     ok = np.isfinite(smooth)
     if ok.any() and np.nanmin(smooth) < cage_slope:
-        kmin = int(np.nanargmin(np.where(ok, smooth, np.inf)))
-        smin = float(smooth[kmin])
-        low = np.flatnonzero(ok & (smooth < PLATEAU_SLOPE))
-        if kmin >= len(lags) - 2 and low.size:  # still falling at the last lag: the plateau's
-            k = int(low[0])                        # onset, not the unresolved minimum
-            what = (f"MSD log-slope still falling at {top * dt:.4g} ps (minimum {smin:.2f}): "
-                    f"first lag with log-slope < {PLATEAU_SLOPE:g}")
-        else:
-            k = kmin
-            what = f"minimum {smin:.2f} of the MSD log-slope"
+        # the first dip of Δ below cage_slope: its first local minimum (a later, deeper dip
+        # is confinement on a larger scale, e.g. a cluster of pores) ...
+        vals = np.where(ok, smooth, np.inf)
+        below = np.flatnonzero(vals < cage_slope)
+        kmin = int(below[-1])
+        for j in below:
+            if j + 1 >= len(vals) or vals[j + 1] > vals[j]:
+                kmin = int(j)
+                break
+        smin = float(vals[kmin])
+        # ... and the start of its bottom: the first lag within MIN_TOLERANCE of that minimum
+        # (a flat bottom's minimum itself lies anywhere on it, moved by noise)
+        k = int(np.flatnonzero(vals[: kmin + 1] <= smin + MIN_TOLERANCE)[0])
+        what = (f"start of the first dip of the MSD log-slope: within {MIN_TOLERANCE:g} of "
+                f"its local minimum {smin:.2f}")
         w = max(2, int(lags[k]))
         t_cage = float(lags[k] * dt)
         source = f"cage time t* = {t_cage:.4g} ps ({what}; {len(ions)} ions)"

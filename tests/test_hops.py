@@ -481,28 +481,31 @@ def test_half_window_in_ps_from_the_cage_time_on_a_known_rate_jump_process():
         hops.detect(x, half_window=w, half_window_ps=0.1, dt_ps=dt)
 
 
-def test_auto_threshold_is_one_cage_scale_so_rates_are_comparable_between_ions():
-    """Two populations with the same planted rate and hop length, in tight (0.1 Å) and loose
-    (0.3 Å) cages. "auto" gives every ion one threshold tied to the population's cage size,
-    and both populations' hops are found; the former per-ion median rule sets the loose
-    ions' threshold above their own hops, so their rate reads ~3x too low."""
+def test_auto_threshold_is_one_cage_scale_for_all_ions():
+    """Tight (0.1 Å) and looser cages with the same planted rate and hop length (1.5 Å).
+    "auto" gives every ion one threshold tied to the population's cage size. At a 2x contrast
+    of rms amplitude (0.2 Å) both rules count both populations right. At 3x (0.3 Å) the rules
+    fail in opposite directions, which is the trade-off docs/hops.md states: the per-ion
+    median sets the loose ions' threshold above their own hops (a third of them found);
+    the population threshold finds all of them plus runs of the loose ions' vibration above
+    it (~1.5x the planted count at this half-window)."""
     dt = 0.01
     xa, na = _jump_process(20, 20000, dt, 0.1, 1.5, 0.1, 0.03, seed=1)
-    xb, nb = _jump_process(20, 20000, dt, 0.1, 1.5, 0.3, 0.03, seed=2)
-    x = np.concatenate([xa, xb], axis=1)
-    ev = hops.detect(x, dt_ps=dt)
-    thr = np.asarray(ev.attrs["thresholds"])
-    assert np.all(thr == thr[0]) and ev.attrs["threshold_rule"] == "auto"
-    w = ev.attrs["half_window"]
-    assert thr[0] == pytest.approx(9 * ev.attrs["u2"] * (1 + 1 / (w + 1)))
-    # the cage size lies between the two planted ones (3 sigma²: 0.03 and 0.27 Å²)
-    assert 0.03 < ev.attrs["u2"] < 0.27
-    got = np.bincount(ev["ion"], minlength=40)
-    tight, loose = got[:20].sum() / na.sum(), got[20:].sum() / nb.sum()
-    assert 0.9 < tight < 1.05 and 0.85 < loose < 1.05
-    old = hops.detect(x, dt_ps=dt, threshold="per_ion")
-    got_old = np.bincount(old["ion"], minlength=40)
-    assert got_old[20:].sum() / nb.sum() < 0.5
+    for sigma, auto_range, old_range in ((0.2, (0.9, 1.1), (0.9, 1.1)),
+                                         (0.3, (1.2, 1.8), (0.1, 0.5))):
+        xb, nb = _jump_process(20, 20000, dt, 0.1, 1.5, sigma, 0.03, seed=2)
+        x = np.concatenate([xa, xb], axis=1)
+        ev = hops.detect(x, dt_ps=dt)
+        thr = np.asarray(ev.attrs["thresholds"])
+        assert np.all(thr == thr[0]) and ev.attrs["threshold_rule"] == "auto"
+        w = ev.attrs["half_window"]
+        assert thr[0] == pytest.approx(9 * ev.attrs["u2"] * (1 + 1 / (w + 1)))
+        assert 0.03 < ev.attrs["u2"] < 3 * sigma**2  # between the planted 3 sigma²
+        got = np.bincount(ev["ion"], minlength=40)
+        assert 0.9 < got[:20].sum() / na.sum() < 1.05
+        assert auto_range[0] < got[20:].sum() / nb.sum() < auto_range[1]
+        old = np.bincount(hops.detect(x, dt_ps=dt, threshold="per_ion")["ion"], minlength=40)
+        assert old_range[0] < old[20:].sum() / nb.sum() < old_range[1]
     # auto_threshold on the population gives the same threshold as detect
     t_pop, u2 = hops.auto_threshold(x, w, max_ions=None)
     assert t_pop == pytest.approx(thr[0], rel=1e-6) and u2 == pytest.approx(ev.attrs["u2"])

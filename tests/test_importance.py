@@ -80,10 +80,16 @@ def test_permutation_drops_equal_one_predict_per_copy_and_agree_with_sklearn(mon
 
 
 # ------------------------------------------------------- skill first, ranking only with skill
-def test_pure_noise_target_prints_no_ranking(table):
+@pytest.fixture(scope="module")
+def small():
+    """The planted table with 60 rows per trajectory (360 rows): lean tests."""
+    return planted_importance(seed=1, n_rows=60)
+
+
+def test_pure_noise_target_prints_no_ranking(small):
     """A target that is pure noise: the held-out R² interval is not above 0, so no ranking is
     printed, and the lines say that the descriptors do not predict mobility."""
-    noise = table.assign(log_D=np.random.default_rng(11).normal(-1.0, 0.5, len(table)))
+    noise = small.assign(log_D=np.random.default_rng(11).normal(-1.0, 0.5, len(small)))
     res = rank(noise, n_repeats=2, random_state=0)
     assert not res.has_skill
     assert res.r2_ci[0] <= 0 < res.r2_ci[1] or res.r2_ci[1] <= 0
@@ -92,16 +98,16 @@ def test_pure_noise_target_prints_no_ranking(table):
     assert "predicted best by" not in text and "local_tortuosity (" not in text
 
 
-def test_planted_signal_has_skill_and_a_ranking(table):
-    res = rank(table, n_repeats=2, random_state=0)
+def test_planted_signal_has_skill_and_a_ranking(small):
+    res = rank(small, n_repeats=2, random_state=0)
     assert res.has_skill and 0.9 < res.r2_ci[0] <= res.r2 <= res.r2_ci[1] < 1
     text = "\n".join(res.lines())
     assert "predicted best by: local_tortuosity" in text
     assert res.n_groups == 6 and "bootstrap over 6 groups" in text
 
 
-def test_ion_groups_inside_one_trajectory(table):
-    one = table[table["trajectory"] == 0]
+def test_ion_groups_inside_one_trajectory(small):
+    one = small[small["trajectory"] == 0]
     res = rank(one, n_repeats=2)
     assert res.groups == "trajectory and ion" and res.n_groups == len(one)
     assert res.has_skill and res.top == "local_tortuosity"
@@ -109,31 +115,31 @@ def test_ion_groups_inside_one_trajectory(table):
         rank(one, groups="pore")
 
 
-def test_correlated_descriptors_are_permuted_together(table):
+def test_correlated_descriptors_are_permuted_together(small):
     """Two near-copies of the planted determinant form one group, whose importance is the
     importance the determinant has alone (the copies do not split it)."""
     rng = np.random.default_rng(2)
-    twin = table.assign(shell_reachable=table["local_tortuosity"] * 0.5
-                        + rng.normal(0, 0.01, len(table)))
+    twin = small.assign(shell_reachable=small["local_tortuosity"] * 0.5
+                        + rng.normal(0, 0.01, len(small)))
     res = rank(twin, n_repeats=2)
     assert ["local_tortuosity", "shell_reachable"] in res.descriptor_groups
     assert res.top == "local_tortuosity + shell_reachable"
-    alone = rank(table, n_repeats=2).ranking.set_index("feature")["importance"]
+    alone = rank(small, n_repeats=2).ranking.set_index("feature")["importance"]
     together = res.ranking.set_index("feature")["importance"]
     assert together["local_tortuosity + shell_reachable"] == pytest.approx(
         alone["local_tortuosity"], rel=0.15)
     assert "permuted together" in "\n".join(res.lines())
 
 
-def test_target_choice_and_no_floored_target(table):
-    withlag = table.assign(log_msd_lag=table["log_D"] + 1.0)
+def test_target_choice_and_no_floored_target(small):
+    withlag = small.assign(log_msd_lag=small["log_D"] + 1.0)
     assert rank(withlag, n_repeats=1).target == "log_msd_lag"
-    holes = table.copy()
+    holes = small.copy()
     holes.loc[holes.index[:40], "log_D"] = np.nan
     res = rank(holes, n_repeats=1)
-    assert res.target == "log_D" and res.n_rows == len(table) - 40
-    assert "40 of 900 rows with undefined log_D dropped" in res.target_note
-    floored = table.copy()
+    assert res.target == "log_D" and res.n_rows == len(small) - 40
+    assert "40 of 360 rows with undefined log_D dropped" in res.target_note
+    floored = small.copy()
     floored.loc[floored.index[:50], "log_D"] = -5.0   # log10(max(D, 1e-5)) style floor
     with pytest.raises(ValueError, match="looks floored"):
         rank(floored, n_repeats=1)

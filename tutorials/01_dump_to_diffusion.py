@@ -186,14 +186,20 @@ plt.show()
 # `p_hop(t)` (Candelier, Dauchot & Biroli 2010) compares the positions in the `w` frames before
 # `t` with those after it: it stays at the ion's vibrational mean-square amplitude while the
 # ion rattles in its cage and peaks (≈ hop length²) when it jumps. `hops.detect` turns runs of
-# p_hop above a threshold into events; the default "auto" threshold is 9 × each ion's median
-# p_hop. Choose `w` to span a few vibrations (≈ 0.1–0.5 ps).
+# p_hop above a threshold into events. The half-window is a time: by default the data's cage
+# time (`hops.cage_scale`: where the log-slope of the ion-averaged MSD bottoms out, after the
+# ballistic regime and before hops take over); `half_window_ps=` or `half_window=` (frames)
+# set it. The default "auto" threshold is one value in Å² for every ion: 9 × the population's
+# cage size (the median p_hop pooled over all ions), so hop rates of different ions compare.
 
 # %%
-w = int(max(5, min(25, n_frames // 40)))
+scale = hops.cage_scale(na, dt)
+print(scale.source)
+events = hops.detect(na, half_window_ps=scale.half_window_ps, time_ps=traj.time_ps)
+w = events.attrs["half_window"]
 ph = hops.p_hop(na, half_window=w)  # (n_Na, n_frames) Å², NaN in the first/last w frames
-events = hops.detect(na, half_window=w, time_ps=traj.time_ps)
-print(f"half window {w} frames ({w * dt:.3g} ps): {len(events)} hop events")
+print(f"half window {w} frames ({w * dt:.3g} ps): {len(events)} hop events; threshold "
+      f"{events.attrs['thresholds'][0]:.3g} Å² (cage size {events.attrs['u2']:.3g} Å²)")
 print(events[["ion", "t_hop", "length", "p_hop_peak", "threshold"]].head(10))
 
 table = hops.per_ion(na, events, window=window, p_hop_values=ph)
@@ -214,7 +220,7 @@ for k, i in enumerate(show):
     hit = events[events["ion"] == i]
     ax[0].plot(hit["t_hop"] - traj.time_ps[0], hit["p_hop_peak"], "v", color=f"C{k}")
 ax[0].set(yscale="log", xlabel="time (ps)", ylabel="p_hop (Å²)",
-          title="p_hop (dotted: each ion's threshold)")
+          title="p_hop (dotted: the threshold)")
 ax[0].legend(fontsize=8)
 if len(events):
     ax[1].hist(events["length"], bins=20, color="C3")

@@ -153,7 +153,9 @@ def fig_correlation(inp: ReportInputs, ax) -> bool:
     for i in range(rho.shape[0]):
         for j in range(rho.shape[1]):
             star = "*" if np.isfinite(qv[i, j]) and qv[i, j] <= c.alpha else ""
-            ax.text(j, i, f"n={nc[i, j]}{star}", ha="center", va="center", fontsize=small)
+            dark = np.isfinite(rho[i, j]) and abs(rho[i, j]) > 0.6
+            ax.text(j, i, f"n={nc[i, j]}{star}", ha="center", va="center", fontsize=small,
+                    color="w" if dark else "k")
     ax.figure.colorbar(im, ax=ax, label="Spearman ρ")
     ax.set_title(f"Correlation with processing variables ({c.n} runs; n per cell;\n"
                  f"* Benjamini-Hochberg q <= {c.alpha:g}, permutation p-values)", fontsize=9)

@@ -39,8 +39,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("hop_length", "Å", "dynamic", "mean hop length in the window (0 without hops)"),
     Column("p_hop_max", "Å²", "dynamic", "largest cage-jump indicator in the window"),
     Column("path_tortuosity", "", "dynamic", "coarse-grained path length / net displacement"),
+    Column("net_displacement", "Å", "dynamic", "end-to-end displacement over the window"),
     # structural
     Column("n_NaNa", "", "structural", "mean number of Na neighbours within the Na–Na cutoff"),
+    Column("nana_contact_fraction", "", "structural",
+           "fraction of sampled frames with >= 1 Na within the Na–Na cutoff"),
     Column("n_NaC", "", "structural", "mean number of C neighbours within the Na–C cutoff"),
     Column("cluster_size", "", "structural", "mean size of the ion's Na cluster"),
     Column("d_NaNa_min", "Å", "structural", "mean nearest Na–Na distance"),

@@ -112,6 +112,16 @@ class ModesConfig:
     min_dist: float = 0.0
     max_modes: int = 6
     cluster_on: str = "descriptors"
+    covariance_type: str = "diag"  # chosen by the planted-trajectory suite (docs/modes.md)
+    min_stability: float = 0.8  # mean ARI over refits below which modes are "unstable"
+    # naming thresholds (hcanalysis.modes.NamingThresholds; None = from the data)
+    min_hop_fraction: float = 0.5  # hopping: fraction of the mode's rows with >= 1 hop
+    min_hop_length: float = 2.0  # Å, hopping: median hop length (a site spacing)
+    min_contact_fraction: float = 0.8  # clustering: median Na–Na contact fraction
+    void_wall_distance: float = 1.2  # Å, void trapping: median distance to the carbon surface
+    void_net_displacement: float | None = None  # Å; None: pore diameter, else 10 Å
+    max_hop_fraction: float = 0.2  # void trapping / caged: at most this fraction hop
+    cage_radius: float | None = None  # Å; None: half the median nearest Na–C distance
 
 
 @dataclass

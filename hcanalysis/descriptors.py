@@ -9,13 +9,14 @@ the shared windows (:func:`hcanalysis.windows.window_bounds`) and runs the stage
                 ion-averaged MSD (:func:`hcanalysis.msd.fit_windows`, the rule of
                 :func:`hcanalysis.msd.windowed`) and stored in ``metadata["msd"]``
 ``hops``        cage-jump events -> ``hop_rate``, ``hop_length``, ``p_hop_max``,
-                ``path_tortuosity``
+                ``path_tortuosity``, ``net_displacement``
 
 MSD and hops are per-ion: they stream the ions in chunks sized by ``config.max_memory`` (default
 a quarter of the free RAM), each chunk read once from the file (H5MD is chunked by atoms, so a
 trajectory larger than memory is processed in passes); the peak memory is reported.
-``structure``   coordination, clusters, local carbon -> ``n_NaNa``, ``n_NaC``, ``cluster_size``,
-                ``d_NaNa_min``, ``d_NaC_min``, ``carbon_density``, ``sp2_fraction``
+``structure``   coordination, clusters, local carbon -> ``n_NaNa``, ``nana_contact_fraction``,
+                ``n_NaC``, ``cluster_size``, ``d_NaNa_min``, ``d_NaC_min``, ``carbon_density``,
+                ``sp2_fraction``
 ``voids``       void map of the carbon -> ``pore_radius``, ``pore_volume``, ``wall_distance``,
                 ``pore_throats``, ``pores_visited``, ``voronoi_volume``
 ``tortuosity``  geodesic shell tortuosity on the void map -> ``local_tortuosity``,
@@ -340,7 +341,24 @@ def _hops_chunk(ctx: _Context, pos: np.ndarray) -> dict[str, np.ndarray]:
         "hop_length": np.where(np.isfinite(length), length, 0.0).reshape(shape),
         "p_hop_max": stats["p_hop_max"].to_numpy(dtype=float).reshape(shape),
         "path_tortuosity": stats["tortuosity"].to_numpy(dtype=float).reshape(shape),
+        "net_displacement": net_displacement(pos, ctx.bounds),
     }
+
+
+def net_displacement(pos: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """End-to-end displacement of each ion over each window, Å.
+
+    Parameters
+    ----------
+    pos : (n_frames, n_ions, 3) unwrapped positions, Å
+    bounds : (n_windows, 2) frame ranges [a, b) of the windows
+
+    Returns
+    -------
+    (n_ions, n_windows) |r(b - 1) - r(a)|, Å (the mode names' "stays in its pore" test)
+    """
+    a, b = bounds[:, 0], bounds[:, 1] - 1
+    return np.linalg.norm(pos[b] - pos[a], axis=-1).T
 
 
 #: MSD curves with more lags than this are stored at about this many log-spaced lags (the
@@ -420,6 +438,14 @@ def stage_structure(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np.
         "carbon_density": "carbon_density", "sp2_fraction": "sp2_near",
     }
     out = {}
+    # fraction of the sampled frames in which the ion has >= 1 Na within the Na–Na cutoff
+    # (a sustained contact is the clustering mode's criterion, see docs/modes.md)
+    contact = (np.asarray(res.n_ion_ion, dtype=float) >= 1).astype(float)
+    frac = np.empty((ctx.n_ions, ctx.n_windows))
+    for k, fr in enumerate(samples):
+        rows = [pos_of[int(f)] for f in fr]
+        frac[:, k] = contact[rows].mean(axis=0) if rows else np.nan
+    out["nana_contact_fraction"] = ctx.per_window(frac)
     for col, attr in names.items():
         per_frame = np.asarray(getattr(res, attr), dtype=float)  # (n_sampled, n_ions)
         w = np.empty((ctx.n_ions, ctx.n_windows))

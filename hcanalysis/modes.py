@@ -1,33 +1,49 @@
-"""Diffusion-mode discovery: robust scaling -> Gaussian mixture (BIC) -> named modes, with a
-seeded UMAP map of the same rows.
+"""Diffusion-mode discovery that can say "no modes": mixture-ready features, a Gaussian
+mixture whose component count must beat a null, stability gating, and names from absolute
+physical criteria with their evidence.
 
-The mixture is fitted in the robust z-space of the descriptors by default
-(``cluster_on="descriptors"``), not in the UMAP embedding: UMAP does not preserve density, so
-the BIC scan over a UMAP map over-splits compact modes (on the planted-mode test table it picks
-6 components for 4 planted modes at ``min_dist=0``, and a 4-vs-5 BIC margin of 0.1 % at 0.3),
-while in z-space the 4 modes win by a wide margin. ``cluster_on="umap"`` keeps the original
-design's choice available. See docs/modes.md.
+Pipeline of :meth:`ModeFinder.fit` (details and the validation in docs/modes.md):
 
-:class:`ModeFinder` follows scikit-learn's estimator conventions: parameters in ``__init__``,
-``fit`` / ``predict`` / ``fit_predict``, fitted attributes ending in ``_``.
+1. **Features** (:class:`ModeFeatures`): one transform per descriptor family. Mobility is
+   ``log_msd_lag`` when the table has it, else log10 of ``msd_plateau`` (never the floored
+   ``log_D``); hop activity enters as log10 of ``p_hop_max`` (continuous), while the
+   zero-inflated ``hop_rate`` and ``hop_length`` are kept out of the mixture and used by the
+   names; positive, skewed lengths and volumes are log10-transformed; columns with ties
+   (counts, fractions of sampled frames) are dequantised with uniform noise of one
+   resolution step (Hunter's "jittering"; point masses would otherwise attract degenerate
+   components); then robust scaling and PCA whitening of the continuous block (components
+   up to ``explained`` of the variance, at most ``max_dims``).
+2. **Rows are not independent**: the windows of one ion are correlated. The design effect
+   (Kish 1965) deff = 1 + (m − 1) ICC, with m the windows per ion and ICC the intra-ion
+   correlation (one-way ANOVA estimator, mean over the whitened dimensions), gives the
+   effective sample size n_eff = n / deff. The BIC of each component count uses it:
+   BIC_eff(k) = −2 (n_eff / n) log L_k + p_k log n_eff.
+3. **Null test**: a k > 1 answer must beat a reference distribution without modes, the
+   column-permuted table (each column's ions shuffled, each ion keeping its windows, within
+   each trajectory: the marginals and the intra-ion correlation are kept, the joint
+   structure is destroyed; a gap-statistic-style reference, Tibshirani, Walther & Hastie
+   2001, with the permutation reference of a Monte Carlo test). The statistic is the
+   per-row log-likelihood gain of k components over one (the likelihood-ratio statistic of
+   McLachlan 1987); the observed gain must exceed every one of ``null_draws`` permuted gains
+   (p ≤ 1/(B + 1)) and their mean by ``null_z`` standard deviations. The test stops early
+   at the first permuted gain above the observed one (sequential Monte Carlo p-value,
+   Besag & Clifford 1991).
+4. **Stability**: refits with other seeds and on bootstrap resamples of ions; the mean
+   adjusted Rand index against the fitted labels must reach ``min_stability`` (default
+   0.8), else the answer is "unstable" and reported as one mode.
+5. **Names** (:func:`name_modes`) from absolute, configurable criteria on each mode's rows
+   (:class:`NamingThresholds`), applied in the order clustering, hopping, void trapping,
+   caged; a mode that meets none is "unassigned". Each mode stores its evidence: every
+   criterion's value, threshold and outcome (``evidence_``).
 
-Naming rules (applied in this order to the mode centroids in standard z-units, i.e. (mean of
-the mode − mean of all rows) / standard deviation of all rows; see docs/modes.md). The
-mobility score of a mode is the mean z of ``log_msd_lag``, ``log_D`` and ``hop_rate`` (those
-present); its contrast is the spread between the most and the least mobile mode:
-
-1. **hopping**: the most mobile mode, if the contrast is at least 0.5;
-2. **clustering**: of the remaining modes, the one with the highest z of ``n_NaNa`` (else
-   ``cluster_size``), if it exceeds ``+0.5``;
-3. **void trapping**: of the remaining modes in the lower half of the mobility range, the one
-   with the highest z of ``pore_radius`` (else ``wall_distance``), if it exceeds ``+0.5``;
-4. the rest: **hopping** when in the upper half of the mobility range (a second mobile mode),
-   else **caged** (vibrating in place).
+Selection, null test and stability run on at most ``max_fit_rows`` rows (whole ions drawn at
+random); every row is then labelled by the selected mixture. The suite in
+``tests/test_modes_planted.py`` measured no loss from this (docs/modes.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -38,11 +54,22 @@ from sklearn.mixture import GaussianMixture
 from hcanalysis.columns import feature_set
 
 HOPPING, CLUSTERING, VOID_TRAPPING, CAGED = "hopping", "clustering", "void trapping", "caged"
-MODE_NAMES = (HOPPING, CLUSTERING, VOID_TRAPPING, CAGED)
+UNASSIGNED = "unassigned"
+MODE_NAMES = (HOPPING, CLUSTERING, VOID_TRAPPING, CAGED, UNASSIGNED)
 
-_MOBILITY = ("log_msd_lag", "log_D", "hop_rate")
-_CROWDING = ("n_NaNa", "cluster_size")
-_VOID = ("pore_radius", "wall_distance")
+#: mobility columns in order of preference (the first present is the mixture's mobility)
+MOBILITY = ("log_msd_lag", "msd_lag", "msd_plateau", "log_D")
+#: never mixture features (the names use them): zero-inflated (hop rate and length), a
+#: ratio or an end-to-end distance that is multimodal within one behaviour (alpha,
+#: path_tortuosity, net_displacement: a hopper's displacement is 0, 1 or 2 site spacings),
+#: integer counts and fractions (point masses at 0 or 1; their continuous counterparts
+#: d_NaNa_min, d_NaC_min carry the Na–Na and Na–C signals), and D (mobility is log MSD)
+EXCLUDED = ("hop_rate", "hop_length", "D", "alpha", "path_tortuosity", "net_displacement",
+            "n_NaNa", "cluster_size", "nana_contact_fraction", "pores_visited",
+            "pore_throats", "n_NaC", "sp2_fraction", "shell_reachable")
+#: positive, right-skewed descriptors that enter as log10
+LOG10 = ("msd_plateau", "msd_lag", "p_hop_max", "d_NaNa_min", "d_NaC_min", "pore_volume",
+         "voronoi_volume", "net_displacement", "path_tortuosity", "local_tortuosity")
 
 
 def _as_frame(table) -> pd.DataFrame:
@@ -53,89 +80,304 @@ def _as_frame(table) -> pd.DataFrame:
     raise TypeError("expected a pandas DataFrame or a DescriptorTable")
 
 
+# ------------------------------------------------------------------------------ features
 @dataclass
-class RobustScaling:
-    """(x − median) / IQR per column; columns with zero IQR use the standard deviation, and
-    constant columns are dropped by the caller."""
+class ModeFeatures:
+    """The fitted feature transform: columns, per-column transforms, fill values, robust
+    scaling and the PCA whitening (see the module docstring)."""
 
+    columns: list[str]
+    transforms: dict[str, str]
+    fill: np.ndarray
     center: np.ndarray
     scale: np.ndarray
+    jitter: np.ndarray  # per column: dequantisation step (0 for continuous columns)
+
+    @staticmethod
+    def choose(frame: pd.DataFrame, features) -> tuple[list[str], dict[str, str], list[str]]:
+        """Mixture columns and their transforms, and the columns left out (with why)."""
+        cols = feature_set(features, list(frame.columns))
+        mobility = next((c for c in MOBILITY if c in frame.columns), None)
+        chosen, transforms, left = [], {}, []
+        for c in cols:
+            if c in EXCLUDED:
+                left.append(f"{c} (not a mixture feature: used by the names only)")
+            elif c in MOBILITY and c != mobility:
+                left.append(f"{c} (mobility enters as {mobility})")
+            elif c in LOG10:
+                chosen.append(c)
+                transforms[c] = "log10"
+            elif c == "alpha":
+                chosen.append(c)
+                transforms[c] = "clip[-1,2]"
+            else:
+                chosen.append(c)
+                transforms[c] = "identity"
+        if mobility is not None and mobility not in chosen and (
+                isinstance(features, str)):
+            chosen.insert(0, mobility)
+            transforms[mobility] = "log10" if mobility in LOG10 else "identity"
+        return chosen, transforms, left
+
+    @staticmethod
+    def raw(frame: pd.DataFrame, columns: list[str], transforms: dict[str, str]) -> np.ndarray:
+        """The transformed columns (NaN where undefined)."""
+        out = np.empty((len(frame), len(columns)))
+        for j, c in enumerate(columns):
+            x = frame[c].to_numpy(dtype=np.float64)
+            t = transforms[c]
+            if t == "log10":
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    pos = x[np.isfinite(x) & (x > 0)]
+                    tiny = pos.min() if pos.size else 1e-12
+                    x = np.log10(np.where(x > 0, x, np.where(np.isfinite(x), tiny, np.nan)))
+            elif t == "clip[-1,2]":
+                x = np.clip(x, -1.0, 2.0)
+            out[:, j] = x
+        return out
 
     @classmethod
-    def fit(cls, x: np.ndarray) -> RobustScaling:
-        center = np.median(x, axis=0)
-        q75, q25 = np.percentile(x, [75, 25], axis=0)
-        scale = q75 - q25
-        std = x.std(axis=0)
-        scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(center)), scale, std)
+    def fit(cls, frame: pd.DataFrame, features, max_corr: float = 0.9, max_dims: int = 8,
+            rng: np.random.Generator | None = None) -> tuple[ModeFeatures, np.ndarray, list]:
+        """Fit the transform on a table; returns it, the scaled matrix and the left-out
+        columns with the reason."""
+        rng = rng or np.random.default_rng(0)
+        cols, transforms, left = cls.choose(frame, features)
+        x = cls.raw(frame, cols, transforms)
+        finite = np.isfinite(x)
+        fill = np.array([np.median(x[finite[:, j], j]) if finite[:, j].any() else 0.0
+                         for j in range(x.shape[1])])
+        x = np.where(finite, x, fill)
+        keep = x.std(axis=0) > 0
+        left += [f"{c} (constant)" for c, k in zip(cols, keep, strict=True) if not k]
+        if not keep.any():
+            raise ValueError(f"every descriptor in {cols} is constant: nothing to cluster")
+        cols = [c for c, k in zip(cols, keep, strict=True) if k]
+        x, fill = x[:, keep], fill[keep]
+        # dequantise columns with many ties (counts, fractions of sampled frames)
+        step = np.zeros(x.shape[1])
+        for j in range(x.shape[1]):
+            u = np.unique(x[:, j])
+            if len(u) < max(2, len(x) // 4):
+                step[j] = float(np.median(np.diff(u))) if len(u) > 1 else 0.0
+        x = x + step * (rng.random(x.shape) - 0.5)
+        center = x.mean(axis=0)
+        scale = x.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
-        return cls(center, scale)
+        z = (x - center) / scale
+        # drop a column nearly collinear (|r| > max_corr) with a higher-priority one: the
+        # mixture sees each physical signal once and stays low-dimensional
+        order = sorted(range(len(cols)), key=lambda j: _priority(cols[j]))
+        r = np.corrcoef(z[:: max(1, len(z) // 5000)].T) if len(cols) > 1 else np.ones((1, 1))
+        kept: list[int] = []
+        for j in order:
+            if len(kept) >= max_dims:
+                left.append(f"{cols[j]} (beyond max_dims = {max_dims})")
+            elif any(abs(r[j, i]) > max_corr for i in kept):
+                i = next(i for i in kept if abs(r[j, i]) > max_corr)
+                left.append(f"{cols[j]} (|r| = {abs(r[j, i]):.2f} with {cols[i]})")
+            else:
+                kept.append(j)
+        kept.sort()
+        model = cls([cols[j] for j in kept], {cols[j]: transforms[cols[j]] for j in kept},
+                    fill[kept], center[kept], scale[kept], step[kept])
+        return model, z[:, kept], left
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        """Scaled coordinates of new rows (no dequantisation noise)."""
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"the table lacks the fitted descriptor columns {missing}")
+        x = self.raw(frame, self.columns, self.transforms)
+        x = np.where(np.isfinite(x), x, self.fill)
         return (x - self.center) / self.scale
 
 
-def name_modes(zcentroids: pd.DataFrame) -> tuple[dict[int, str], dict[int, str]]:
-    """Name modes from their centroids in z-units (rows = modes, columns = descriptors) by the
-    rules of the module docstring.
+# ------------------------------------------------------------------------------ names
+@dataclass
+class NamingThresholds:
+    """Absolute criteria of the mode names (docs/modes.md). ``None`` = from the data.
+
+    Attributes
+    ----------
+    min_hop_fraction : hopping: fraction of the mode's rows with >= 1 detected hop (most rows)
+    min_hop_length : Å, hopping: median hop length of the rows with hops (a site spacing: Na
+        sites in carbon hosts are >= ~2.5 Å apart; 2 Å leaves a margin)
+    min_contact_fraction : clustering: median fraction of sampled frames with >= 1 Na within
+        the Na–Na cutoff (a sustained contact, not an encounter)
+    void_wall_distance : Å, void trapping: median distance to the carbon surface
+        (``wall_distance``, else ``d_NaC_min`` − ``carbon_radius``); Na in contact with
+        carbon sits at ~0.6–0.9 Å from the 1.7 Å carbon sphere
+    void_net_displacement : Å, void trapping: median end-to-end displacement over a window
+        must stay below it; None: the pore diameter (2 × the mode's median ``pore_radius``)
+        when the table has it, else 10 Å (a large pore of hard carbon)
+    max_hop_fraction : void trapping and caged: at most this fraction of rows with a hop
+    cage_radius : Å, caged: the MSD plateau must be below cage_radius²; None: half the
+        median nearest Na–C distance of the whole table (an ion whose RMS excursion stays
+        below half its distance to the carbon has not left its cage)
+    carbon_radius : Å, carbon sphere radius used for the wall distance from ``d_NaC_min``
+    """
+
+    min_hop_fraction: float = 0.5
+    min_hop_length: float = 2.0
+    min_contact_fraction: float = 0.8
+    void_wall_distance: float = 1.2
+    void_net_displacement: float | None = None
+    max_hop_fraction: float = 0.2
+    cage_radius: float | None = None
+    carbon_radius: float = 1.7
+
+
+def _crit(test: str, value: float, op: str, threshold: float, unit: str = "") -> dict:
+    ok = bool(np.isfinite(value) and (value >= threshold if op == ">=" else value <= threshold))
+    return {"test": test, "value": float(value), "op": op, "threshold": float(threshold),
+            "unit": unit, "passed": ok}
+
+
+def _median(frame: pd.DataFrame, col: str) -> float:
+    if col not in frame:
+        return float("nan")
+    v = frame[col].to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
+
+
+def _mobility_plateau(frame: pd.DataFrame) -> pd.Series | None:
+    if "msd_plateau" in frame:
+        return frame["msd_plateau"]
+    if "msd_lag" in frame:
+        return frame["msd_lag"]
+    if "log_msd_lag" in frame:
+        return 10.0 ** frame["log_msd_lag"]
+    return None
+
+
+def resolve_thresholds(frame: pd.DataFrame, th: NamingThresholds) -> dict:
+    """The thresholds with the data-derived defaults filled in (and where each came from)."""
+    out = asdict(th)
+    src = {k: "set" for k in out}
+    if out["cage_radius"] is None:
+        d = _median(frame, "d_NaC_min")
+        out["cage_radius"] = 0.5 * d if np.isfinite(d) else 1.0
+        src["cage_radius"] = ("half the median nearest Na–C distance" if np.isfinite(d)
+                              else "1 Å (no d_NaC_min column)")
+    if out["void_net_displacement"] is None:
+        src["void_net_displacement"] = ("pore diameter of the mode (2 × median pore_radius)"
+                                        if "pore_radius" in frame else "10 Å (no pore_radius)")
+    out["sources"] = src
+    return out
+
+
+def mode_evidence(rows: pd.DataFrame, th: dict) -> dict[str, list[dict]]:
+    """Every naming criterion evaluated on one mode's rows: name -> criteria."""
+    ev: dict[str, list[dict]] = {}
+    hop = rows["hop_rate"].to_numpy(dtype=float) if "hop_rate" in rows else None
+    hop_frac = float(np.mean(hop > 0)) if hop is not None else float("nan")
+    if hop is not None and "hop_length" in rows and np.any(hop > 0):
+        hop_len = float(np.median(rows["hop_length"].to_numpy(dtype=float)[hop > 0]))
+    else:
+        hop_len = float("nan")
+    ev[CLUSTERING] = [_crit("median Na–Na contact fraction",
+                            _median(rows, "nana_contact_fraction"), ">=",
+                            th["min_contact_fraction"])]
+    ev[HOPPING] = [_crit("fraction of rows with hops", hop_frac, ">=", th["min_hop_fraction"]),
+                   _crit("median hop length", hop_len, ">=", th["min_hop_length"], "Å")]
+    if "wall_distance" in rows:
+        wall, wall_name = _median(rows, "wall_distance"), "median wall distance"
+    else:
+        wall = _median(rows, "d_NaC_min") - th["carbon_radius"]
+        wall_name = f"median wall distance (d_NaC_min − {th['carbon_radius']:g} Å)"
+    net_lim = th["void_net_displacement"]
+    if net_lim is None:
+        pr = _median(rows, "pore_radius")
+        net_lim = 2.0 * pr if np.isfinite(pr) else 10.0
+    ev[VOID_TRAPPING] = [
+        _crit(wall_name, wall, ">=", th["void_wall_distance"], "Å"),
+        _crit("median net displacement", _median(rows, "net_displacement"), "<=", net_lim, "Å"),
+        _crit("fraction of rows with hops", hop_frac, "<=", th["max_hop_fraction"]),
+    ]
+    plateau = _mobility_plateau(rows)
+    pl = float(np.nanmedian(plateau.to_numpy(dtype=float))) if plateau is not None \
+        else float("nan")
+    ev[CAGED] = [
+        _crit("median MSD plateau", pl, "<=", th["cage_radius"] ** 2, "Å²"),
+        _crit("fraction of rows with hops", hop_frac, "<=", th["max_hop_fraction"]),
+    ]
+    return ev
+
+
+def _describe(crits: list[dict]) -> str:
+    return "; ".join(
+        f"{c['test']} {c['value']:.3g}{(' ' + c['unit']) if c['unit'] else ''} "
+        f"{'≥' if c['op'] == '>=' else '≤'} {c['threshold']:.3g}"
+        f"{(' ' + c['unit']) if c['unit'] else ''} {'✓' if c['passed'] else '✗'}"
+        for c in crits)
+
+
+def name_modes(frame: pd.DataFrame, labels: np.ndarray,
+               thresholds: NamingThresholds | None = None,
+               ) -> tuple[dict[int, str], dict[int, str], dict[int, dict], dict]:
+    """Name each mode from absolute criteria on its rows.
+
+    The first name (in the order clustering, hopping, void trapping, caged) whose criteria
+    all pass is the mode's name; a mode that passes none is "unassigned". Two modes with the
+    same name get the reason (the descriptor in which they differ most).
 
     Returns
     -------
-    names : dict label -> one of :data:`MODE_NAMES`
-    rules : dict label -> the rule that fired, in words
+    names : label -> name
+    rules : label -> the criteria of the name, in words, with values and thresholds
+    evidence : label -> {name: [criterion dicts]} for every name
+    resolved : the thresholds used (data-derived defaults filled in)
     """
-    labels = list(zcentroids.index)
-    cols = set(zcentroids.columns)
-    names: dict[int, str] = {}
-    rules: dict[int, str] = {}
-
-    def first(row: pd.Series, keys: tuple[str, ...]) -> float | None:
-        present = [k for k in keys if k in cols]
-        return float(row[present[0]]) if present else None
-
-    present_mob = [k for k in _MOBILITY if k in cols]
-    mobility = {
-        lab: float(np.mean([zcentroids.loc[lab, k] for k in present_mob])) if present_mob
-        else 0.0
-        for lab in labels
-    }
-    lo, hi = min(mobility.values()), max(mobility.values())
-    contrast = hi - lo
-    middle = 0.5 * (lo + hi)
-    remaining = list(labels)
-    if present_mob and contrast >= 0.5:
-        best = max(remaining, key=lambda lab: mobility[lab])
-        names[best] = HOPPING
-        rules[best] = (f"most mobile mode (mobility z = {mobility[best]:+.2f}; contrast "
-                       f"{contrast:.2f} >= 0.5)")
-        remaining.remove(best)
-    crowd = {lab: first(zcentroids.loc[lab], _CROWDING) for lab in remaining}
-    if remaining and all(v is not None for v in crowd.values()):
-        best = max(remaining, key=lambda lab: crowd[lab])
-        if crowd[best] > 0.5:
-            names[best] = CLUSTERING
-            rules[best] = f"highest Na–Na coordination (z = {crowd[best]:+.2f} > +0.5)"
-            remaining.remove(best)
-    slow = [lab for lab in remaining if contrast < 0.5 or mobility[lab] < middle]
-    void = {lab: first(zcentroids.loc[lab], _VOID) for lab in slow}
-    if void and all(v is not None for v in void.values()):
-        best = max(void, key=lambda lab: void[lab])
-        if void[best] > 0.5:
-            names[best] = VOID_TRAPPING
-            rules[best] = (f"large pore (z = {void[best]:+.2f} > +0.5) with low mobility "
-                           f"(z = {mobility[best]:+.2f})")
-            remaining.remove(best)
-    for lab in remaining:
-        if contrast >= 0.5 and mobility[lab] >= middle:
-            names[lab] = HOPPING
-            rules[lab] = (f"mobile (mobility z = {mobility[lab]:+.2f} in the upper half of "
-                          "the range): a second hopping mode")
+    th = resolve_thresholds(frame, thresholds or NamingThresholds())
+    names, rules, evidence = {}, {}, {}
+    for lab in np.unique(labels):
+        lab = int(lab)
+        ev = mode_evidence(frame[labels == lab], th)
+        evidence[lab] = ev
+        for name in (CLUSTERING, HOPPING, VOID_TRAPPING, CAGED):
+            if all(c["passed"] for c in ev[name]):
+                names[lab], rules[lab] = name, _describe(ev[name])
+                break
         else:
-            names[lab] = CAGED
-            rules[lab] = "no other rule fired: low mobility, ordinary surroundings"
-    return names, rules
+            names[lab] = UNASSIGNED
+            rules[lab] = "no name's criteria all pass: " + " | ".join(
+                f"{n}: {_describe(ev[n])}" for n in (CLUSTERING, HOPPING, VOID_TRAPPING, CAGED))
+    numeric = [c for c in frame.columns if c in _NAMING_COLUMNS and c in frame]
+    for lab, name in names.items():
+        twins = [o for o, n in names.items() if n == name and o != lab]
+        if not twins or not numeric:
+            continue
+        reasons = []
+        for o in twins:
+            a = frame.loc[labels == lab, numeric].median()
+            b = frame.loc[labels == o, numeric].median()
+            spread = frame[numeric].std().replace(0, np.nan)
+            diff = ((a - b) / spread).abs().dropna()
+            if len(diff):
+                c = diff.idxmax()
+                reasons.append(f"shares the name with mode {o}: differs most in {c} "
+                               f"({a[c]:.3g} vs {b[c]:.3g})")
+        rules[lab] += " — " + "; ".join(reasons)
+    return names, rules, evidence, th
 
 
+_PRIORITY = ("log_msd_lag", "msd_plateau", "log_D", "p_hop_max", "d_NaNa_min",
+             "nana_contact_fraction", "n_NaNa", "cluster_size", "d_NaC_min", "wall_distance",
+             "net_displacement", "alpha", "n_NaC", "pore_radius")
+
+
+def _priority(col: str) -> int:
+    return _PRIORITY.index(col) if col in _PRIORITY else len(_PRIORITY)
+
+
+_NAMING_COLUMNS = ("msd_plateau", "log_msd_lag", "hop_rate", "hop_length", "p_hop_max",
+                   "nana_contact_fraction", "n_NaNa", "d_NaNa_min", "d_NaC_min",
+                   "wall_distance", "pore_radius", "net_displacement", "alpha")
+
+
+# ------------------------------------------------------------------------------ UMAP
 _UMAP_CACHED = False
 
 
@@ -172,43 +414,122 @@ def import_umap_cached():
     return umap
 
 
+# ------------------------------------------------------------------------------ selection
+def block_permute(z: np.ndarray, groups: np.ndarray, strata: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Each column's groups (ions) shuffled independently within each stratum (trajectory);
+    a group keeps its rows together. Strata whose groups differ in size fall back to row
+    shuffles."""
+    out = np.empty_like(z)
+    for s in np.unique(strata):
+        rows = np.flatnonzero(strata == s)
+        order = np.argsort(groups[rows], kind="stable")
+        rows = rows[order]
+        _, counts = np.unique(groups[rows], return_counts=True)
+        if np.all(counts == counts[0]):
+            blocks = rows.reshape(-1, counts[0])
+            for j in range(z.shape[1]):
+                out[blocks, j] = z[blocks[rng.permutation(len(blocks))], j]
+        else:
+            for j in range(z.shape[1]):
+                out[rows, j] = z[rng.permutation(rows), j]
+    return out
+
+
+def ion_groups(frame: pd.DataFrame) -> np.ndarray:
+    """Group id of each row: one group per (trajectory, ion), else one per row."""
+    if "ion" not in frame:
+        return np.arange(len(frame))
+    keys = [frame["ion"].to_numpy()]
+    if "trajectory" in frame:
+        keys.insert(0, frame["trajectory"].to_numpy())
+    return pd.MultiIndex.from_arrays(keys).factorize()[0] if len(keys) > 1 else \
+        pd.factorize(keys[0])[0]
+
+
+def design_effect(z: np.ndarray, groups: np.ndarray) -> tuple[float, float]:
+    """Kish's design effect 1 + (m̄ − 1) ICC and the mean ICC over the columns of ``z``
+    (one-way ANOVA estimator of the intra-group correlation, clipped to [0, 1])."""
+    g, inv, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    n, k = len(z), len(g)
+    if k == n or k < 2:
+        return 1.0, 0.0
+    m0 = (n - np.sum(counts**2) / n) / (k - 1)
+    iccs = []
+    for j in range(z.shape[1]):
+        x = z[:, j]
+        means = np.bincount(inv, x) / counts
+        ssb = np.sum(counts * (means - x.mean()) ** 2)
+        ssw = np.sum((x - means[inv]) ** 2)
+        msb, msw = ssb / (k - 1), ssw / max(n - k, 1)
+        denom = msb + (m0 - 1) * msw
+        iccs.append(float(np.clip((msb - msw) / denom, 0, 1)) if denom > 0 else 0.0)
+    icc = float(np.mean(iccs))
+    return 1.0 + (n / k - 1.0) * icc, icc
+
+
+def _n_params(k: int, d: int, cov: str) -> int:
+    per = {"full": d * (d + 1) / 2, "diag": d, "spherical": 1}[cov] * k
+    if cov == "tied":
+        per = d * (d + 1) / 2
+    return int(per + k * d + k - 1)
+
+
 class ModeFinder(ClusterMixin, BaseEstimator):
-    """Find diffusion modes in a descriptor table.
+    """Find diffusion modes in a descriptor table, or say there are none.
 
     Parameters
     ----------
     features : {"all", "dynamic", "structural"} or list of str
-        Descriptor columns to use (those the table has).
-    n_neighbors, min_dist, n_components : UMAP parameters.
-    cluster_on : {"descriptors", "umap"}
-        Fit the mixture in the robust z-space of the descriptors (default) or in the UMAP
-        embedding.
+        Descriptor columns considered (transforms per family, module docstring).
+    n_neighbors, min_dist, n_components : UMAP parameters of the map (``embedding_``).
+    cluster_on : "descriptors"
+        The mixture is fitted on the whitened descriptors (kept for configuration files).
     embed : bool
-        Compute the UMAP map (``embedding_``); required for ``cluster_on="umap"``.
+        Compute the UMAP map of every row.
     min_modes, max_modes : int
-        Range of Gaussian-mixture component counts scanned; the count with the lowest BIC wins.
-    covariance_type : str
-        Gaussian-mixture covariance ("full", "diag", ...).
+        Range of component counts scanned.
+    covariance_type : {"full", "diag"}
+        Gaussian-mixture covariance (chosen by the validation suite, docs/modes.md).
     n_init : int
-        Gaussian-mixture restarts per component count.
+        Mixture restarts per component count.
+    max_corr, max_dims : float, int
+        A column with |Pearson r| > ``max_corr`` with a higher-priority column is left out
+        (priority: mobility, hop activity, Na–Na, Na–C, displacement, the rest); at most
+        ``max_dims`` columns.
+    max_fit_rows : int
+        Rows (whole ions) used by selection, null test and stability.
+    bic_tolerance : float
+        The smallest k whose effective BIC is within this of the minimum is taken (6:
+        "strong" evidence on Kass & Raftery's 1995 scale is needed for more components).
+    null_draws, null_z : int, float
+        Column-permuted copies of the null test, and the SDs by which the observed gain
+        must exceed their mean.
     stability_seeds, stability_bootstraps : int
-        Refits with other seeds / bootstrap resamples used for the adjusted-Rand stability.
+        Refits with other seeds / on bootstrap resamples of ions.
+    min_stability : float
+        Mean ARI below which a k > 1 answer is reported as unstable (one mode).
+    thresholds : NamingThresholds, optional
+        Naming criteria (default :class:`NamingThresholds`).
     random_state : int
-        Seed of UMAP, the mixture and the stability resampling.
 
     Attributes
     ----------
-    features_ : list of str
-    labels_ : (n_rows,) int, modes ordered by decreasing mobility (mode 0 is the most mobile)
-    n_modes_ : int
-    bic_ : dict n_components -> BIC
-    embedding_ : (n_rows, n_components) UMAP coordinates, or None when ``embed=False``
-    centroids_ : DataFrame, mean descriptor per mode in descriptor units
-    zcentroids_ : DataFrame, centroid per mode in standard z-units (used for naming)
-    mode_names_ : dict label -> physical name
-    naming_rules_ : dict label -> the rule that fired
-    fractions_ : dict label -> fraction of rows
-    stability_ : dict with "ari_seeds", "ari_bootstrap" lists and their "mean"
+    labels_ : (n_rows,) int, modes ordered by decreasing mobility (mode 0 the most mobile)
+    n_modes_ : int (1: no distinct modes)
+    mode_names_ : label -> name from :data:`MODE_NAMES`
+    naming_rules_ : label -> the name's criteria in words
+    evidence_ : label -> {name: [criterion dicts (test, value, op, threshold, unit, passed)]}
+    thresholds_ : the naming thresholds used (data-derived ones filled in) and their sources
+    status_ : "modes", "one mode (BIC)", "one mode (null)" or "one mode (unstable)"
+    selection_ : the selection record (BIC scan, n_eff, design effect, null test, stability)
+    bic_ : n_components -> effective BIC
+    stability_ : dict with "ari_seeds", "ari_bootstrap", "mean"
+    features_ : mixture columns; ``left_out_`` : columns not used, with the reason
+    centroids_, zcentroids_ : per-mode means of the mixture columns (transformed units, and
+        z-scores over all rows)
+    fractions_ : label -> fraction of rows
+    embedding_ : (n_rows, n_components) UMAP map, or None
     """
 
     def __init__(
@@ -220,11 +541,19 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         cluster_on: str = "descriptors",
         embed: bool = True,
         min_modes: int = 1,
-        max_modes: int = 8,
-        covariance_type: str = "full",
-        n_init: int = 3,
+        max_modes: int = 6,
+        covariance_type: str = "diag",
+        n_init: int = 2,
+        max_corr: float = 0.9,
+        max_dims: int = 8,
+        max_fit_rows: int = 3000,
+        bic_tolerance: float = 6.0,
+        null_draws: int = 9,
+        null_z: float = 3.0,
         stability_seeds: int = 2,
         stability_bootstraps: int = 2,
+        min_stability: float = 0.8,
+        thresholds: NamingThresholds | None = None,
         random_state: int = 0,
     ) -> None:
         self.features = features
@@ -237,68 +566,63 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         self.max_modes = max_modes
         self.covariance_type = covariance_type
         self.n_init = n_init
+        self.max_corr = max_corr
+        self.max_dims = max_dims
+        self.max_fit_rows = max_fit_rows
+        self.bic_tolerance = bic_tolerance
+        self.null_draws = null_draws
+        self.null_z = null_z
         self.stability_seeds = stability_seeds
         self.stability_bootstraps = stability_bootstraps
+        self.min_stability = min_stability
+        self.thresholds = thresholds
         self.random_state = random_state
 
     # -------------------------------------------------------------- internals
-    def _matrix(self, frame: pd.DataFrame, fit: bool) -> np.ndarray:
-        if fit:
-            cols = feature_set(self.features, list(frame.columns))
-            x = frame[cols].to_numpy(dtype=np.float64)
-            finite = np.isfinite(x)
-            medians = np.array(
-                [np.median(x[finite[:, j], j]) if finite[:, j].any() else 0.0
-                 for j in range(x.shape[1])]
-            )
-            x = np.where(finite, x, medians)
-            keep = x.std(axis=0) > 0
-            if not keep.any():
-                raise ValueError(f"every descriptor in {cols} is constant: nothing to cluster")
-            self.features_ = [c for c, k in zip(cols, keep, strict=True) if k]
-            self.dropped_constant_ = [c for c, k in zip(cols, keep, strict=True) if not k]
-            self.fill_values_ = medians[keep]
-            x = x[:, keep]
-            self.scaling_ = RobustScaling.fit(x)
-            return x
-        missing = [c for c in self.features_ if c not in frame.columns]
-        if missing:
-            raise ValueError(f"the table lacks the fitted descriptor columns {missing}")
-        x = frame[self.features_].to_numpy(dtype=np.float64)
-        return np.where(np.isfinite(x), x, self.fill_values_)
+    def _gmm(self, z: np.ndarray, k: int, seed: int) -> GaussianMixture:
+        return GaussianMixture(n_components=k, covariance_type=self.covariance_type,
+                               n_init=self.n_init, random_state=seed, reg_covar=1e-3,
+                               max_iter=200).fit(z)
 
-    def _embedder(self, seed: int, n_rows: int):
-        umap = import_umap_cached()
-        return umap.UMAP(
-            n_neighbors=min(self.n_neighbors, max(2, n_rows - 1)),
-            min_dist=self.min_dist,
-            n_components=self.n_components,
-            random_state=seed,
-            n_jobs=1,
-        )
+    def _scan(self, z: np.ndarray, n_eff: float, seed: int):
+        n, d = z.shape
+        w = n_eff / n
+        models, bics = {}, {}
+        for k in range(self.min_modes, min(self.max_modes, n - 1) + 1):
+            g = self._gmm(z, k, seed)
+            ll = g.score(z) * n
+            bics[k] = float(-2 * w * ll + _n_params(k, d, self.covariance_type) * np.log(n_eff))
+            models[k] = g
+        return models, bics
 
-    def _embed(self, z: np.ndarray, seed: int):
-        """The space the mixture is fitted in, and the UMAP model when that space is UMAP."""
-        if self.cluster_on == "descriptors":
-            return None, z
-        model = self._embedder(seed, z.shape[0])
-        return model, np.asarray(model.fit_transform(z))
+    def _null_test(self, zs, gs, strata, model_k, model_1, rng) -> dict:
+        """Monte Carlo test of k components against the column-permuted table.
 
-    def _mixture(self, e: np.ndarray, seed: int, k: int | None = None):
-        ks = [k] if k is not None else range(self.min_modes, min(self.max_modes, len(e)) + 1)
-        best, best_bic, bics = None, np.inf, {}
-        for n in ks:
-            gmm = GaussianMixture(
-                n_components=n,
-                covariance_type=self.covariance_type,
-                n_init=self.n_init,
-                random_state=seed,
-                reg_covar=1e-5,
-            ).fit(e)
-            bics[n] = float(gmm.bic(e))
-            if bics[n] < best_bic:
-                best, best_bic = gmm, bics[n]
-        return best, bics
+        Statistic: the per-row log-likelihood gain of the k-component mixture over one
+        component (McLachlan 1987). Reference: the same gain on ``null_draws`` copies of the
+        table with each column's ions shuffled independently (within each trajectory; an
+        ion keeps its windows), which keep every marginal and the intra-ion correlation and
+        destroy the joint structure. Passed when the observed gain exceeds every permuted
+        gain and their mean by ``null_z`` SDs. Stops at the first permuted gain above the
+        observed one (Besag & Clifford 1991)."""
+        k = model_k.n_components
+        observed = float(model_k.score(zs) - model_1.score(zs))
+        gains = []
+        for b in range(self.null_draws):
+            perm = block_permute(zs, gs, strata, rng)
+            seed = self.random_state + 3000 + b
+            gains.append(float(self._gmm(perm, k, seed).score(perm)
+                               - self._gmm(perm, 1, seed).score(perm)))
+            if gains[-1] >= observed:
+                break
+        g = np.array(gains)
+        sd = float(g.std(ddof=1)) if len(g) > 1 else float("nan")
+        z = float((observed - g.mean()) / sd) if sd > 0 else float("nan")
+        p = (1 + int(np.sum(g >= observed))) / (len(g) + 1)
+        passed = bool(len(g) == self.null_draws and np.all(g < observed)
+                      and np.isfinite(z) and z >= self.null_z)
+        return {"k": int(k), "observed_gain": observed, "null_gains": g.tolist(),
+                "p_value": p, "z": z, "passed": passed}
 
     # -------------------------------------------------------------- API
     def fit(self, X, y=None) -> ModeFinder:  # noqa: N803 (scikit-learn naming)
@@ -306,79 +630,115 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         frame = _as_frame(X)
         if len(frame) < 3:
             raise ValueError(f"{len(frame)} rows: at least 3 (ion, window) rows are needed")
-        if self.cluster_on not in ("descriptors", "umap"):
-            raise ValueError(f"cluster_on={self.cluster_on!r}: use 'descriptors' or 'umap'")
-        if self.cluster_on == "umap" and not self.embed:
-            raise ValueError("cluster_on='umap' needs embed=True")
-        x = self._matrix(frame, fit=True)
-        z = self.scaling_.transform(x)
-        self.umap_, space = self._embed(z, self.random_state)
-        if self.umap_ is None and self.embed:
-            self.umap_ = self._embedder(self.random_state, z.shape[0])
-            self.embedding_ = np.asarray(self.umap_.fit_transform(z))
-        else:
-            self.embedding_ = space if self.umap_ is not None else None
-        self.gmm_, self.bic_ = self._mixture(space, self.random_state)
-        raw = self.gmm_.predict(space)
-        self.n_modes_ = int(self.gmm_.n_components)
-        # order modes by decreasing mobility (first mobility column present, else first feature)
-        key = next((c for c in _MOBILITY if c in self.features_), self.features_[0])
-        kcol = self.features_.index(key)
-        means = [z[raw == m, kcol].mean() if np.any(raw == m) else -np.inf
-                 for m in range(self.n_modes_)]
+        if self.cluster_on != "descriptors":
+            raise ValueError(f"cluster_on={self.cluster_on!r}: the mixture is fitted on the "
+                             "whitened descriptors; use 'descriptors' (docs/modes.md)")
+        if self.covariance_type not in ("full", "diag"):
+            raise ValueError(f"covariance_type={self.covariance_type!r}: use 'full' or 'diag'")
+        rng = np.random.default_rng(self.random_state)
+        self.transform_, z, self.left_out_ = ModeFeatures.fit(
+            frame, self.features, self.max_corr, self.max_dims, rng)
+        self.features_ = list(self.transform_.columns)
+        groups = ion_groups(frame)
+        # selection subsample: whole ions until max_fit_rows
+        ug = rng.permutation(np.unique(groups))
+        sizes = np.bincount(groups)
+        take = ug[np.cumsum(sizes[ug]) <= max(self.max_fit_rows, sizes.max())]
+        sub = np.flatnonzero(np.isin(groups, take))
+        zs, gs = z[sub], groups[sub]
+        deff, icc = design_effect(zs, gs)
+        n_eff = max(len(sub) / deff, 2.0)
+        models, self.bic_ = self._scan(zs, n_eff, self.random_state)
+        best = min(self.bic_.values())
+        k_bic = min(k for k, v in self.bic_.items() if v <= best + self.bic_tolerance)
+        sel = {"rows": len(frame), "rows_used": len(sub), "ions_used": len(take),
+               "design_effect": deff, "icc": icc, "n_eff": n_eff, "k_bic": int(k_bic),
+               "bic": self.bic_, "columns": list(self.features_), "null": None,
+               "stability": None, "tried": []}
+        self.status_ = "one mode (BIC)"
+        k = 1
+        strata = frame["trajectory"].to_numpy()[sub] if "trajectory" in frame else \
+            np.zeros(len(sub), int)
+        # the largest k <= k_bic that beats the null and is stable
+        for kk in range(int(k_bic), 1, -1):
+            null = self._null_test(zs, gs, strata, models[kk], models[1], rng)
+            stab = None
+            if null["passed"]:
+                stab = self._stability(zs, gs, models[kk].predict(zs), kk, rng)
+            sel["tried"].append({"k": kk, "null": null, "stability": stab})
+            if not null["passed"]:
+                self.status_ = "one mode (null)"
+                break  # fewer components cannot beat a null that more could not
+            if stab["mean"] >= self.min_stability:
+                k, self.status_ = kk, "modes"
+                sel["null"], sel["stability"] = null, stab
+                break
+            self.status_ = "one mode (unstable)"
+            sel["null"], sel["stability"] = null, stab
+        gmm = models[k]
+        self.stability_ = sel["stability"] or {"ari_seeds": [], "ari_bootstrap": [],
+                                               "mean": float("nan")}
+        sel["status"] = self.status_
+        self.selection_ = sel
+        self.gmm_ = gmm
+        self.n_modes_ = int(k)
+        raw = gmm.predict(z)
+        mob = next((c for c in MOBILITY if c in frame.columns), None)
+        key = (self.transform_.raw(frame, [mob], {mob: "log10" if mob in LOG10 else "x"})[:, 0]
+               if mob else z[:, 0])
+        means = [np.nanmean(key[raw == m]) if np.any(raw == m) else -np.inf for m in range(k)]
         order = np.argsort(means)[::-1]
         self.component_to_label_ = {int(c): i for i, c in enumerate(order)}
         self.labels_ = np.array([self.component_to_label_[int(r)] for r in raw], dtype=np.int64)
-        self._summarise(x, z)
-        self.stability_ = self._stability(z)
+        self._summarise(frame)
+        self.embedding_ = None
+        self.umap_ = None
+        if self.embed:
+            umap = import_umap_cached()
+            self.umap_ = umap.UMAP(n_neighbors=min(self.n_neighbors, max(2, len(z) - 1)),
+                                   min_dist=self.min_dist, n_components=self.n_components,
+                                   random_state=self.random_state, n_jobs=1)
+            self.embedding_ = np.asarray(self.umap_.fit_transform(z))
         return self
 
-    def _summarise(self, x: np.ndarray, z: np.ndarray) -> None:
+    def _stability(self, zs, gs, ref, k: int, rng) -> dict:
+        seeds, boots = [], []
+        for i in range(self.stability_seeds):
+            g = self._gmm(zs, k, self.random_state + 1000 + i)
+            seeds.append(float(adjusted_rand_score(ref, g.predict(zs))))
+        ug = np.unique(gs)
+        for i in range(self.stability_bootstraps):
+            pick = rng.choice(ug, size=len(ug), replace=True)
+            idx = np.concatenate([np.flatnonzero(gs == p) for p in pick])
+            g = self._gmm(zs[idx], k, self.random_state + 2000 + i)
+            boots.append(float(adjusted_rand_score(ref, g.predict(zs))))
+        both = seeds + boots
+        return {"ari_seeds": seeds, "ari_bootstrap": boots,
+                "mean": float(np.mean(both)) if both else float("nan")}
+
+    def _summarise(self, frame: pd.DataFrame) -> None:
         labs = range(self.n_modes_)
+        x = self.transform_.raw(frame, self.features_, self.transform_.transforms)
+        x = np.where(np.isfinite(x), x, self.transform_.fill)
         self.centroids_ = pd.DataFrame(
-            [x[self.labels_ == m].mean(axis=0) for m in labs], columns=self.features_
-        )
+            [x[self.labels_ == m].mean(axis=0) for m in labs], columns=self.features_)
         mean, std = x.mean(axis=0), x.std(axis=0)
         self.zcentroids_ = (self.centroids_ - mean) / np.where(std > 0, std, 1.0)
         self.centroids_.index.name = self.zcentroids_.index.name = "mode"
-        self.mode_names_, self.naming_rules_ = name_modes(self.zcentroids_)
+        self.mode_names_, self.naming_rules_, self.evidence_, self.thresholds_ = name_modes(
+            frame, self.labels_, self.thresholds)
         n = len(self.labels_)
         self.fractions_ = {m: float(np.sum(self.labels_ == m)) / n for m in labs}
 
-    def _stability(self, z: np.ndarray) -> dict:
-        rng = np.random.default_rng(self.random_state)
-        seeds, boots = [], []
-        for i in range(self.stability_seeds):
-            seed = self.random_state + 1000 + i
-            _, e = self._embed(z, seed)
-            gmm, _ = self._mixture(e, seed, k=self.n_modes_)
-            seeds.append(float(adjusted_rand_score(self.labels_, gmm.predict(e))))
-        for i in range(self.stability_bootstraps):
-            idx = rng.integers(0, len(z), size=len(z))
-            seed = self.random_state + 2000 + i
-            model, e = self._embed(z[idx], seed)
-            gmm, _ = self._mixture(e, seed, k=self.n_modes_)
-            e_all = z if model is None else model.transform(z)
-            boots.append(float(adjusted_rand_score(self.labels_, gmm.predict(e_all))))
-        both = seeds + boots
-        return {
-            "ari_seeds": seeds,
-            "ari_bootstrap": boots,
-            "mean": float(np.mean(both)) if both else float("nan"),
-        }
-
     def transform(self, X) -> np.ndarray:  # noqa: N803
-        """Map new rows onto the fitted UMAP map (robust scaling with the fitted statistics)."""
+        """Map new rows onto the fitted UMAP map."""
         if self.umap_ is None:
             raise ValueError("fitted with embed=False: there is no UMAP map")
-        z = self.scaling_.transform(self._matrix(_as_frame(X), fit=False))
-        return np.asarray(self.umap_.transform(z))
+        return np.asarray(self.umap_.transform(self.transform_.transform(_as_frame(X))))
 
     def predict(self, X) -> np.ndarray:  # noqa: N803
         """Mode label of each row of a table with the fitted descriptor columns."""
-        z = self.scaling_.transform(self._matrix(_as_frame(X), fit=False))
-        space = z if self.cluster_on == "descriptors" else self.transform(X)
-        raw = self.gmm_.predict(space)
+        raw = self.gmm_.predict(self.transform_.transform(_as_frame(X)))
         return np.array([self.component_to_label_[int(r)] for r in raw], dtype=np.int64)
 
     def fit_predict(self, X, y=None) -> np.ndarray:  # noqa: N803
@@ -389,10 +749,31 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         """The physical mode name of each fitted row."""
         return np.array([self.mode_names_[int(m)] for m in self.labels_])
 
+    def verdict(self) -> str:
+        """One line: how many modes and why (null test, stability)."""
+        s = self.selection_
+        parts = [f"{self.n_modes_} mode(s): {self.status_}",
+                 f"BIC (n_eff = {s['n_eff']:.0f} of {s['rows_used']} rows) picked {s['k_bic']}"]
+        if s["null"] is not None:
+            nl = s["null"]
+            parts.append(f"null test (column-permuted) at k = {nl['k']}: p = "
+                         f"{nl['p_value']:.2f}, z = {nl['z']:.1f} "
+                         f"({'passed' if nl['passed'] else 'not passed'})")
+        if s["stability"] is not None:
+            parts.append(f"stability ARI {s['stability']['mean']:.2f} "
+                         f"(min {self.min_stability:g})")
+        return "; ".join(parts)
+
     def summary(self) -> pd.DataFrame:
-        """One row per mode: name, rule, fraction and the centroid in descriptor units."""
+        """One row per mode: name, evidence (criteria with values and thresholds), fraction
+        and the centroid of the mixture columns."""
         out = self.centroids_.copy()
         out.insert(0, "fraction", [self.fractions_[m] for m in out.index])
-        out.insert(0, "rule", [self.naming_rules_[m] for m in out.index])
+        out.insert(0, "evidence", [self.naming_rules_[m] for m in out.index])
         out.insert(0, "name", [self.mode_names_[m] for m in out.index])
         return out
+
+
+__all__ = ["CAGED", "CLUSTERING", "HOPPING", "MODE_NAMES", "UNASSIGNED", "VOID_TRAPPING",
+           "ModeFeatures", "ModeFinder", "NamingThresholds", "design_effect",
+           "import_umap_cached", "name_modes"]

@@ -2,7 +2,8 @@
 correlation map -> report, with per-trajectory caching.
 
 Outputs in ``outdir``: ``descriptors.h5`` (all rows, with the mode of each), ``modes.h5``
-(labels, names, rules, UMAP map, centroids, BIC scan, stability), ``report.html`` and the PNGs,
+(labels, names, the naming evidence and thresholds, UMAP map, centroids, BIC scan, null
+test, stability), ``report.html`` and the PNGs,
 for three or more trajectories with metadata ``ensemble_summary.csv`` (per-trajectory mode
 fractions, descriptor means and processing variables), and with at least
 ``ensemble.MIN_RUNS`` (5) runs ``correlation_rho.csv``, ``correlation_p.csv``,
@@ -188,6 +189,11 @@ def write_modes(mf, path: Path) -> Path:
             fh.attrs["fractions"] = json.dumps({int(k): v for k, v in mf.fractions_.items()})
             fh.attrs["bic"] = json.dumps({int(k): v for k, v in mf.bic_.items()})
             fh.attrs["stability"] = json.dumps(mf.stability_)
+            fh.attrs["status"] = mf.status_
+            fh.attrs["verdict"] = mf.verdict()
+            fh.attrs["evidence"] = json.dumps({int(k): v for k, v in mf.evidence_.items()})
+            fh.attrs["thresholds"] = json.dumps(mf.thresholds_, default=str)
+            fh.attrs["selection"] = json.dumps(mf.selection_, default=str)
             fh.attrs["params"] = json.dumps(mf.get_params(), default=str)
         os.replace(tmp, path)
     finally:
@@ -228,7 +234,7 @@ def analyze(
     """
     from hcanalysis.ensemble import correlate, read_metadata, summarise
     from hcanalysis.importance import rank
-    from hcanalysis.modes import ModeFinder
+    from hcanalysis.modes import ModeFinder, NamingThresholds
     from hcanalysis.report import ReportInputs, write_report
 
     say = on_progress or (lambda _msg: None)
@@ -271,10 +277,18 @@ def analyze(
     curves = _stack_arrays(tables, "msd")
     lag = tables[0].arrays.get("msd_lag_ps")
     say("modes")
+    mc = cfg.modes
     mf = ModeFinder(
-        features=cfg.modes.features, n_neighbors=cfg.modes.n_neighbors,
-        min_dist=cfg.modes.min_dist, max_modes=cfg.modes.max_modes,
-        cluster_on=cfg.modes.cluster_on, random_state=cfg.seed,
+        features=mc.features, n_neighbors=mc.n_neighbors,
+        min_dist=mc.min_dist, max_modes=mc.max_modes,
+        cluster_on=mc.cluster_on, covariance_type=mc.covariance_type,
+        min_stability=mc.min_stability, random_state=cfg.seed,
+        thresholds=NamingThresholds(
+            min_hop_fraction=mc.min_hop_fraction, min_hop_length=mc.min_hop_length,
+            min_contact_fraction=mc.min_contact_fraction,
+            void_wall_distance=mc.void_wall_distance,
+            void_net_displacement=mc.void_net_displacement,
+            max_hop_fraction=mc.max_hop_fraction, cage_radius=mc.cage_radius),
     )
     mf.fit(frame)
     frame["mode"] = mf.labels_

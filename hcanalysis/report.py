@@ -298,9 +298,10 @@ def write_report(inp: ReportInputs, outdir: str | os.PathLike, title: str = "hca
         parts.append(f"<h2>System</h2><table class='tbl' id='system'>{rows}</table>")
     if inp.modes is not None:
         summ = inp.modes.summary().reset_index()
-        parts.append(f"<h2>Diffusion modes</h2><p>{inp.modes.n_modes_} modes (lowest BIC); "
-                     f"stability (mean adjusted Rand index over seeds and bootstraps): "
-                     f"{inp.modes.stability_['mean']:.2f}</p>")
+        parts.append(f"<h2>Diffusion modes</h2><p>{html.escape(inp.modes.verdict())}</p>"
+                     "<p>Each name holds only when all its criteria pass (values of the "
+                     "mode's rows against absolute thresholds, docs/modes.md); the "
+                     "evidence column lists them.</p>")
         parts.append(f"<div id='modes'>{_table_html(summ)}</div>")
     if inp.importance is not None:
         imp = inp.importance

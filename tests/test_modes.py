@@ -1,96 +1,144 @@
-"""ModeFinder recovers planted diffusion modes, their count, their names; it is reproducible."""
+"""ModeFinder on trajectories with planted behaviours (run through descriptors.compute): it
+recovers and names the planted modes, says "one mode" for a homogeneous population and for
+a column-permuted table, stores the evidence of each name; the naming rules themselves on
+hand-made rows; the contract; errors. The full planted suite is test_modes_planted.py."""
 
 import numpy as np
+import pandas as pd
 import pytest
-from planted import planted_modes
+from modes_suite import EXPECTED, Case, permuted, score, table
 from sklearn.metrics import adjusted_rand_score
 
-from hcanalysis.modes import CAGED, CLUSTERING, HOPPING, VOID_TRAPPING, ModeFinder, name_modes
+from hcanalysis.modes import (
+    CAGED,
+    CLUSTERING,
+    HOPPING,
+    MODE_NAMES,
+    UNASSIGNED,
+    VOID_TRAPPING,
+    ModeFinder,
+    NamingThresholds,
+    design_effect,
+    name_modes,
+)
 
 
 @pytest.fixture(scope="module")
 def planted():
-    return planted_modes(seed=3)
+    return table(Case({"void": 24, "caged": 24, "cluster": 4}, 4, 0.15, 21))
 
 
 @pytest.fixture(scope="module")
 def fitted(planted):
-    table, _ = planted
-    return ModeFinder(random_state=0, max_modes=6).fit(table)
+    frame, _ = planted
+    return ModeFinder(random_state=0).fit(frame)
 
 
-def test_recovers_planted_modes(planted, fitted):
-    table, _ = planted
-    assert fitted.n_modes_ == 4
-    assert adjusted_rand_score(table["true_mode"], fitted.labels_) >= 0.9
-    # every planted mode gets its physical name
-    named = fitted.named_labels()
-    for truth in (HOPPING, CLUSTERING, VOID_TRAPPING, CAGED):
-        agree = np.mean(named[table["true_mode"].to_numpy() == truth] == truth)
-        assert agree >= 0.9, truth
-    assert sorted(fitted.mode_names_.values()) == sorted(
-        [HOPPING, CLUSTERING, VOID_TRAPPING, CAGED]
-    )
-    # the most mobile mode is label 0
-    assert fitted.mode_names_[0] == HOPPING
-    assert min(fitted.bic_, key=fitted.bic_.get) == 4
-    assert fitted.stability_["mean"] > 0.8
+def test_contract_and_recovery(planted, fitted):
+    frame, truth = planted
+    assert frame["ion"].dtype.kind == "i" and frame["window"].dtype.kind == "i"
+    assert fitted.labels_.shape == (len(frame),)
+    assert fitted.n_modes_ == len(set(fitted.labels_)) >= 2
+    assert set(fitted.mode_names_) == set(range(fitted.n_modes_))
+    assert set(fitted.mode_names_.values()) <= set(MODE_NAMES)
+    s = score(frame, truth, fitted)
+    assert s["ari"] >= 0.85, s
+    assert s["names_right"] == s["groups"], s["named"]
+    # the evidence of each name: every criterion passed, with value and threshold
+    for lab, name in fitted.mode_names_.items():
+        if name != UNASSIGNED:
+            crits = fitted.evidence_[lab][name]
+            assert crits and all(c["passed"] for c in crits)
+            assert all(np.isfinite(c["value"]) and np.isfinite(c["threshold"]) for c in crits)
+    assert fitted.status_ == "modes" and fitted.stability_["mean"] >= 0.8
+    assert fitted.embedding_.shape == (len(frame), 2)
+    summ = fitted.summary()
+    assert list(summ["name"]) == [fitted.mode_names_[k] for k in range(fitted.n_modes_)]
+    assert "≥" in " ".join(summ["evidence"]) or "≤" in " ".join(summ["evidence"])
 
 
 def test_reproducible_and_predict(planted, fitted):
-    table, _ = planted
-    again = ModeFinder(random_state=0, max_modes=6, stability_seeds=0,
-                       stability_bootstraps=0).fit(table)
+    frame, _ = planted
+    again = ModeFinder(random_state=0, embed=False).fit(frame)
     np.testing.assert_array_equal(again.labels_, fitted.labels_)
-    np.testing.assert_allclose(again.embedding_, fitted.embedding_)
-    assert fitted.embedding_.shape == (len(table), 2)
-    pred = fitted.predict(table.iloc[:200])
-    assert adjusted_rand_score(pred, fitted.labels_[:200]) > 0.9
+    pred = fitted.predict(frame.iloc[:100])
+    assert adjusted_rand_score(pred, fitted.labels_[:100]) > 0.9
 
 
-def test_dynamic_subset_without_umap(planted):
-    table, _ = planted
-    mf = ModeFinder(features="dynamic", embed=False, random_state=1, max_modes=6,
-                    stability_seeds=0, stability_bootstraps=1).fit(table)
-    assert set(mf.features_) <= {"log_D", "alpha", "hop_rate", "hop_length", "p_hop_max"}
-    assert mf.mode_names_[0] == HOPPING
-    assert adjusted_rand_score(table["true_mode"], mf.labels_) > 0.8
+def test_column_permuted_table_is_one_mode(planted):
+    frame, _ = planted
+    n_modes = [ModeFinder(random_state=s, embed=False).fit(permuted(frame, s)).n_modes_
+               for s in range(4)]
+    assert n_modes == [1, 1, 1, 1]
 
 
-def test_name_rules_on_centroids():
-    import pandas as pd
-
-    z = pd.DataFrame(
-        {"log_D": [2.0, -0.5, -1.0, -0.8], "hop_rate": [1.5, 0.0, -0.5, -0.5],
-         "n_NaNa": [0.0, 2.0, -0.3, 0.1], "pore_radius": [0.0, 0.0, 1.5, -0.2]}
-    )
-    names, rules = name_modes(z)
-    assert names == {0: HOPPING, 1: CLUSTERING, 2: VOID_TRAPPING, 3: CAGED}
-    assert "mobile" in rules[0] and "pore" in rules[2]
-    # no mobility contrast and nothing else stands out: all caged
-    flat = pd.DataFrame({"log_D": [0.1, 0.0], "n_NaNa": [0.1, 0.0]})
-    assert set(name_modes(flat)[0].values()) == {CAGED}
-    # two mobile modes (split by structure) are both hopping; the slow one is caged
-    two = pd.DataFrame({"log_D": [0.6, 0.5, -1.2], "n_NaNa": [-0.3, 0.2, 0.1]})
-    assert name_modes(two)[0] == {0: HOPPING, 1: HOPPING, 2: CAGED}
+@pytest.mark.parametrize("behaviour,name", [("free", VOID_TRAPPING), ("caged", CAGED)])
+def test_homogeneous_population_is_one_mode(behaviour, name):
+    frame, _ = table(Case({behaviour: 48}, 3, 0.15, 5))
+    mf = ModeFinder(random_state=0, embed=False).fit(frame)
+    assert mf.n_modes_ == 1 and set(mf.labels_) == {0}
+    assert mf.status_.startswith("one mode")
+    assert mf.mode_names_[0] == name, mf.naming_rules_
 
 
-def test_cluster_on_umap_option(planted):
-    table, _ = planted
-    mf = ModeFinder(cluster_on="umap", min_dist=0.3, random_state=0, max_modes=5,
-                    stability_seeds=0, stability_bootstraps=0).fit(table)
-    assert adjusted_rand_score(table["true_mode"], mf.labels_) >= 0.9
-    assert mf.predict(table.iloc[:50]).shape == (50,)
+def _rows(n, **cols):
+    return pd.DataFrame({k: np.full(n, v, dtype=float) for k, v in cols.items()})
+
+
+def test_naming_rules_on_hand_made_rows():
+    """The rules themselves (absolute thresholds), on rows built to sit on either side."""
+    base = dict(msd_plateau=0.05, hop_rate=0.0, hop_length=0.0, nana_contact_fraction=0.0,
+                d_NaC_min=2.4, net_displacement=0.3)
+    hop = {**base, "msd_plateau": 9.0, "hop_rate": 0.1, "hop_length": 3.5}
+    clus = {**base, "nana_contact_fraction": 1.0, "msd_plateau": 0.6}
+    void = {**base, "msd_plateau": 6.0, "d_NaC_min": 3.5, "net_displacement": 2.0}
+    short = {**hop, "hop_length": 1.0}  # hops shorter than a site spacing: not hopping
+    frame = pd.concat([_rows(10, **r) for r in (hop, clus, void, base, short)],
+                      ignore_index=True)
+    labels = np.repeat(np.arange(5), 10)
+    names, rules, evidence, th = name_modes(frame, labels)
+    assert names == {0: HOPPING, 1: CLUSTERING, 2: VOID_TRAPPING, 3: CAGED, 4: UNASSIGNED}
+    # cage radius from the data: half the median nearest Na–C distance
+    assert th["cage_radius"] == pytest.approx(0.5 * np.median(frame["d_NaC_min"]))
+    assert "hop length 1" in rules[4] and "✗" in rules[4]
+    # thresholds are configurable: a 0.5 Å "site spacing" makes the short hops hopping
+    names2, *_ = name_modes(frame, labels, NamingThresholds(min_hop_length=0.5))
+    assert names2[4] == HOPPING
+    # two modes with one name get the reason
+    twins = pd.concat([_rows(10, **hop), _rows(10, **{**hop, "hop_length": 4.5})],
+                      ignore_index=True)
+    names3, rules3, *_ = name_modes(twins, np.repeat([0, 1], 10))
+    assert names3 == {0: HOPPING, 1: HOPPING} and "shares the name" in rules3[0]
+
+
+def test_no_hops_no_hopping():
+    """A table whose hop columns are all zero can never produce a hopping mode."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"msd_plateau": 10 ** rng.normal(0, 1, 200), "hop_rate": 0.0,
+                          "hop_length": 0.0, "p_hop_max": 10 ** rng.normal(0, 1, 200)})
+    mf = ModeFinder(random_state=0, embed=False).fit(frame)
+    assert HOPPING not in mf.mode_names_.values()
+
+
+def test_design_effect():
+    rng = np.random.default_rng(1)
+    ion = np.repeat(np.arange(100), 4)
+    same = np.repeat(rng.normal(size=100), 4)[:, None]  # windows identical within an ion
+    deff, icc = design_effect(same, ion)
+    assert icc == pytest.approx(1.0) and deff == pytest.approx(4.0)
+    indep = rng.normal(size=(400, 1))
+    deff, icc = design_effect(indep, ion)
+    assert icc < 0.15 and deff < 1.5
 
 
 def test_errors(planted):
-    table, _ = planted
+    frame, _ = planted
     with pytest.raises(ValueError, match="no column"):
-        ModeFinder(features=["nope"]).fit(table)
-    with pytest.raises(ValueError, match="needs embed=True"):
-        ModeFinder(cluster_on="umap", embed=False).fit(table)
+        ModeFinder(features=["nope"]).fit(frame)
+    with pytest.raises(ValueError, match="use 'descriptors'"):
+        ModeFinder(cluster_on="umap").fit(frame)
     with pytest.raises(ValueError, match="at least 3"):
-        ModeFinder().fit(table.iloc[:2])
+        ModeFinder().fit(frame.iloc[:2])
 
 
 def test_umap_functions_get_an_on_disk_cache():
@@ -104,3 +152,7 @@ def test_umap_functions_get_an_on_disk_cache():
     fn = layouts._nb_optimize_layout_euclidean_single_epoch  # the SGD epoch kernel
     assert type(fn._cache).__name__ != "NullCache"
     assert import_umap_cached() is mod
+
+
+def test_expected_names_cover_the_planted_behaviours():
+    assert set(EXPECTED.values()) == {HOPPING, CLUSTERING, VOID_TRAPPING, CAGED}

@@ -34,9 +34,11 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
     mf = res.modes
     console.print(f"[bold]{len(res.table)}[/] (ion, window) rows from {len(paths)} "
                   f"trajectory(ies){' (cached)' if all(res.reused) else ''}")
+    console.print(f"  {mf.verdict()}")
     for k in range(mf.n_modes_):
         console.print(f"  mode {k}: [bold]{mf.mode_names_[k]:14s}[/] "
-                      f"{100 * mf.fractions_[k]:5.1f}%  ({mf.naming_rules_[k]})")
+                      f"{100 * mf.fractions_[k]:5.1f}%  ({mf.naming_rules_[k]})",
+                      highlight=False)
     _print_diffusion(res)
     _print_hops(res)
     if res.importance is not None:

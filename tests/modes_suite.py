@@ -1,0 +1,144 @@
+"""The planted-trajectory validation suite of the mode finder (used by
+``tests/test_modes_planted.py`` and ``benchmarks/bench_modes.py``).
+
+Each case is a trajectory from :mod:`planted_traj` (behaviours written in physical terms)
+run through :func:`hcanalysis.descriptors.compute` (stages msd, hops, structure) and
+:class:`hcanalysis.modes.ModeFinder`. A case is scored by the adjusted Rand index of the
+labels against the planted behaviour of each row and by the names: a planted group is named
+right when the mode holding most of its rows carries the group's name.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import planted_traj
+from sklearn.metrics import adjusted_rand_score
+
+from hcanalysis.config import AnalysisConfig
+from hcanalysis.descriptors import compute
+from hcanalysis.modes import ModeFinder
+
+EXPECTED = {"hopping": "hopping", "cluster": "clustering", "void": "void trapping",
+            "caged": "caged"}
+
+
+@dataclass
+class Case:
+    """One planted trajectory: units per behaviour, windows, noise, seed."""
+
+    units: dict[str, int]
+    n_windows: int = 3
+    noise: float = 0.15
+    seed: int = 0
+    n_frames: int = 360
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_ions(self) -> int:
+        return sum(planted_traj.IONS_PER_UNIT[k] * n for k, n in self.units.items())
+
+    def label(self) -> str:
+        parts = "+".join(f"{k}{n * planted_traj.IONS_PER_UNIT[k]}" for k, n in self.units.items())
+        return f"{parts} w{self.n_windows} noise{self.noise:g} s{self.seed}"
+
+
+#: 22 cases: 2-4 behaviours, groups of 5-60 % of the ions, 40-400 ions, 2-4 windows,
+#: noise 0.1-0.3
+CASES = [
+    Case({"hopping": 20, "caged": 20}, 3, 0.15, 1),
+    Case({"void": 30, "caged": 10}, 2, 0.15, 2),
+    Case({"cluster": 5, "void": 20}, 3, 0.15, 3),
+    Case({"hopping": 10, "cluster": 3, "void": 10, "caged": 10}, 3, 0.15, 4),
+    Case({"hopping": 30, "caged": 50, "void": 20}, 4, 0.2, 5),
+    Case({"cluster": 10, "hopping": 60}, 3, 0.15, 6),
+    Case({"hopping": 5, "caged": 95}, 3, 0.1, 7),
+    Case({"void": 10, "hopping": 40, "caged": 50}, 2, 0.2, 8),
+    Case({"hopping": 40, "cluster": 10, "void": 40, "caged": 40}, 3, 0.15, 9),
+    Case({"caged": 120, "void": 40}, 4, 0.25, 10),
+    Case({"hopping": 12, "void": 12, "caged": 96}, 3, 0.15, 11),
+    Case({"cluster": 15, "caged": 140}, 3, 0.2, 12),
+    Case({"hopping": 100, "void": 100}, 2, 0.15, 13),
+    Case({"hopping": 20, "cluster": 5, "void": 20, "caged": 140}, 3, 0.15, 14),
+    Case({"hopping": 120, "caged": 80}, 4, 0.3, 15),
+    Case({"hopping": 20, "cluster": 25, "void": 80, "caged": 200}, 3, 0.15, 16, 240),
+    Case({"cluster": 8, "hopping": 48}, 4, 0.2, 17),
+    Case({"void": 60, "cluster": 5}, 3, 0.3, 18),
+    Case({"hopping": 30, "void": 30, "caged": 30}, 3, 0.3, 19),
+    Case({"caged": 28, "hopping": 12}, 2, 0.1, 20),
+    Case({"void": 24, "caged": 24, "cluster": 4}, 4, 0.15, 21),
+    Case({"hopping": 15, "caged": 285}, 3, 0.15, 22, 240),
+]
+
+
+def config(n_frames: int, n_windows: int) -> AnalysisConfig:
+    """The descriptor stages the names need, tiling windows."""
+    cfg = AnalysisConfig()
+    cfg.stages = ["msd", "hops", "structure"]
+    cfg.windows.window = n_frames // n_windows
+    return cfg
+
+
+def table(case: Case) -> tuple[pd.DataFrame, np.ndarray]:
+    """The case's descriptor table and the planted behaviour of each row.
+
+    A hopping ion whose window holds no planted jump only vibrated at its site in that
+    window: its row's planted behaviour is "caged" (the generator's own events decide)."""
+    traj, truth, jumps = planted_traj.make(case.units, n_frames=case.n_frames,
+                                           seed=case.seed, noise=case.noise)
+    frame = compute(traj, config(case.n_frames, case.n_windows)).frame
+    ion = frame["ion"].to_numpy()
+    rows = truth[ion].astype(object)
+
+
+    win = frame["window"].to_numpy()
+    w = case.n_frames // case.n_windows
+    for r in np.flatnonzero(rows == "hopping"):
+        lo = win[r] * w
+        if not jumps[lo + 1: lo + w, ion[r]].any():
+            rows[r] = "caged"
+
+    return frame, rows.astype(str)
+
+
+def score(frame: pd.DataFrame, truth: np.ndarray, mf: ModeFinder) -> dict:
+    """ARI and naming of one fitted case."""
+    named = mf.named_labels()
+    groups = {}
+    for beh in np.unique(truth):
+        rows = truth == beh
+        if rows.sum() < 2:
+            continue
+        major = pd.Series(mf.labels_[rows]).mode().iloc[0]
+        groups[beh] = (mf.mode_names_[int(major)] == EXPECTED[beh], mf.mode_names_[int(major)])
+    return {"ari": float(adjusted_rand_score(truth, mf.labels_)),
+            "names_right": sum(ok for ok, _ in groups.values()), "groups": len(groups),
+            "n_modes": mf.n_modes_, "planted": len(groups), "status": mf.status_,
+            "named": {b: n for b, (_, n) in groups.items()},
+            "row_names_right": float(np.mean(named == np.array([EXPECTED[b] for b in truth])))}
+
+
+def run_case(case: Case, **params) -> dict:
+    """Generate, describe, fit and score one case (timings in seconds)."""
+    t0 = time.perf_counter()
+    frame, truth = table(case)
+    t1 = time.perf_counter()
+    mf = ModeFinder(random_state=0, embed=False, **params).fit(frame)
+    t2 = time.perf_counter()
+    out = score(frame, truth, mf)
+    out.update(case=case.label(), n_ions=case.n_ions, rows=len(frame),
+               describe_s=round(t1 - t0, 2), fit_s=round(t2 - t1, 2))
+    return out
+
+
+def permuted(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Every descriptor column shuffled independently (the id columns kept)."""
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    for c in out.columns:
+        if c not in ("trajectory", "ion", "window", "atom_index", "t_start_ps", "t_stop_ps"):
+            out[c] = rng.permutation(out[c].to_numpy())
+    return out

@@ -200,9 +200,10 @@ class NamingThresholds:
 
     Attributes
     ----------
-    min_hop_fraction : hopping: fraction of the mode's rows with >= 1 detected hop (most rows)
-    min_hop_length : Å, hopping: median hop length of the rows with hops (a site spacing: Na
-        sites in carbon hosts are >= ~2.5 Å apart; 2 Å leaves a margin)
+    min_hop_fraction : hopping: fraction of the mode's rows with a site hop (>= 1 detected hop
+        of mean length >= ``min_hop_length``): most rows
+    min_hop_length : Å, a site spacing (Na sites in carbon hosts are >= ~2.5 Å apart; 2 Å
+        leaves a margin): shorter detected jumps are moves inside a cage or pore
     min_contact_fraction : clustering: median fraction of sampled frames with >= 1 Na within
         the Na–Na cutoff (a sustained contact, not an encounter)
     void_wall_distance : Å, void trapping: median distance to the carbon surface
@@ -211,7 +212,7 @@ class NamingThresholds:
     void_net_displacement : Å, void trapping: median end-to-end displacement over a window
         must stay below it; None: the pore diameter (2 × the mode's median ``pore_radius``)
         when the table has it, else 10 Å (a large pore of hard carbon)
-    max_hop_fraction : void trapping and caged: at most this fraction of rows with a hop
+    max_hop_fraction : void trapping and caged: at most this fraction of rows with a site hop
     cage_radius : Å, caged: the MSD plateau must be below cage_radius²; None: half the
         median nearest Na–C distance of the whole table (an ion whose RMS excursion stays
         below half its distance to the carbon has not left its cage)
@@ -271,16 +272,21 @@ def resolve_thresholds(frame: pd.DataFrame, th: NamingThresholds) -> dict:
 def mode_evidence(rows: pd.DataFrame, th: dict) -> dict[str, list[dict]]:
     """Every naming criterion evaluated on one mode's rows: name -> criteria."""
     ev: dict[str, list[dict]] = {}
+    # a "site hop" row: >= 1 detected hop whose mean length reaches a site spacing (shorter
+    # detected jumps are excursions inside a cage or a pore, not moves between sites)
     hop = rows["hop_rate"].to_numpy(dtype=float) if "hop_rate" in rows else None
-    hop_frac = float(np.mean(hop > 0)) if hop is not None else float("nan")
-    if hop is not None and "hop_length" in rows and np.any(hop > 0):
-        hop_len = float(np.median(rows["hop_length"].to_numpy(dtype=float)[hop > 0]))
+    length = rows["hop_length"].to_numpy(dtype=float) if "hop_length" in rows else None
+    if hop is not None and length is not None:
+        site = (hop > 0) & (length >= th["min_hop_length"])
+        hop_frac = float(np.mean(site))
+        hop_len = float(np.median(length[hop > 0])) if np.any(hop > 0) else float("nan")
     else:
-        hop_len = float("nan")
+        hop_frac = hop_len = float("nan")
     ev[CLUSTERING] = [_crit("median Na–Na contact fraction",
                             _median(rows, "nana_contact_fraction"), ">=",
                             th["min_contact_fraction"])]
-    ev[HOPPING] = [_crit("fraction of rows with hops", hop_frac, ">=", th["min_hop_fraction"]),
+    ev[HOPPING] = [_crit("fraction of rows with site hops", hop_frac, ">=",
+                         th["min_hop_fraction"]),
                    _crit("median hop length", hop_len, ">=", th["min_hop_length"], "Å")]
     if "wall_distance" in rows:
         wall, wall_name = _median(rows, "wall_distance"), "median wall distance"
@@ -294,14 +300,14 @@ def mode_evidence(rows: pd.DataFrame, th: dict) -> dict[str, list[dict]]:
     ev[VOID_TRAPPING] = [
         _crit(wall_name, wall, ">=", th["void_wall_distance"], "Å"),
         _crit("median net displacement", _median(rows, "net_displacement"), "<=", net_lim, "Å"),
-        _crit("fraction of rows with hops", hop_frac, "<=", th["max_hop_fraction"]),
+        _crit("fraction of rows with site hops", hop_frac, "<=", th["max_hop_fraction"]),
     ]
     plateau = _mobility_plateau(rows)
     pl = float(np.nanmedian(plateau.to_numpy(dtype=float))) if plateau is not None \
         else float("nan")
     ev[CAGED] = [
         _crit("median MSD plateau", pl, "<=", th["cage_radius"] ** 2, "Å²"),
-        _crit("fraction of rows with hops", hop_frac, "<=", th["max_hop_fraction"]),
+        _crit("fraction of rows with site hops", hop_frac, "<=", th["max_hop_fraction"]),
     ]
     return ev
 

@@ -272,13 +272,14 @@ def sample_cmd(
     run_dir: Path = typer.Option("sample_run", "--run-dir"),
     steps: int = typer.Option(None, help="MD steps (default: the sample's)."),
     threads: int = typer.Option(1),
+    engine: str = typer.Option("lammps", help="lammps (sample.h5) | chgnet (sample_chgnet.h5)"),
 ) -> None:
-    """Remake the bundled sample trajectory (resumes from RUN_DIR when interrupted)."""
-    from mdrunner.sample import SAMPLE
+    """Remake a bundled sample trajectory (resumes from RUN_DIR when interrupted): the
+    default LAMMPS sample, or --engine chgnet for the CHGNet smoke test."""
     from mdrunner.sample import main as sample_main
 
-    sample_main(["--run-dir", str(run_dir), "--steps", str(steps or SAMPLE["steps"]),
-                 "--threads", str(threads)])
+    args = ["--run-dir", str(run_dir), "--threads", str(threads), "--engine", engine]
+    sample_main(args + (["--steps", str(steps)] if steps else []))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,10 +3,11 @@
 ``python -m mdrunner.sample --engine lammps --run-dir DIR`` (the default sample,
 ``hcanalysis/data/sample.h5``; parameters in :data:`SAMPLE_LAMMPS`) builds 1,500 C at
 1.3 g/cm³ (fragment generator, seed 1), inserts 94 Na (NaC16, Na–C >= 2.5 Å), and runs the
-LAMMPS engine (rigid framework, UFF Lennard-Jones Na, CSVR at 600 K, 1 fs, 110 ps);
-``--export FILE`` keeps the last 100 ps (every 0.2 ps). About 3 minutes on one core.
+LAMMPS engine (rigid framework, UFF Lennard-Jones Na, CSVR at 600 K, 1 fs, 310 ps);
+``--export FILE`` keeps the last 300 ps (every 0.2 ps). About 8 minutes on one core.
 
-The CHGNet smoke-test sample (``hcanalysis/data/sample_chgnet.h5``, :data:`SAMPLE`):
+The CHGNet smoke-test sample (``hcanalysis/data/sample_chgnet.h5``, :data:`SAMPLE`;
+``--engine chgnet``):
 ``python -m mdrunner.sample --run-dir DIR [--steps N]`` builds the cell (fragment generator,
 seed 9, 144 C at 1.5 g/cm³, Na at NaC8 -> 18 Na), runs CHGNet 0.3.0 Langevin NVT at 900 K
 (1 fs, friction 5/ps, a frame every 2 steps, one torch thread) and resumes from
@@ -54,7 +55,7 @@ SAMPLE_LAMMPS = dict(
     temperature_K=600.0,
     thermostat="csvr",
     tdamp_fs=100.0,
-    steps=110000,
+    steps=310000,
     timestep_fs=1.0,
     save_every=200,
     checkpoint_every=10000,
@@ -94,14 +95,14 @@ def run_lammps_sample(run_dir, steps: int | None = None) -> dict:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--run-dir", default="sample_run")
-    ap.add_argument("--steps", type=int, default=SAMPLE["steps"])
+    ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--threads", type=int, default=SAMPLE["threads"])
     ap.add_argument("--save-every", type=int, default=SAMPLE["save_every"])
     ap.add_argument("--export", default=None,
                     help="Only write RUN_DIR's production frames to this H5MD file and exit.")
     ap.add_argument("--from-step", type=int, default=SAMPLE["production_start_step"])
     ap.add_argument("--every-step", type=int, default=SAMPLE["save_every"])
-    ap.add_argument("--engine", default="chgnet", choices=("chgnet", "lammps"),
+    ap.add_argument("--engine", default="lammps", choices=("chgnet", "lammps"),
                     help="lammps: the default sample (SAMPLE_LAMMPS); chgnet: the smoke test.")
     args = ap.parse_args(argv)
     lmp = args.engine == "lammps"
@@ -116,8 +117,7 @@ def main(argv=None) -> dict:
         print(f"wrote {out}")
         return {"export": str(out)}
     if lmp:
-        out = run_lammps_sample(args.run_dir, None if args.steps == SAMPLE["steps"]
-                                else args.steps)
+        out = run_lammps_sample(args.run_dir, args.steps)
         print(json.dumps(out, indent=2))
         return out
 
@@ -126,7 +126,8 @@ def main(argv=None) -> dict:
     from mdrunner.insertion import insert_na
     from mdrunner.md import MDConfig, run_md
 
-    p = dict(SAMPLE, steps=args.steps, threads=args.threads, save_every=args.save_every)
+    p = dict(SAMPLE, steps=args.steps or SAMPLE["steps"], threads=args.threads,
+             save_every=args.save_every)
     run_dir = Path(args.run_dir)
     calc = calculators.get(p["potential"], threads=p["threads"])
     carbon, rep_c = build_fragments(p["n_carbon"], p["density"], seed=p["build_seed"])

@@ -355,12 +355,12 @@ def test_read_structure_roundtrip(tmp_path):
         read_structure(tmp_path / "mol.xyz")
 
 
-def test_bundled_sample_loads():
+def test_chgnet_sample_loads():
     from pathlib import Path
 
     import hcanalysis
 
-    path = Path(hcanalysis.__file__).parent / "data" / "sample.h5"
+    path = Path(hcanalysis.__file__).parent / "data" / "sample_chgnet.h5"
     traj = hcanalysis.load(path)
     assert traj.counts() == {"C": 144, "Na": 18}
     assert traj.n_frames >= 300 and np.all(np.diff(traj.time_ps) > 0)
@@ -373,3 +373,29 @@ def test_bundled_sample_loads():
         meta = json.loads(f["parameters/mdrunner"].attrs["json"])
     assert temps.shape == (traj.n_frames,) and 700 < temps.mean() < 1200
     assert meta["sample"]["potential"] == "chgnet" and meta["sample"]["md_seed"] == 9
+
+
+def test_bundled_lammps_sample():
+    """The default sample: 94 Na in a rigid 1,500-C framework, 300 ps, a frame every 0.2 ps;
+    most ions hop (p_hop events, 1 ps half-window) and the Na MSD keeps growing at long lags
+    (local log-log slope between 50 and 150 ps lag above 0.3; a caged system gives ~0)."""
+    from pathlib import Path
+
+    import hcanalysis
+    from hcanalysis import hops
+
+    path = Path(hcanalysis.__file__).parent / "data" / "sample.h5"
+    traj = hcanalysis.load(path)
+    assert traj.counts() == {"C": 1500, "Na": 94}
+    assert traj.n_frames == 1501 and np.allclose(np.diff(traj.time_ps), 0.2)
+    c = traj.positions("C", frames=[0, traj.n_frames - 1])
+    assert np.array_equal(c[0], c[1])  # rigid framework
+    na = traj.positions("Na", unwrap=True)
+    assert np.abs(np.diff(na, axis=0)).max() < 6.0  # unwrapped: no jump of a box (28 Å)
+    events = hops.detect(na, half_window=5, dt_ps=0.2)
+    assert events["ion"].nunique() > 94 // 2
+    msd = [((na[lag:] - na[:-lag]) ** 2).sum(-1).mean() for lag in (250, 750)]
+    assert np.log(msd[1] / msd[0]) / np.log(3) > 0.3  # still spreading: not all trapped
+    with h5py.File(path, "r") as f:
+        meta = json.loads(f["parameters/mdrunner"].attrs["json"])
+    assert meta["model"]["framework"] == "rigid" and meta["sample"]["temperature_K"] == 600.0

@@ -42,13 +42,14 @@ from hcanalysis import hops, msd
 # %% [markdown]
 # ## 1. The input trajectory
 #
-# hcanalysis ships a small Na-in-hard-carbon trajectory, `hcanalysis/data/sample.h5` (H5MD,
-# made with `mdrunner` and the CHGNet potential: C144 Na18 in a 12.4 Å cubic cell, Langevin NVT;
-# see `hcanalysis/data/README.md`). We treat it as the output of an MD run and write it out as
-# the LAMMPS dump such a run would produce.
+# hcanalysis ships a small Na-in-hard-carbon trajectory, `hcanalysis/data/sample_chgnet.h5`
+# (H5MD, made with `mdrunner` and the CHGNet potential: C144 Na18 in a 12.4 Å cubic cell,
+# Langevin NVT; see `hcanalysis/data/README.md`; the larger default sample, `sample.h5`, is a
+# 300 ps LAMMPS run of 94 Na in 1,500 C that `hcanalysis demo` analyses). We treat it as the
+# output of an MD run and write it out as the LAMMPS dump such a run would produce.
 
 # %%
-SAMPLE = Path(hca.__file__).parent / "data" / "sample.h5"
+SAMPLE = Path(hca.__file__).parent / "data" / "sample_chgnet.h5"
 source = hca.load(SAMPLE)
 print(source)
 print("frame interval:", source.dt_ps, "ps; cell:\n", source.box(0))

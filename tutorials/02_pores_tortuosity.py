@@ -16,7 +16,8 @@
 # %% [markdown]
 # # Tutorial 2 — pores, tortuosity and per-ion descriptors
 #
-# What you will do, on the bundled Na-in-hard-carbon sample (`hcanalysis/data/sample.h5`):
+# What you will do, on the small bundled Na-in-hard-carbon sample
+# (`hcanalysis/data/sample_chgnet.h5`, C144 Na18, CHGNet):
 #
 # 1. tessellate the void space of one carbon frame (`hcanalysis.voids.tessellate`): the exact
 #    distance field to the carbon surface, porosity, largest cavity diameter (LCD), pore
@@ -38,7 +39,7 @@ import hcanalysis as hca
 from hcanalysis import descriptors, tortuosity, voids
 from hcanalysis.config import AnalysisConfig
 
-SAMPLE = Path(hca.__file__).parent / "data" / "sample.h5"
+SAMPLE = Path(hca.__file__).parent / "data" / "sample_chgnet.h5"
 traj = hca.load(SAMPLE)
 print(traj)
 box = traj.box(0)

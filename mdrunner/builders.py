@@ -7,8 +7,10 @@ against; the report also gives the total density once Na is inserted.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -248,7 +250,13 @@ def _trim(frag: np.ndarray, n: int) -> np.ndarray:
     return frag[np.argsort(d, kind="stable")[:n]]
 
 
-def build_fragments(
+def _touches_own_image(frag_wrapped: np.ndarray, box: np.ndarray) -> bool:
+    """Whether two atoms of one fragment are closer than a C-C bond in minimum image (the
+    fragment overlaps its own periodic image)."""
+    return bool(cKDTree(frag_wrapped, boxsize=box).query_pairs(CC_BOND * 0.9))
+
+
+def _build_fragments_once(
     n_carbon: int = 200,
     density: float = 1.5,
     *,
@@ -274,6 +282,11 @@ def build_fragments(
     ``max_tries`` rejections the separation is lowered by 3 % (never below
     ``min_separation_floor``) and smaller fragments are tried. The carbon density is exact
     by construction (the cell is sized from ``n_carbon`` and ``density``).
+
+    A random placement that jams (no fragment fits even at the smallest size and
+    separation, which happens in small cells for some seeds) is redrawn from a seed derived
+    from ``seed`` (up to 4 draws; noted in the report), so the same seed always gives the same
+    structure.
 
     Random placement of rigid plates jams above about 1.7 g/cm³, so denser targets (above
     ``direct_max_density``, default 1.6) are placed at 1.6 g/cm³ and then compressed: the
@@ -350,10 +363,6 @@ def build_fragments(
         if len(frag) > need:
             frag = _trim(frag, need)
         frag = frag - frag.mean(axis=0)
-        # the fragment must not touch its own periodic image
-        if cKDTree(_wrap(frag, box), boxsize=box).query_pairs(CC_BOND * 0.9):
-            fails += 1
-            continue
         tree = cKDTree(placed, boxsize=box) if len(placed) else None
         if tree is None:
             centres = [rng.uniform(0, 1, 3) * box]
@@ -367,9 +376,11 @@ def build_fragments(
             for _ in range(n_orientations):
                 trial_unwrapped = Rotation.random(random_state=rng).apply(frag) + centre
                 trial = _wrap(trial_unwrapped, box)
-                if tree is None:
-                    ok = True
-                else:
+                # the fragment, as oriented, must not touch its own periodic image (whether
+                # it does depends on the orientation: checking it unrotated let one build in
+                # ~50 small cells through with C-C 0.6-0.9 Å)
+                ok = not _touches_own_image(trial, box)
+                if ok and tree is not None:
                     d, _ = tree.query(trial, k=1, distance_upper_bound=sep)
                     ok = bool(np.all(np.isinf(d)))
                 if ok:
@@ -412,7 +423,33 @@ def build_fragments(
         stack_probability=stack_probability,
     )
     rep = describe(atoms, method="fragments", seed=seed, params=params, notes=notes)
+    if not rep.min_distance >= CC_BOND * 0.9:  # a guarantee, whatever the placement rules
+        raise RuntimeError(f"build_fragments made atoms {rep.min_distance:.2f} Å apart (seed "
+                           f"{seed}); please report this with the arguments")
     return atoms, rep
+
+
+def build_fragments(n_carbon: int = 200, density: float = 1.5, *, seed: int = 0, **kwargs):
+    errors: list[str] = []
+    for attempt in range(4):
+        try:
+            atoms, rep = _build_fragments_once(n_carbon, density, seed=seed + attempt * 7_919,
+                                               **kwargs)
+        except RuntimeError as exc:
+            if "could not place" not in str(exc):
+                raise
+            errors.append(str(exc))
+            continue
+        if attempt:
+            rep.notes.append(f"random placement jammed; redrawn {attempt} time(s) "
+                             f"(sub-seed {seed + attempt * 7_919})")
+            rep.seed = seed
+        return atoms, rep
+    raise RuntimeError(f"{errors[-1]} ({len(errors)} draws)")
+
+
+build_fragments.__doc__ = _build_fragments_once.__doc__
+build_fragments.__signature__ = inspect.signature(_build_fragments_once)
 
 
 def _build_dense(n_carbon, density, sub_seed, start_density, kw, seed, attempt):
@@ -614,7 +651,14 @@ def read_structure(path, index: int | str = -1, format: str | None = None
     """
     from ase.io import read
 
-    atoms = read(str(path), index=index, format=format)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such structure file")
+    try:
+        atoms = read(str(path), index=index, format=format)
+    except Exception as exc:  # noqa: BLE001 - ASE raises many types for unreadable files
+        raise ValueError(f"{path}: cannot read the structure ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else exc!r}); give a file "
+                         "ASE reads (extxyz, cif, LAMMPS data, POSCAR, ...)") from exc
     if isinstance(atoms, list):
         atoms = atoms[-1]
     if atoms.cell.rank < 3:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -127,14 +129,37 @@ def run_cmd(
                    checkpoint_every=checkpoint_every, seed=seed,
                    relax_steps=(200 if lmp else 0) if relax_steps is None else relax_steps,
                    position_dtype=position_dtype)
-    if lmp:
-        from mdrunner.lammps_engine import LammpsConfig
+    with _removed_if_unstarted(run_dir, resume):
+        if lmp:
+            from mdrunner.lammps_engine import LammpsConfig
 
-        lcfg = LammpsConfig(framework=framework, carbon_potential=carbon_potential,
-                            lj_cutoff=lj_cutoff, np=np_)
-        lcfg.validate()
-        _run_lammps(run_dir, structure, n_carbon, density, loading, seed, cfg, lcfg, resume)
-        return
+            lcfg = LammpsConfig(framework=framework, carbon_potential=carbon_potential,
+                                lj_cutoff=lj_cutoff, np=np_)
+            lcfg.validate()
+            _run_lammps(run_dir, structure, n_carbon, density, loading, seed, cfg, lcfg,
+                        resume)
+            return
+        _run_ase(run_dir, structure, n_carbon, density, loading, seed, cfg, resume, potential,
+                 model, device, dtype, threads, temperature)
+
+
+@contextlib.contextmanager
+def _removed_if_unstarted(run_dir: Path, resume: bool):
+    """Remove a run directory this command created when the command fails before the run's
+    first checkpoint, so that the corrected command can be rerun as it is."""
+    fresh = not resume and not run_dir.exists()
+    try:
+        yield
+    except BaseException:
+        started = any((run_dir / n).exists() for n in ("checkpoint.npz", "checkpoint.json"))
+        if fresh and run_dir.exists() and not started:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _run_ase(run_dir, structure, n_carbon, density, loading, seed, cfg, resume, potential,
+             model, device, dtype, threads, temperature) -> None:
+    """``mdrunner run`` with the ASE engine (MLIPs, LJ, EMT)."""
     from mdrunner import calculators
     from mdrunner.md import run_md
     from mdrunner.sweep import _write_json, versions

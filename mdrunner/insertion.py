@@ -19,17 +19,29 @@ from mdrunner.builders import BuildReport, describe
 def parse_loading(loading: str | int | float, n_carbon: int) -> int:
     """Number of Na ions for a loading: ``"NaC8"`` (one Na per 8 C), ``"C8"``, ``8.0`` -> x,
     or an ``int``/``"24"`` number of ions."""
-    if isinstance(loading, (int, np.integer)):
-        return int(loading)
-    if isinstance(loading, float):
-        return int(round(n_carbon / loading))
-    s = str(loading).strip()
-    m = re.fullmatch(r"(?i)(?:na)?c_?(\d+(?:\.\d+)?)", s)
-    if m:
-        return int(round(n_carbon / float(m.group(1))))
-    if re.fullmatch(r"\d+", s):
-        return int(s)
-    raise ValueError(f"loading {loading!r}: use NaC<x> (e.g. NaC8) or a number of ions")
+    if isinstance(loading, (int, np.integer)) and not isinstance(loading, bool):
+        n = int(loading)
+    elif isinstance(loading, float):
+        n = _ions_per_carbon(loading, n_carbon, loading)
+    else:
+        s = str(loading).strip()
+        m = re.fullmatch(r"(?i)(?:na)?c_?(\d+(?:\.\d+)?)", s)
+        if m:
+            n = _ions_per_carbon(float(m.group(1)), n_carbon, loading)
+        elif re.fullmatch(r"\d+", s):
+            n = int(s)
+        else:
+            raise ValueError(f"loading {loading!r}: use NaC<x> (e.g. NaC8) or a number of ions")
+    if n < 0:
+        raise ValueError(f"loading {loading!r}: a number of ions must be >= 0")
+    return n
+
+
+def _ions_per_carbon(x: float, n_carbon: int, loading) -> int:
+    """Ions for one Na per ``x`` C; ``x`` must be a finite number > 0."""
+    if not (np.isfinite(x) and x > 0):
+        raise ValueError(f"loading {loading!r}: NaC<x> needs x > 0 carbons per Na (e.g. NaC8)")
+    return int(round(n_carbon / x))
 
 
 def distance_to_carbon(atoms: Atoms, points: np.ndarray, element: str = "C") -> np.ndarray:

@@ -29,6 +29,13 @@ FS_TO_PS = 1e-3
 ASE_VEL_TO_A_PS = 1.0 / (units.fs * 1e3)  # Å per ASE time unit -> Å/ps
 
 
+#: Thermostat names accepted (aliases -> the one used); ``csvr`` (Bussi) is the LAMMPS
+#: engine's, the others are the ASE engine's and the LAMMPS engine's.
+THERMOSTATS = {"langevin": "langevin", "nose-hoover": "nose-hoover",
+               "nosehoover": "nose-hoover", "nhc": "nose-hoover", "nve": "nve",
+               "csvr": "csvr"}
+
+
 @dataclass
 class MDConfig:
     """MD settings.
@@ -64,6 +71,44 @@ class MDConfig:
     relax_fmax: float = 0.5
     position_dtype: str = "float32"
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Check every setting up front (one-line ValueError naming it)."""
+        import math
+
+        def bad(name: str, why: str) -> None:
+            raise ValueError(f"{name} = {getattr(self, name)!r}: {why}")
+
+        for name in ("temperature_K", "timestep_fs", "friction_per_ps", "tdamp_fs"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                bad(name, "must be a finite number")
+        if self.temperature_K < 0:
+            bad("temperature_K", "a temperature cannot be negative (K)")
+        if self.temperature_end_K is not None and not (
+                math.isfinite(self.temperature_end_K) and self.temperature_end_K >= 0):
+            bad("temperature_end_K", "must be a finite temperature >= 0 K, or None")
+        if self.timestep_fs <= 0:
+            bad("timestep_fs", "the time step must be > 0 fs")
+        th = self.thermostat.lower().replace("_", "-")
+        if th not in THERMOSTATS:
+            bad("thermostat", f"use one of {', '.join(sorted(set(THERMOSTATS.values())))}")
+        if th == "langevin" and self.friction_per_ps <= 0:
+            bad("friction_per_ps", "Langevin needs a friction > 0 (1/ps)")
+        if th in ("nose-hoover", "nosehoover", "nhc") and self.tdamp_fs <= 0:
+            bad("tdamp_fs", "Nosé-Hoover needs a damping time > 0 fs")
+        for name in ("steps", "save_every", "checkpoint_every", "chain_length",
+                     "relax_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                bad(name, "must be an integer")
+        if self.steps < 0 or self.relax_steps < 0:
+            bad("steps" if self.steps < 0 else "relax_steps", "must be >= 0")
+        for name in ("save_every", "checkpoint_every", "chain_length"):
+            if getattr(self, name) < 1:
+                bad(name, "must be >= 1")
+        if self.position_dtype not in ("float32", "float64"):
+            bad("position_dtype", "use float32 or float64")
 
     def target_T(self, step: int) -> float:
         if self.temperature_end_K is None or self.steps <= 0:

@@ -142,3 +142,49 @@ def test_cli_resume_refuses_another_potential(tmp_path, capsys):
                  "--save-every", "2", "--resume"]) == 2
     err = capsys.readouterr().err
     assert "--resume with different physics (potential" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["-T", "-5"], r"temperature_K = -5.0: a temperature cannot be negative"),
+    (["--timestep", "0"], r"timestep_fs = 0.0: the time step must be > 0 fs"),
+    (["--steps", "-3"], r"steps = -3: must be >= 0"),
+    (["--save-every", "0"], r"save_every = 0: must be >= 1"),
+    (["--checkpoint-every", "0"], r"checkpoint_every = 0: must be >= 1"),
+    (["--friction", "0"], r"friction_per_ps = 0.0: Langevin needs a friction > 0"),
+    (["--thermostat", "berendsen"], r"thermostat = 'berendsen': use one of"),
+    (["--loading", "NaC0"], r"loading 'NaC0': NaC<x> needs x > 0 carbons per Na"),
+])
+def test_cli_run_arguments_are_validated_up_front(tmp_path, capsys, args, msg):
+    import re
+
+    from mdrunner.cli import main
+
+    run = tmp_path / "run"
+    base = ["run", "-o", str(run), "--n-carbon", "24", "--density", "1.0", "--potential", "lj",
+            "--steps", "4", "--save-every", "2"]
+    assert main(base + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(msg, err) and len(err.splitlines()) == 1, err
+    assert not run.exists()  # nothing half-made that would block the corrected rerun
+
+
+def test_failed_build_leaves_no_run_folder(tmp_path, capsys):
+    from mdrunner.cli import main
+
+    run = tmp_path / "run"
+    bad = tmp_path / "cell.extxyz"
+    bad.write_text("not a structure\n")  # the start structure cannot be read
+    assert main(["run", "-o", str(run), "--structure", str(bad), "--potential", "lj",
+                 "--steps", "4", "--save-every", "2"]) == 2
+    assert "cell.extxyz" in capsys.readouterr().err
+    assert not run.exists()
+    assert main(["run", "-o", str(run), "--n-carbon", "24", "--density", "1.0", "--potential",
+                 "lj", "--steps", "4", "--save-every", "2"]) == 0
+
+
+@pytest.mark.parametrize("n, density, seed", [(48, 1.3, 0), (48, 1.3, 3), (120, 1.6, 1)])
+def test_fragments_never_touch_their_own_image(n, density, seed):
+    from mdrunner.builders import build_fragments
+
+    atoms, rep = build_fragments(n, density, seed=seed)
+    assert rep.min_distance >= 1.28  # (48, 1.3, 0) had C-C 0.91 Å

@@ -138,7 +138,7 @@ def p_hop(
     w = _half_window(half_window, x.shape[0])
     if out is None:
         dt = P_HOP_DTYPE if dtype is None else dtype
-        return _k.phop(x, w, resolve_backend(backend), dtype=dt).T
+        return _finite_or_raise(_k.phop(x, w, resolve_backend(backend), dtype=dt), x, w).T
     if not isinstance(out, np.ndarray) or out.ndim != 2:
         raise ValueError("out must be a 2-d (n_ions, n_frames) numpy array")
     if out.shape != (x.shape[1], x.shape[0]):
@@ -151,7 +151,23 @@ def p_hop(
             "np.empty((n_frames, n_ions), dtype).T"
         )
     _k.phop(x, w, resolve_backend(backend), dtype=dtype, out=out.T)
+    _finite_or_raise(out.T, x, w)
     return out
+
+
+def _finite_or_raise(frame_major: np.ndarray, x: np.ndarray, w: int) -> np.ndarray:
+    """A non-finite position makes NaN (or inf) of the windows that hold it: rather than return an
+    ion whose indicator is NaN over 2w + 1 frames (or the whole run), name the position.
+    Checked on the result's interior frames (a read of the output, not of the larger input);
+    the input is searched only when something is found."""
+    inner = frame_major[w: frame_major.shape[0] - w]
+    if inner.size and not np.isfinite(inner).all():
+        f, i = (int(v[0]) for v in np.nonzero(~np.isfinite(x).all(axis=2)))
+        raise ValueError(
+            f"positions are not finite at frame {f}, ion {i} ({tuple(x[f, i].tolist())}): "
+            "p_hop needs finite unwrapped positions; every window holding that frame would "
+            "be NaN. Repair or drop the frame (or the ion) first")
+    return frame_major
 
 
 @dataclass
@@ -240,7 +256,8 @@ def auto_threshold(positions: np.ndarray, half_window: int, *, method: str = "p_
     xs = np.ascontiguousarray(x[:, _scale_ions(x.shape[1], max_ions)])
     be = resolve_backend(backend)
     if method == "p_hop":
-        m = pooled_median(_k.phop(xs, w, be, dtype=np.float64), (w, x.shape[0] - w))
+        m = pooled_median(_finite_or_raise(_k.phop(xs, w, be, dtype=np.float64), xs, w),
+                          (w, x.shape[0] - w))
         return auto_factor * m, m / (1 + 1 / (w + 1))
     if method == "displacement":
         lag = w if lag is None else int(lag)
@@ -499,7 +516,8 @@ def detect(
         valid = (w, n_frames - w)
         hyst = 1.0 if hysteresis is None else float(hysteresis)
     elif method == "p_hop":
-        signal = _k.phop(x, w, be, dtype=P_HOP_DTYPE if dtype is None else dtype)
+        signal = _finite_or_raise(
+            _k.phop(x, w, be, dtype=P_HOP_DTYPE if dtype is None else dtype), x, w)
         valid = (w, n_frames - w)
         hyst = 1.0 if hysteresis is None else float(hysteresis)
     elif method == "displacement":

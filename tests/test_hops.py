@@ -509,3 +509,25 @@ def test_auto_threshold_is_one_cage_scale_for_all_ions():
     # auto_threshold on the population gives the same threshold as detect
     t_pop, u2 = hops.auto_threshold(x, w, max_ions=None)
     assert t_pop == pytest.approx(thr[0], rel=1e-6) and u2 == pytest.approx(ev.attrs["u2"])
+
+
+@pytest.mark.parametrize("frame", [0, 17, 59])
+def test_nonfinite_position_is_named_not_spread(frame):
+    """A NaN (or inf) position would make p_hop NaN in every window holding it (issue 19):
+    the error names the frame and ion instead."""
+    from hcanalysis.hops import detect, p_hop
+
+    x = np.cumsum(np.random.default_rng(0).normal(0, 0.1, (60, 5, 3)), axis=0)
+    x[frame, 3, 1] = np.nan
+    match = rf"positions are not finite at frame {frame}, ion 3"
+    with pytest.raises(ValueError, match=match):
+        p_hop(x, 5)
+    with pytest.raises(ValueError, match=match):
+        p_hop(x, 5, out=np.empty((60, 5), np.float32).T)
+    with pytest.raises(ValueError, match=match):
+        detect(x, half_window=5)
+    x[frame, 3, 1] = np.inf
+    with pytest.raises(ValueError, match=match):
+        p_hop(x, 5, dtype=np.float64)
+    x[frame, 3, 1] = 0.0
+    assert np.isfinite(p_hop(x, 5)[:, 5:-5]).all()

@@ -42,8 +42,23 @@ def _build(method: str, n_carbon: int, density: float, seed: int, structure: Pat
         calc = calculators.get(potential, model=model, device=device, threads=threads)
         atoms, rep = build_melt_quench(calc, n_carbon, density, seed=seed,
                                        log=lambda m: console.print(m))
+    elif method == "melt-quench-lammps":
+        import warnings
+
+        from mdrunner.lammps_builders import melt_quench
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # printed below as notes
+            atoms, rep = melt_quench(n_carbon, density, seed=seed,
+                                     potential=potential if potential != "chgnet" else "tersoff")
     else:
-        raise typer.BadParameter(f"unknown method {method!r}: fragments or melt-quench")
+        raise typer.BadParameter(f"unknown method {method!r}: fragments, melt-quench or "
+                                 "melt-quench-lammps")
+    if method != "melt-quench-lammps" and structure is None:
+        from mdrunner.lammps_builders import carbon_report
+
+        rep.params["carbon"], notes = carbon_report(atoms, warn=False)
+        rep.notes.extend(notes)
     if loading:
         atoms, rep = insert_na(atoms, loading, min_na_na=min_na_na, seed=seed)
     return atoms, rep
@@ -52,14 +67,18 @@ def _build(method: str, n_carbon: int, density: float, seed: int, structure: Pat
 @app.command("build")
 def build_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Structure file (any ase.io format)."),
-    method: str = typer.Option("fragments", help="fragments | melt-quench"),
+    method: str = typer.Option(
+        "fragments", help="fragments | melt-quench (ASE calculator) | melt-quench-lammps "
+        "(LAMMPS, --potential tersoff|lcbop|rebo|airebo)"),
     n_carbon: int = typer.Option(200, "--n-carbon", help="Number of C atoms."),
     density: float = typer.Option(1.5, help="Carbon density, g/cm³."),
     loading: str = typer.Option(None, help="Na loading: NaC8-style or a number of ions."),
     structure: Path = typer.Option(None, help="Start from this file instead of building C."),
     seed: int = typer.Option(0),
     min_na_na: float = typer.Option(3.2, help="Minimum Na-Na distance, Å."),
-    potential: str = typer.Option("chgnet", help="For melt-quench: chgnet | mace | sevenn."),
+    potential: str = typer.Option(
+        "chgnet", help="melt-quench: chgnet | mace | sevenn; melt-quench-lammps: tersoff "
+        "(default) | lcbop | rebo | airebo."),
     model: str = typer.Option(None, help="Model file (MACE)."),
     device: str = typer.Option("cpu"),
     threads: int = typer.Option(None, help="torch CPU threads."),

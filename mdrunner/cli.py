@@ -219,6 +219,10 @@ def _run_ase(run_dir, structure, n_carbon, density, loading, seed, cfg, resume, 
     console.print(f"{out['n_frames']} frames, {out['s_per_step']:.3f} s/step -> {out['traj']}")
 
 
+#: LammpsConfig fields that define the physics (a resume must keep them; ``np`` may change).
+LAMMPS_PHYSICS = ("framework", "carbon_potential", "lj_cutoff", "mixing")
+
+
 def _run_lammps(run_dir: Path, structure, n_carbon, density, loading, seed, cfg, lcfg,
                 resume: bool) -> None:
     """``mdrunner run --engine lammps``: build (or resume) and run one LAMMPS point."""
@@ -233,6 +237,11 @@ def _run_lammps(run_dir: Path, structure, n_carbon, density, loading, seed, cfg,
         from mdrunner.sweep import read_run_json
 
         meta = read_run_json(run_dir) or {}
+        from mdrunner.md import physics_changes, refuse_changed_physics
+
+        refuse_changed_physics(run_dir, physics_changes(meta.get("md", {}), asdict(cfg))
+                               + physics_changes(meta.get("lammps", {}), asdict(lcfg),
+                                                 fields=LAMMPS_PHYSICS))
         meta["status"] = "running"
         meta.setdefault("md", {})["steps"] = cfg.steps
         _write_json(run_dir / "run.json", meta)

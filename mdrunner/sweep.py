@@ -117,6 +117,7 @@ def _start_point(point: SweepPoint, run_dir: Path, cfg: MDConfig,
 
         meta["potential"] = describe_model(species_types(atoms.get_chemical_symbols()),
                                            LammpsConfig(**point.lammps))
+        meta["lammps"] = asdict(LammpsConfig(**point.lammps))  # checked on resume
         meta["paths"] = dict(traj="traj.h5", structure="start.extxyz",
                              checkpoint="checkpoint.restart", log="md.log")
     _write_json(run_dir / "run.json", meta)

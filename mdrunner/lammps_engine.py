@@ -313,6 +313,9 @@ def run_lammps_md(atoms, run_dir, config=None, lammps_config: LammpsConfig | Non
         raise ValueError(f"thermostat {cfg.thermostat!r}: one of {', '.join(THERMOSTATS)}")
     if cfg.temperature_end_K is not None:
         raise ValueError("the LAMMPS engine has no temperature ramp (temperature_end_K)")
+    if cfg.equilibration_steps:
+        raise ValueError("equilibration_steps is for the ASE engine; with LAMMPS drop the "
+                         "first frames (mdrunner.export.export_window)")
     if cfg.checkpoint_every % cfg.save_every:
         cfg.checkpoint_every += cfg.save_every - cfg.checkpoint_every % cfg.save_every
     run_dir = Path(run_dir).resolve()

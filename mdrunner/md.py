@@ -53,6 +53,9 @@ class MDConfig:
     checkpoint_every : steps between checkpoints (rounded up to a multiple of save_every)
     seed : seed of the initial velocities and of the Langevin noise
     relax_steps : FIRE steps (fmax ``relax_fmax`` eV/Å) before MD, to remove clashes
+    equilibration_steps : steps of Langevin dynamics (friction ``friction_per_ps``, target
+        ``temperature_K``) after the start velocities and before production; not written to
+        the trajectory; their temperature and potential-energy drift are reported
     position_dtype : ``"float32"`` (small files) or ``"float64"`` (exact) storage
     """
 
@@ -69,6 +72,7 @@ class MDConfig:
     seed: int = 0
     relax_steps: int = 0
     relax_fmax: float = 0.5
+    equilibration_steps: int = 0
     position_dtype: str = "float32"
     extra: dict = field(default_factory=dict)
 
@@ -315,6 +319,7 @@ def run_md(
 
     atoms = None if atoms is None else atoms.copy()
     rng = np.random.default_rng(cfg.seed)
+    eq_report: dict | None = None
     thermo_state: dict = {}
     if resume:
         if not ckpt_path.exists():
@@ -359,9 +364,14 @@ def run_md(
             vd.MaxwellBoltzmannDistribution(atoms, temperature_K=cfg.temperature_K, rng=rng)
         Stationary = vd.Stationary
         Stationary(atoms)
+        if cfg.equilibration_steps > 0:
+            eq_report = equilibrate(atoms, cfg, rng)
+            say("equilibration: " + json.dumps(eq_report))
         step = 0
         meta = dict(metadata or {})
         meta["md"] = asdict(cfg)
+        if eq_report is not None:
+            meta["equilibration"] = eq_report
         writer = H5MDAppender(traj_path, atoms.get_chemical_symbols(), mode="w",
                               dtype=np.dtype(cfg.position_dtype), metadata=meta)
     atoms.calc = calculator
@@ -435,6 +445,7 @@ def run_md(
         tt, ee = np.array(e_hist).T
         drift = float(np.polyfit(tt, ee, 1)[0] / len(atoms))
     n_frames = _count_frames(traj_path)
+    t_mean = _mean_temperature(traj_path)
     summary = dict(
         steps_done=done,
         step=step,
@@ -443,11 +454,51 @@ def run_md(
         s_per_step=seconds / max(done, 1),
         interrupted=interrupted,
         energy_drift_eV_per_atom_ps=drift,
+        temperature_mean_K=t_mean,
+        equilibration=eq_report,
         traj=str(traj_path),
         checkpoint=str(ckpt_path),
     )
     say("summary " + json.dumps(summary))
     return summary
+
+
+def equilibrate(atoms: Atoms, cfg: MDConfig, rng: np.random.Generator) -> dict:
+    """Langevin equilibration before production (``cfg.equilibration_steps`` steps).
+
+    Returns the report stored in the run's metadata and ``md.log``: the steps, the friction
+    (1/ps), the mean and standard deviation of the temperature (K) over the second half, and
+    the drift of the potential energy over the second half (eV/atom/ps, a linear fit; near
+    zero once the cell has relaxed).
+    """
+    from ase.md.langevin import Langevin
+
+    dyn = Langevin(atoms, cfg.timestep_fs * units.fs, temperature_K=cfg.temperature_K,
+                   friction=cfg.friction_per_ps / (1000 * units.fs), fixcm=False, rng=rng)
+    n = int(cfg.equilibration_steps)
+    every = max(1, n // 200)
+    rows = []
+    for k in range(1, n + 1):
+        dyn.step()
+        if k % every == 0:
+            rows.append((k * cfg.timestep_fs * FS_TO_PS, atoms.get_temperature(),
+                         atoms.get_potential_energy()))
+    arr = np.array(rows) if rows else np.zeros((0, 3))
+    half = arr[len(arr) // 2:]
+    drift = float(np.polyfit(half[:, 0], half[:, 2], 1)[0] / len(atoms)) \
+        if len(half) >= 2 else float("nan")
+    return {"steps": n, "thermostat": "langevin", "friction_per_ps": cfg.friction_per_ps,
+            "temperature_mean_K": float(half[:, 1].mean()) if len(half) else float("nan"),
+            "temperature_std_K": float(half[:, 1].std()) if len(half) else float("nan"),
+            "epot_drift_eV_per_atom_ps": drift}
+
+
+def _mean_temperature(path: Path) -> float:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        t = f["observables/temperature/value"][()]
+    return float(t.mean()) if len(t) else float("nan")
 
 
 def _count_frames(path: Path) -> int:

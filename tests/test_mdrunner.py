@@ -399,3 +399,26 @@ def test_bundled_lammps_sample():
     with h5py.File(path, "r") as f:
         meta = json.loads(f["parameters/mdrunner"].attrs["json"])
     assert meta["model"]["framework"] == "rigid" and meta["sample"]["temperature_K"] == 600.0
+
+
+def test_equilibration_stage_reported_not_saved(tmp_path):
+    """Langevin equilibration before a Nosé-Hoover production: not in the trajectory, its
+    temperature and drift in the summary and the file's metadata; the production starts at
+    step 0 from the equilibrated state (hotter than a cold start)."""
+    from mdrunner.md import MDConfig, run_md
+
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
+    cfg = MDConfig(temperature_K=600, steps=40, save_every=10, thermostat="nose-hoover",
+                   equilibration_steps=400, friction_per_ps=20.0, seed=1)
+    out = run_md(atoms, EMT(), tmp_path / "eq", cfg)
+    eq = out["equilibration"]
+    assert eq["steps"] == 400 and eq["friction_per_ps"] == 20.0
+    assert 300 < eq["temperature_mean_K"] < 900  # 32 atoms: ±25 % fluctuations
+    assert np.isfinite(eq["epot_drift_eV_per_atom_ps"])
+    with h5py.File(tmp_path / "eq" / "traj.h5") as f:
+        steps = f["particles/all/position/step"][()]
+        meta = json.loads(f["parameters/mdrunner"].attrs["json"])
+    assert steps.tolist() == [0, 10, 20, 30, 40]
+    assert meta["equilibration"]["steps"] == 400
+    # equipartition: a cold start at 600 K sits near 300 K; an equilibrated one near 600 K
+    assert out["temperature_mean_K"] > 400

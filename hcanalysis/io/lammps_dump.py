@@ -206,6 +206,20 @@ class _Scanner:
                 lo = max(data_start - self.base, 0)
                 while e > lo and buf[e - 1] in b" \t\r\n":
                     e -= 1
+                ls = max(bytes(buf[lo:e]).rfind(b"\n") + 1 + lo, lo)
+                tail = bytes(buf[ls:e])
+                if ls > lo and tail and (tail.startswith(b"ITEM:") or b"ITEM:".startswith(tail)):
+                    # the file was cut inside the next frame's first header line: that line
+                    # is not an atom line; the scan stops before it (the caller then finds the
+                    # header incomplete: a truncation, not a malformed atom line)
+                    e = ls
+                    while e > lo and buf[e - 1] in b" \t\r\n":
+                        e -= 1
+                    if e >= self.cur:
+                        count += bytes(buf[self.cur : e]).count(b"\n") + 1
+                    self.cur = ls
+                    self.line += count
+                    return count, self.base + e, False, b""
                 if e >= self.cur:
                     count += bytes(buf[self.cur : e]).count(b"\n")
                 else:  # trailing whitespace already counted
@@ -213,7 +227,7 @@ class _Scanner:
                 last = b""
                 if self.base + e > data_start:
                     count += 1  # the last line, its newline stripped
-                    if e == len(buf):  # the file ends inside a line
+                    if bytes(buf[len(buf) - 1:]) != b"\n":  # the file ends inside a line
                         last = buf[buf.rfind(b"\n", 0, e) + 1 : e]
                 self.cur = len(buf)
                 self.line += count

@@ -358,6 +358,8 @@ def fit_windows(
     nan = np.full(shape, np.nan)
     if fr.found:
         sel = (lags >= fr.lo) & (lags <= fr.hi)
+        if not sel.any():  # a stored subset without a lag in the range: its nearest lag
+            sel = np.abs(lags - fr.lo) == np.abs(lags - fr.lo).min()
         lf = line_fit(lags[sel] * float(dt_ps), curves[..., sel], n_dims)
         ok = diffusive[None, :]
         d, icpt, r2 = np.where(ok, lf.D, np.nan), lf.intercept, lf.r2

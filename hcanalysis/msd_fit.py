@@ -180,8 +180,10 @@ def find_fit_range(msd: np.ndarray, dt_ps: float, max_lag: int | None = None, *,
     max_lag = len(m) - 1 if max_lag is None else int(max_lag)
     base = {"dt_ps": float(dt_ps), "source": "auto", "tol": float(tol),
             "min_span": float(min_span)}
-    if max_lag < 2 or not np.isfinite(m[1 : max_lag + 1]).all():
+    if max_lag < 2:
         return FitRange(-1, -1, found=False, reason=f"{max_lag} lag(s) only", **base)
+    if not np.isfinite(m[1 : max_lag + 1]).all():
+        return FitRange(-1, -1, found=False, reason="the MSD has non-finite values", **base)
     g, a = local_slope(m, max_lag)
     base.update(grid_lags=g, local_slope=a)
     ok = np.abs(a - 1.0) <= tol  # NaN -> False

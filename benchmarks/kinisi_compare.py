@@ -17,9 +17,15 @@ the hcanalysis least-squares slope and GLS estimate (analytic random-walk covari
 the fit range hcanalysis' own rule finds (none here: the local log-log slope of this 14 ps
 run stays below 0.9).
 
+Known D: ``--synthetic`` runs both codes on the caged ion of ``tests/test_msd_diffusive.py``
+(damped oscillator around a cage centre with an Ornstein-Uhlenbeck velocity; 64 ions, 2000
+frames of 0.02 ps; exact D = 0.30156 Å²/ps), from the start of the diffusive range that
+hcanalysis finds to the end, and writes ``results/msd_kinisi_synthetic.json``.
+
 Usage::
 
     python -m benchmarks.kinisi_compare                 # writes results/msd_kinisi.json
+    python -m benchmarks.kinisi_compare --synthetic     # results/msd_kinisi_synthetic.json
     python -m benchmarks.kinisi_compare --update-test-reference   # also tests/data/...json
 
 The sdist is fetched once with ``pip download kinisi==2.1.0 --no-binary :all: --no-deps``
@@ -188,12 +194,67 @@ def compare(path: Path) -> dict:
     return out
 
 
+def synthetic() -> dict:
+    """kinisi and hcanalysis on a caged ion with known D (see the module docstring)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_msd_diffusive import CAGE, DT, caged_ion
+
+    from hcanalysis import msd
+
+    x, d_true = caged_ion(np.random.default_rng(3), 8000, 64, DT, **CAGE)
+    step = 4
+    xs, dt = x[::step], DT * step
+    n = len(xs)
+    auto = msd.diffusion(xs, dt, window=n, max_lag=n // 4, n_alpha2_lags=2, vanhove_lags=[])
+    lo = auto.range.lo
+    same = msd.diffusion(xs, dt, window=n, max_lag=n - 1, fit=(lo, n - 1), n_alpha2_lags=2,
+                         vanhove_lags=[])
+    out = {
+        "model": "tests/test_msd_diffusive.caged_ion, seed 3, 64 ions, 8000 frames of 0.005 ps "
+                 "taken every 4th (0.02 ps)", "cage": CAGE, "D_true_A2_ps": d_true,
+        "hcanalysis_auto_range": auto.range.describe(),
+        "hcanalysis_auto_D_gls": auto.D_gls, "hcanalysis_auto_ci95": auto.D_gls_ci95.tolist(),
+        "hcanalysis_same_range_ps": [lo * dt, (n - 1) * dt],
+        "hcanalysis_D_gls": same.D_gls, "hcanalysis_ci95": same.D_gls_ci95.tolist(),
+        "hcanalysis_D_ols": same.D,
+    }
+    try:
+        import scipp as sc
+        from ase import Atoms
+        from kinisi.analyze import DiffusionAnalyzer
+    except ImportError:
+        return out
+    frames = [Atoms(["Li"] * xs.shape[1], positions=p + 500.0, cell=[1000.0] * 3, pbc=True)
+              for p in xs]
+    t0 = time.perf_counter()
+    da = DiffusionAnalyzer.from_ase(frames, specie="Li", time_step=DT * 1000 * sc.Unit("fs"),
+                                    step_skip=step * sc.Unit("dimensionless"), progress=False)
+    da.diffusion(lo * dt * 1000 * sc.Unit("fs"), progress=False,
+                 random_state=np.random.RandomState(42))
+    samples = np.asarray(da.D.values) * 1e4  # Å²/ps
+    out.update({
+        "kinisi_range_ps": [lo * dt, float(np.asarray(da.dt.values)[-1]) / 1000],
+        "kinisi_D_median": float(np.median(samples)),
+        "kinisi_ci95": np.percentile(samples, [2.5, 97.5]).tolist(),
+        "kinisi_s": time.perf_counter() - t0,
+    })
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.kinisi_compare")
     ap.add_argument("--update-test-reference", action="store_true",
                     help="store kinisi's numbers in tests/data for the test suite")
+    ap.add_argument("--synthetic", action="store_true",
+                    help="both codes on a caged ion with known D (results/msd_kinisi_synthetic)")
     args = ap.parse_args(argv)
     from benchmarks.common import write_results
+
+    if args.synthetic:
+        res = synthetic()
+        print(json.dumps({k: v for k, v in res.items() if k != "cage"}, indent=1))
+        print(f"wrote {write_results('msd_kinisi_synthetic', res)}")
+        return res
 
     path = fetch_xdatcar()
     res = compare(path)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import typer
 from rich.console import Console
 
 from hcanalysis import __version__
-from hcanalysis.errors import HCAnalysisError
+from hcanalysis.errors import HCAnalysisError, HCAnalysisWarning
 
 
 @dataclass
@@ -95,8 +97,12 @@ def run_app(typer_app: typer.Typer, args: list[str], prog: str, debug: bool) -> 
     returns the exit code. Shared by the ``hcanalysis`` and ``mdrunner`` scripts."""
     import click
 
+    hidden: list[str] = []
     try:
-        typer_app(args=args, prog_name=prog, standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")  # each warning once per place
+            warnings.showwarning = _warning_printer(prog, debug, hidden)
+            typer_app(args=args, prog_name=prog, standalone_mode=False)
     except SystemExit as exc:  # typer/click exits on --help, --version
         return int(exc.code or 0)
     except Exception as exc:  # noqa: BLE001
@@ -112,4 +118,28 @@ def run_app(typer_app: typer.Typer, args: list[str], prog: str, debug: bool) -> 
             return 1
         print(f"{prog}: error: {str(exc) or exc.__class__.__name__}", file=sys.stderr)
         return 2
+    finally:
+        if hidden:
+            print(f"{prog}: {len(hidden)} warning(s) from libraries hidden (--debug shows "
+                  "them)", file=sys.stderr)
     return 0
+
+
+def _warning_printer(prog: str, debug: bool, hidden: list[str]):
+    """``warnings.showwarning`` for the command line: hcanalysis' and mdrunner's own warnings
+    as one line each (``prog: warning: ...``); library warnings (NumPy's "Mean of empty
+    slice", Numba's and UMAP's notices, ...) are counted and hidden unless ``--debug``."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        ours = issubclass(category, HCAnalysisWarning) or any(
+            f"{os.sep}{pkg}{os.sep}" in str(filename) for pkg in ("hcanalysis", "mdrunner"))
+        if ours:
+            text = str(message).strip().splitlines()[0] if str(message).strip() else ""
+            print(f"{prog}: warning: {text}", file=sys.stderr)
+        elif debug:
+            print(warnings.formatwarning(message, category, filename, lineno, line),
+                  file=sys.stderr, end="")
+        else:
+            hidden.append(f"{category.__name__}: {message}")
+
+    return show

@@ -1,0 +1,49 @@
+"""The command line shows hcanalysis' own warnings as one line each and hides library
+warnings (counted; --debug shows them) (issue 20)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import typer
+
+from hcanalysis.cli.app import run_app
+from hcanalysis.errors import TruncatedTrajectoryWarning
+
+
+def _app():
+    app = typer.Typer()
+
+    @app.command()
+    def go() -> None:
+        np.nanmean(np.array([np.nan]))  # NumPy: "Mean of empty slice"
+        warnings.warn("a library notice\nsecond line", DeprecationWarning, stacklevel=1)
+        warnings.warn("t.dump: frame 3 is incomplete; using the 3 complete frames before it",
+                      TruncatedTrajectoryWarning, stacklevel=1)
+        print("result")
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    return app
+
+
+def test_library_warnings_hidden_ours_one_line(capsys):
+    assert run_app(_app(), ["go"], "hcanalysis", debug=False) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == "result"
+    lines = err.strip().splitlines()
+    assert lines == [
+        "hcanalysis: warning: t.dump: frame 3 is incomplete; using the 3 complete frames "
+        "before it",
+        "hcanalysis: 2 warning(s) from libraries hidden (--debug shows them)",
+    ]
+    assert "Warning" not in err.replace("warning", "")
+
+
+def test_debug_shows_library_warnings(capsys):
+    assert run_app(_app(), ["go"], "hcanalysis", debug=True) == 0
+    err = capsys.readouterr().err
+    assert "RuntimeWarning: Mean of empty slice" in err and "hidden" not in err

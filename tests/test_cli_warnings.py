@@ -47,3 +47,30 @@ def test_debug_shows_library_warnings(capsys):
     assert run_app(_app(), ["go"], "hcanalysis", debug=True) == 0
     err = capsys.readouterr().err
     assert "RuntimeWarning: Mean of empty slice" in err and "hidden" not in err
+
+
+def test_compile_notice_only_without_a_kernel_cache(tmp_path, monkeypatch, capsys):
+    import importlib
+
+    cli_app = importlib.import_module("hcanalysis.cli.app")  # the module (cli.app is the Typer)
+    monkeypatch.setattr(cli_app, "kernels_cached", lambda: False)
+    cli_app.compile_notice("hcanalysis", ["analyze", "x.dump"])
+    assert "first run on this machine: compiling" in capsys.readouterr().err
+    cli_app.compile_notice("hcanalysis", ["--help"])
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(cli_app, "kernels_cached", lambda: True)
+    cli_app.compile_notice("hcanalysis", ["analyze", "x.dump"])
+    assert capsys.readouterr().err == ""
+
+
+def test_kernels_cached_reads_numba_index_files(tmp_path, monkeypatch):
+    import hcanalysis.kernels as kernels_pkg
+    from hcanalysis.cli.app import kernels_cached
+
+    fake = tmp_path / "kernels"
+    (fake / "__pycache__").mkdir(parents=True)
+    monkeypatch.setattr(kernels_pkg, "__file__", str(fake / "__init__.py"))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    assert not kernels_cached()
+    (fake / "__pycache__" / "msd._fft-12.py311.nbi").write_bytes(b"")
+    assert kernels_cached()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from hcanalysis.cli.app import app, run_app, state
+from hcanalysis.cli.app import app, compile_notice, run_app, state
 
 # Command modules register their commands on import: add one name per command family.
 COMMAND_MODULES = (
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hcanalysis`` script."""
     args = list(sys.argv[1:] if argv is None else argv)
     state.debug = "--debug" in args
+    compile_notice("hcanalysis", args)
     return run_app(app, args, "hcanalysis", state.debug)
 
 

@@ -67,6 +67,27 @@ def progress():
     )
 
 
+def kernels_cached() -> bool:
+    """Whether Numba has compiled hcanalysis' kernels on this machine before (its on-disk
+    cache: ``*.nbi`` index files beside the kernel sources, or under ``NUMBA_CACHE_DIR``)."""
+    import hcanalysis.kernels as kernels_pkg
+
+    here = Path(kernels_pkg.__file__).parent
+    places = [here / "__pycache__"]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    return any(next(p.rglob("*.nbi"), None) is not None for p in places if p.is_dir())
+
+
+def compile_notice(prog: str, args: list[str]) -> None:
+    """Say once, before a first analysis on a machine, that the kernels are being compiled
+    (the first run spends a minute or more in Numba's compiler, silently otherwise)."""
+    quiet = {"--help", "-h", "--version", "info", "convert"}
+    if args and not quiet.intersection(args) and not kernels_cached():
+        print(f"{prog}: first run on this machine: compiling the analysis kernels (a minute "
+              "or two, once; later runs reuse them)", file=sys.stderr)
+
+
 def sha256(path: Path, chunk: int = 1 << 24) -> str:
     """SHA-256 of a whole file (recorded with each command's output)."""
     h = hashlib.sha256()

@@ -491,7 +491,8 @@ def void_maps(ctx: _Context) -> None:
         if moved:
             last_map = voids.tessellate(c, box, None, spacing=cfg.spacing,
                                         radii=cfg.carbon_radius, probe=cfg.probe,
-                                        backend=ctx.cfg.backend)
+                                        backend=ctx.cfg.backend,
+                                        max_memory=ctx.cfg.max_memory)
             last_c, made = c, made + 1
         ctx.void_maps.append(last_map)
     vm = ctx.void_maps[0]
@@ -542,7 +543,8 @@ def stage_tortuosity(ctx: _Context) -> tuple[dict[str, np.ndarray], dict[str, np
     reach = np.empty((ctx.n_ions, ctx.n_windows))
     for k, (a, _b) in enumerate(ctx.bounds):
         ions = ctx.traj.positions(ctx.cfg.species, frames=[int(ctx.frames[a])])[0]
-        res = tortuosity.local(ctx.void_maps[k], ions, radius=radius)
+        res = tortuosity.local(ctx.void_maps[k], ions, radius=radius,
+                               max_memory=ctx.cfg.max_memory)
         tau[:, k] = np.asarray(res.tau, dtype=float)
         reach[:, k] = np.asarray(res.reachable, dtype=float)
     g = tortuosity.global_tortuosity(ctx.void_maps[0])

@@ -67,3 +67,19 @@ def test_cli_voids_spacing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "needs about 61.4 PiB" in err and "Traceback" not in err
     assert not (tmp_path / "v.h5").exists()
+
+
+def test_analysis_budget_reaches_the_void_grid(tmp_path):
+    """``max_memory`` of an analysis (``--max-memory``) also bounds the void grids."""
+    import hcanalysis as hca
+    from hcanalysis.config import AnalysisConfig
+    from hcanalysis.descriptors import compute
+
+    rng = np.random.default_rng(1)
+    pos = np.concatenate([POS[None]] * 12) + rng.normal(0, 0.01, (12, 150, 3))
+    traj = hca.Trajectory.from_arrays(pos, BOX, ["C"] * 140 + ["Na"] * 10, dt_ps=0.1)
+    cfg = AnalysisConfig(stages=["voids"], max_memory=2 << 20)  # 0.2 Å grid: 8.2 MiB
+    cfg.voids.spacing = 0.2
+    with pytest.raises(MemoryBudgetError, match=r"needs about 8.24 MiB, more than the "
+                       r"max_memory budget \(2 MiB\)"):
+        compute(traj, cfg)

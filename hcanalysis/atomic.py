@@ -38,6 +38,15 @@ def is_disk_full(exc: BaseException) -> bool:
                                    f"errno = {errno.ENOSPC}"))
 
 
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a file, or a directory's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def partial_path(path: str | os.PathLike) -> Path:
     """The temporary sibling ``path`` is written to before the rename."""
     p = Path(path)
@@ -45,7 +54,8 @@ def partial_path(path: str | os.PathLike) -> Path:
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike, *, copy_existing: bool = False) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, *, copy_existing: bool = False,
+                  durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; rename it to ``path`` when the block succeeds.
 
     Parameters
@@ -55,6 +65,10 @@ def atomic_output(path: str | os.PathLike, *, copy_existing: bool = False) -> It
     copy_existing : bool
         Start from a copy of an existing ``path`` (to append to it, e.g. an HDF5 file opened
         with mode "a"): the original stays untouched until the new version is complete.
+    durable : bool
+        Also flush the file and the directory entry to disk (fsync) before and after the
+        rename, so that the new version survives a power loss, not only a killed process (for
+        files that other files are committed against, such as an MD trajectory's map).
 
     Raises
     ------
@@ -68,7 +82,11 @@ def atomic_output(path: str | os.PathLike, *, copy_existing: bool = False) -> It
             shutil.copyfile(final, tmp)
         yield tmp
         os.chmod(tmp, file_mode())
+        if durable:
+            fsync_path(tmp)
         os.replace(tmp, final)
+        if durable:
+            fsync_path(final.parent)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if is_disk_full(exc):

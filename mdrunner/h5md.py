@@ -38,6 +38,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from hcanalysis.atomic import atomic_output, fsync_path
+
 OBSERVABLES = {
     "potential_energy": "eV",
     "kinetic_energy": "eV",
@@ -61,15 +63,6 @@ def wrap_with_images(positions: np.ndarray, cell: np.ndarray) -> tuple[np.ndarra
     frac = np.linalg.solve(np.asarray(cell).T, np.asarray(positions).T).T
     img = np.floor(frac)
     return (frac - img) @ cell, img.astype(np.int32)
-
-
-def _fsync_path(path: Path) -> None:
-    """Flush a file (or a directory entry) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class H5MDAppender:
@@ -236,9 +229,8 @@ class H5MDAppender:
 
     def _write_master(self) -> None:
         """Replace ``traj.h5`` atomically by a file mapping the committed segments."""
-        tmp = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
         total = sum(len(st) for _, st in self._segments)
-        try:
+        with atomic_output(self.path, durable=True) as tmp:
             with h5py.File(tmp, "w") as f:
                 self._static(f)
                 f.create_dataset(_SEG_NAMES, data=np.array([n for n, _ in self._segments],
@@ -269,12 +261,6 @@ class H5MDAppender:
                             g[name].attrs["unit"] = unit
                         if name == "time":
                             g[name].attrs["unit"] = "ps"
-            _fsync_path(tmp)
-            os.replace(tmp, self.path)
-            _fsync_path(self.path.parent)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
 
     # ------------------------------------------------------------------ access
     @property
@@ -294,7 +280,7 @@ class H5MDAppender:
             self._cur = None
             seg = self.seg_dir / self._cur_name
             if self._cur_steps:
-                _fsync_path(seg)
+                fsync_path(seg)
                 self._segments.append((self._cur_name,
                                        np.asarray(self._cur_steps, dtype=np.int64)))
                 self._seg_frames[self._cur_name] = len(self._cur_steps)
@@ -320,7 +306,7 @@ class H5MDAppender:
             name = self._next_name()
             with h5py.File(self.seg_dir / name, "w") as f:
                 self._copy_frames(f, [(self.seg_dir / a, len(sa)), (self.seg_dir / b, len(sb))])
-            _fsync_path(self.seg_dir / name)
+            fsync_path(self.seg_dir / name)
             self._segments[-2:] = [(name, np.concatenate([sa, sb]))]
             self._seg_frames[name] = len(sa) + len(sb)
             replaced += [a, b]
@@ -409,18 +395,10 @@ class H5MDAppender:
             self._merge()
 
     def _merge(self) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.merge-{os.getpid()}")
-        try:
-            with h5py.File(tmp, "w") as f:
-                self._static(f)
-                self._copy_frames(f, [(self.seg_dir / name, len(st))
-                                      for name, st in self._segments])
-            _fsync_path(tmp)
-            os.replace(tmp, self.path)
-            _fsync_path(self.path.parent)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_output(self.path, durable=True) as tmp, h5py.File(tmp, "w") as f:
+            self._static(f)
+            self._copy_frames(f, [(self.seg_dir / name, len(st))
+                                  for name, st in self._segments])
         shutil.rmtree(self.seg_dir, ignore_errors=True)
         self._segments = None
 

@@ -393,13 +393,9 @@ def check_image_range(img: np.ndarray, ids: np.ndarray, frames: np.ndarray, *, p
     if not img.size or np.abs(img).max() <= limit:
         return
     f, a = (int(x[0]) for x in np.nonzero(np.any(np.abs(img) > limit, axis=2)))
-    fr = int(frames[f])
-    raise TrajectoryFormatError(
-        f"image flag {tuple(int(x) for x in img[f, a])} of atom id {int(ids[a])} does not fit "
-        "in 32 bits: the atom crossed the box more than 2 billion times, so the run blew up; "
-        "use the frames before it",
-        path=path, frame=fr, line=None if lines is None else int(lines[fr]),
-    )
+    _raise_at(f"image flag {tuple(int(x) for x in img[f, a])} of atom id {int(ids[a])} does "
+              "not fit in 32 bits: the atom crossed the box more than 2 billion times, so the "
+              "run blew up; use the frames before it", int(frames[f]), path, lines)
 
 
 def check_types(types: np.ndarray, types0: np.ndarray, ids: np.ndarray, frames: np.ndarray,
@@ -416,13 +412,16 @@ def check_types(types: np.ndarray, types0: np.ndarray, ids: np.ndarray, frames: 
     if not changed.any():
         return
     f, a = (int(x[0]) for x in np.nonzero(changed))
-    fr = int(frames[f])
-    raise TrajectoryFormatError(
-        f"atom id {int(ids[a])} has type {int(types[f, a])} here but {int(types0[a])} in frame "
-        "0; hcanalysis takes each atom's species from frame 0: split the file where the types "
-        "change (e.g. after a 'set type' or a fix that changes types)",
-        path=path, frame=fr, line=None if lines is None else int(lines[fr]),
-    )
+    _raise_at(f"atom id {int(ids[a])} has type {int(types[f, a])} here but {int(types0[a])} in "
+              "frame 0; hcanalysis takes each atom's species from frame 0: split the file where "
+              "the types change (e.g. after a 'set type' or a fix that changes types)",
+              int(frames[f]), path, lines)
+
+
+def _raise_at(message: str, frame: int, path, lines: np.ndarray | None) -> None:
+    """A TrajectoryFormatError at ``frame`` (and its first atom line when known)."""
+    raise TrajectoryFormatError(message, path=path, frame=frame,
+                                line=None if lines is None else int(lines[frame]))
 
 
 def boundary_flags(header: bytes) -> str:

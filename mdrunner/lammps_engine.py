@@ -371,7 +371,7 @@ def run_lammps_md(atoms, run_dir, config=None, lammps_config: LammpsConfig | Non
     (run_dir / "worker.err").unlink(missing_ok=True)
     with open(run_dir / "worker.err", "w") as err:
         proc = subprocess.Popen(cmd, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=err,
-                                text=True)
+                                text=True, preexec_fn=_die_with_parent)
         old = {}
 
         def forward(signum, frame):  # pass the stop request on to the child
@@ -388,12 +388,24 @@ def run_lammps_md(atoms, run_dir, config=None, lammps_config: LammpsConfig | Non
                     log(line.rstrip())
             proc.wait(timeout=timeout)
         finally:
+            if proc.stdout is not None:
+                proc.stdout.close()
             for sig, h in old.items():
                 signal.signal(sig, h)
     if proc.returncode != 0:
         tail = (run_dir / "worker.err").read_text()[-3000:]
         raise RuntimeError(f"LAMMPS run in {run_dir} failed (exit {proc.returncode}):\n{tail}")
     return json.loads((run_dir / "summary.json").read_text())
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies, so that a
+    killed ``mdrunner`` leaves no LAMMPS run writing into the run directory."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: nothing to do
+        pass
 
 
 # ---------------------------------------------------------------------------------- child

@@ -223,6 +223,9 @@ def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print,
             r = run_point(p, out_dir, stop_after=stop_after)
             log(f"{p.name}: {'skipped (done)' if r.get('skipped') else r['status']}")
             results.append(r)
+            if r.get("status") == "interrupted" and stop_after is None:
+                log("stopped (SIGTERM/SIGINT): rerun the same command to resume")
+                break
         return results
     import multiprocessing
 

@@ -422,3 +422,20 @@ def test_equilibration_stage_reported_not_saved(tmp_path):
     assert meta["equilibration"]["steps"] == 400
     # equipartition: a cold start at 600 K sits near 300 K; an equilibrated one near 600 K
     assert out["temperature_mean_K"] > 400
+
+
+def test_sweep_stops_when_a_point_is_interrupted(tmp_path, monkeypatch):
+    """A SIGTERM turns the running point into "interrupted": the sweep stops there instead of
+    starting the next point (rerunning it resumes)."""
+    from mdrunner import sweep
+
+    calls = []
+
+    def fake(point, out_dir, stop_after=None):
+        calls.append(point.name)
+        return {"status": "interrupted"}
+
+    monkeypatch.setattr(sweep, "run_point", fake)
+    pts = sweep.make_points([1.0, 1.2], ["NaC8"], 1, n_carbon=40, potential="lj")
+    res = sweep.run_sweep(pts, tmp_path, log=lambda m: None)
+    assert len(res) == 1 and calls == [pts[0].name]

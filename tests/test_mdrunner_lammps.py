@@ -122,9 +122,23 @@ def test_resume_equals_uninterrupted_frame_for_frame(cell, tmp_path):
             assert np.array_equal(fa[key][:], fb[key][:]), key
 
 
+def _workers(spec: Path) -> list[int]:
+    """PIDs of processes whose command line names ``spec`` (the LAMMPS child of a run)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if str(spec) in (d / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
 def test_killed_run_resumes(cell, tmp_path):
-    """SIGKILL of the whole process group mid-run, then ``--resume``: the trajectory is the
-    uninterrupted one (flexible framework, Nosé-Hoover chain: a restored chain state)."""
+    """SIGKILL of ``mdrunner`` mid-run (its LAMMPS child then gets SIGTERM from the kernel
+    and stops too), then ``--resume``: the trajectory is the uninterrupted one (flexible
+    framework, Nosé-Hoover chain: a restored chain state)."""
     from ase.io import write
 
     write(tmp_path / "start.extxyz", cell)
@@ -147,7 +161,7 @@ def test_killed_run_resumes(cell, tmp_path):
         ck = run / "checkpoint.json"
         try:
             if ck.exists() and json.loads(ck.read_text())["step"] >= 400:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.kill(proc.pid, signal.SIGKILL)  # the parent only
                 killed = True
                 break
         except (json.JSONDecodeError, KeyError):
@@ -156,6 +170,14 @@ def test_killed_run_resumes(cell, tmp_path):
     proc.wait()
     if not killed:
         pytest.skip("the run finished before it could be killed (machine too fast)")
+    spec = run / "lammps_spec.json"
+    t_end = time.time() + 60
+    while _workers(spec) and time.time() < t_end:
+        time.sleep(0.1)
+    left = _workers(spec)
+    for pid in left:  # do not leave it running if the check fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "the LAMMPS child outlived its killed parent"
     subprocess.run(cmd(run, "--resume"), env=env, check=True, capture_output=True)
     assert np.array_equal(_unwrapped(ref / "traj.h5"), _unwrapped(run / "traj.h5"))
     meta = json.loads((run / "run.json").read_text())

@@ -81,6 +81,49 @@ def _as_frame(table) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------ features
+
+
+#: A value further than this many robust spreads (IQR, else standard deviation) from its
+#: column's median is not a physical descriptor value (a unit or file error).
+OUTLIER_SPREADS = 1e6
+
+
+def _where(frame: pd.DataFrame, row: int) -> str:
+    ids = [f"{k} {int(frame[k].iloc[row])}" for k in ("trajectory", "ion", "window")
+           if k in frame.columns]
+    return f"row {row}" + (f" ({', '.join(ids)})" if ids else "")
+
+
+def check_values(frame: pd.DataFrame, cols: list[str]) -> None:
+    """Refuse infinite values and absurd outliers in the descriptor columns, naming the row
+    and column (NaN is a missing value and is filled; see the module docstring).
+
+    Raises
+    ------
+    ValueError
+    """
+    for c in cols:
+        v = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
+        inf = np.flatnonzero(np.isinf(v))
+        if inf.size:
+            raise ValueError(f"descriptor {c!r} is {v[inf[0]]} in {_where(frame, inf[0])}: "
+                             "not a value; fix or drop the row")
+        fin = v[np.isfinite(v)]
+        if fin.size < 2:
+            continue
+        med = np.median(fin)
+        q75, q25 = np.percentile(fin, [75, 25])
+        spread = q75 - q25 if q75 > q25 else np.std(fin)
+        if spread > 0:
+            with np.errstate(over="ignore", invalid="ignore"):
+                far = np.flatnonzero(np.abs(v - med) > OUTLIER_SPREADS * spread)
+            if far.size:
+                raise ValueError(
+                    f"descriptor {c!r} is {v[far[0]]:.3g} in {_where(frame, far[0])}, "
+                    f"{OUTLIER_SPREADS:.0e} spreads from its median {med:.3g}: not a physical "
+                    "value (units? a corrupt row?); fix or drop the row")
+
+
 @dataclass
 class ModeFeatures:
     """The fitted feature transform: columns, per-column transforms, fill values, robust
@@ -143,6 +186,7 @@ class ModeFeatures:
         columns with the reason."""
         rng = rng or np.random.default_rng(0)
         cols, transforms, left = cls.choose(frame, features)
+        check_values(frame, cols)
         x = cls.raw(frame, cols, transforms)
         finite = np.isfinite(x)
         fill = np.array([np.median(x[finite[:, j], j]) if finite[:, j].any() else 0.0
@@ -513,6 +557,10 @@ def _n_params(k: int, d: int, cov: str) -> int:
     return int(per + k * d + k - 1)
 
 
+#: Fewest (ion, window) rows a mode search accepts.
+MIN_ROWS = 10
+
+
 class ModeFinder(ClusterMixin, BaseEstimator):
     """Find diffusion modes in a descriptor table, or say there are none.
 
@@ -671,8 +719,10 @@ class ModeFinder(ClusterMixin, BaseEstimator):
     def fit(self, X, y=None) -> ModeFinder:  # noqa: N803 (scikit-learn naming)
         """Fit on a descriptor table (DataFrame or DescriptorTable)."""
         frame = _as_frame(X)
-        if len(frame) < 3:
-            raise ValueError(f"{len(frame)} rows: at least 3 (ion, window) rows are needed")
+        self._check_params()
+        if len(frame) < MIN_ROWS:
+            raise ValueError(f"{len(frame)} rows: at least {MIN_ROWS} (ion, window) rows are "
+                             "needed to look for modes")
         if self.cluster_on != "descriptors":
             raise ValueError(f"cluster_on={self.cluster_on!r}: the mixture is fitted on the "
                              "whitened descriptors; use 'descriptors' (docs/modes.md)")
@@ -788,8 +838,22 @@ class ModeFinder(ClusterMixin, BaseEstimator):
             raise ValueError("fitted with embed=False: there is no UMAP map")
         return np.asarray(self.umap_.transform(self.transform_.transform(_as_frame(X))))
 
+    def _check_params(self) -> None:
+        """One-line errors for parameters that cannot work (scikit-learn checks at fit)."""
+        for name in ("min_modes", "max_modes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name}={v!r}: must be an integer >= 1")
+        if self.max_modes < self.min_modes:
+            raise ValueError(f"max_modes={self.max_modes} < min_modes={self.min_modes}: the "
+                             "scanned range of mode counts is empty")
+
     def predict(self, X) -> np.ndarray:  # noqa: N803
         """Mode label of each row of a table with the fitted descriptor columns."""
+        if not hasattr(self, "merge_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("this ModeFinder is not fitted yet: call fit(table) first")
         raw = self.merge_[self.gmm_.predict(self.transform_.transform(_as_frame(X)))]
         return np.array([self.component_to_label_[int(r)] for r in raw], dtype=np.int64)
 

@@ -137,7 +137,7 @@ def test_errors(planted):
         ModeFinder(features=["nope"]).fit(frame)
     with pytest.raises(ValueError, match="use 'descriptors'"):
         ModeFinder(cluster_on="umap").fit(frame)
-    with pytest.raises(ValueError, match="at least 3"):
+    with pytest.raises(ValueError, match="at least 10"):
         ModeFinder().fit(frame.iloc[:2])
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from hcanalysis.cli.app import app, console
+from hcanalysis.cli.app import app, console, results
 from hcanalysis.cli.io_cmds import parse_type_map
 from hcanalysis.config import AnalysisConfig
 from hcanalysis.errors import HCAnalysisError
@@ -32,25 +32,25 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
             on_progress=lambda msg: status.update(f"[bold]{msg}"),
         )
     mf = res.modes
-    console.print(f"[bold]{len(res.table)}[/] (ion, window) rows from {len(paths)} "
+    results.print(f"[bold]{len(res.table)}[/] (ion, window) rows from {len(paths)} "
                   f"trajectory(ies){' (cached)' if all(res.reused) else ''}")
-    console.print(f"  {mf.verdict()}")
+    results.print(f"  {mf.verdict()}")
     for k in range(mf.n_modes_):
-        console.print(f"  mode {k}: [bold]{mf.mode_names_[k]:14s}[/] "
+        results.print(f"  mode {k}: [bold]{mf.mode_names_[k]:14s}[/] "
                       f"{100 * mf.fractions_[k]:5.1f}%  ({mf.naming_rules_[k]})",
                       highlight=False)
     _print_diffusion(res)
     _print_hops(res)
     if res.importance is not None:
         for line in res.importance.lines(top=3):
-            console.print("  importance: " + line)
+            results.print("  importance: " + line)
     if res.correlation is not None:
         for line in res.correlation.lines():
-            console.print("  " + line)
+            results.print("  " + line)
     for note in res.notes:
-        console.print(f"  [yellow]{note}")
+        results.print(f"  [yellow]{note}")
     for name, path in res.files.items():
-        console.print(f"  {name}: {path}")
+        results.print(f"  {name}: {path}")
     console.print(f"done in {time.perf_counter() - t0:.1f} s")
 
 
@@ -63,13 +63,13 @@ def _print_diffusion(res) -> None:
     shown = [r for r in reports if r]
     for i, r in enumerate(shown[:3]):
         tag = f" [trajectory {i}]" if len(shown) > 1 else ""
-        console.print(f"  msd{tag}: {r}", markup=False)
+        results.print(f"  msd{tag}: {r}", markup=False)
     if len(shown) > 3:
-        console.print(f"  msd: ... ({len(shown) - 3} more trajectories in the report)")
+        results.print(f"  msd: ... ({len(shown) - 3} more trajectories in the report)")
     for key, text in _diffusion_summary(res.table, res.descriptors).items():
         if key == "D":  # the reason is on the msd line(s) above
             text = "not supported by this data (no diffusive range); mobility: MSD at a fixed lag"
-        console.print(f"  {key}: {text}", markup=False)
+        results.print(f"  {key}: {text}", markup=False)
 
 
 def _print_hops(res) -> None:
@@ -82,7 +82,7 @@ def _print_hops(res) -> None:
     keys = ["trajectory", "ion"] if "trajectory" in df else ["ion"]
     per_ion = df.groupby(keys)["hop_rate"].max()
     detail = reports[0].split(" ", 1)[1] if len(reports) == 1 else "hop events"
-    console.print(f"  hops: [bold]{sum(counts)}[/] {detail}; {int((per_ion > 0).sum())} of "
+    results.print(f"  hops: [bold]{sum(counts)}[/] {detail}; {int((per_ion > 0).sum())} of "
                   f"{len(per_ion)} ions hop at least once")
 
 

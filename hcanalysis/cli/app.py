@@ -24,7 +24,10 @@ class CLIState:
 
 
 state = CLIState()
+#: Logs, progress and errors (stderr).
 console = Console(stderr=True)
+#: Results (stdout), so that ``2>/dev/null`` hides the logs, not the findings.
+results = Console()
 
 app = typer.Typer(
     name="hcanalysis",
@@ -152,8 +155,10 @@ def _warning_printer(prog: str, debug: bool, hidden: list[str]):
     slice", Numba's and UMAP's notices, ...) are counted and hidden unless ``--debug``."""
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        ours = issubclass(category, HCAnalysisWarning) or any(
-            f"{os.sep}{pkg}{os.sep}" in str(filename) for pkg in ("hcanalysis", "mdrunner"))
+        # ours: our warning classes, or a plain UserWarning raised by our code (NumPy's
+        # RuntimeWarnings point at our line too, through stacklevel, but are not ours)
+        ours = issubclass(category, HCAnalysisWarning) or (category is UserWarning and any(
+            f"{os.sep}{pkg}{os.sep}" in str(filename) for pkg in ("hcanalysis", "mdrunner")))
         if ours:
             text = str(message).strip().splitlines()[0] if str(message).strip() else ""
             print(f"{prog}: warning: {text}", file=sys.stderr)

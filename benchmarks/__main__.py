@@ -23,7 +23,7 @@ from benchmarks.common import COMMITTED_RESULTS, RESULTS, machine_info
 from benchmarks.report import format_table, ratio_rows, scaling_plot
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["msd", "hops", "neighbors", "voids", "tortuosity", "io", "h5md", "pipeline"]
+ORDER = ["msd", "hops", "neighbors", "voids", "tortuosity", "io", "h5md", "pipeline", "modes"]
 
 
 def available() -> list[str]:

@@ -78,7 +78,11 @@ def peer(frame) -> float:
 
     cols = [c for c in frame.columns if c not in ID and frame[c].dtype.kind == "f"]
     x = frame[cols].to_numpy(dtype=float)
+    x[~np.isfinite(x)] = np.nan
+    keep = np.isfinite(x).any(axis=0)  # columns with no value at all (log_D here) dropped
+    x = x[:, keep]
     x = np.where(np.isfinite(x), x, np.nanmedian(x, axis=0))
+    x = x[:, x.std(axis=0) > 0]
     t0 = time.perf_counter()
     z = StandardScaler().fit_transform(x)
     with warnings.catch_warnings():
@@ -117,7 +121,8 @@ def main(argv=None) -> int:
     rows, extra = [], {}
     for n in sizes:
         frame, tr = grow(base, truth, n)
-        n_features = sum(1 for c in frame.columns if c not in ID)
+        n_features = sum(1 for c in frame.columns
+                         if c not in ID and np.isfinite(frame[c].to_numpy(dtype=float)).any())
         t_ours, mf = ours(frame)
         t_peer = peer(frame)
         rows.append({"case": f"{n:,} rows x {n_features} descriptors", "ours": "ModeFinder.fit",

@@ -585,6 +585,8 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         ``max_dims`` columns.
     max_fit_rows : int
         Rows (whole ions) used by selection, null test and stability.
+    max_embed_rows : int
+        Rows the UMAP map is learnt on (at random); the others are placed with its transform.
     bic_tolerance : float
         The smallest k whose effective BIC is within this of the minimum is taken (6:
         "strong" evidence on Kass & Raftery's 1995 scale is needed for more components).
@@ -636,6 +638,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         max_corr: float = 0.9,
         max_dims: int = 8,
         max_fit_rows: int = 3000,
+        max_embed_rows: int = 3000,
         bic_tolerance: float = 6.0,
         null_draws: int = 9,
         null_z: float = 3.0,
@@ -659,6 +662,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         self.max_corr = max_corr
         self.max_dims = max_dims
         self.max_fit_rows = max_fit_rows
+        self.max_embed_rows = max_embed_rows
         self.bic_tolerance = bic_tolerance
         self.null_draws = null_draws
         self.null_z = null_z
@@ -794,11 +798,28 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         self.embedding_ = None
         self.umap_ = None
         if self.embed:
+            # the map is learnt on at most max_embed_rows rows (whole ions at random) and the
+            # others are placed on it with UMAP's transform (bench_modes: the full map of
+            # 8,000 rows took ~60 s of a 75 s fit)
             umap = import_umap_cached()
-            self.umap_ = umap.UMAP(n_neighbors=min(self.n_neighbors, max(2, len(z) - 1)),
-                                   min_dist=self.min_dist, n_components=self.n_components,
-                                   random_state=self.random_state, n_jobs=1)
-            self.embedding_ = np.asarray(self.umap_.fit_transform(z))
+            fit_rows = np.arange(len(z))
+            if len(z) > self.max_embed_rows:
+                fit_rows = np.sort(rng.choice(len(z), self.max_embed_rows, replace=False))
+            self.umap_ = umap.UMAP(
+                n_neighbors=min(self.n_neighbors, max(2, len(fit_rows) - 1)),
+                min_dist=self.min_dist, n_components=self.n_components,
+                random_state=self.random_state, n_jobs=1,
+                # below 4,096 rows umap-learn computes all pairwise distances through a
+                # Python-called metric (~30 s for 3,000 rows); NN-descent takes < 1 s
+                force_approximation_algorithm=len(fit_rows) > 1000)
+            emb = np.asarray(self.umap_.fit_transform(z[fit_rows]))
+            if len(fit_rows) < len(z):
+                full = np.empty((len(z), emb.shape[1]))
+                full[fit_rows] = emb
+                rest = np.setdiff1d(np.arange(len(z)), fit_rows)
+                full[rest] = self.umap_.transform(z[rest])
+                emb = full
+            self.embedding_ = emb
         return self
 
     def _stability(self, zs, gs, ref, k: int, rng) -> dict:

@@ -634,7 +634,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         min_modes: int = 1,
         max_modes: int = 6,
         covariance_type: str = "diag",
-        n_init: int = 2,
+        n_init: int = 4,
         max_corr: float = 0.9,
         max_dims: int = 8,
         max_fit_rows: int = 3000,
@@ -677,7 +677,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
     def _gmm(self, z: np.ndarray, k: int, seed: int) -> GaussianMixture:
         return GaussianMixture(n_components=k, covariance_type=self.covariance_type,
                                n_init=self.n_init, random_state=seed, reg_covar=1e-3,
-                               max_iter=200).fit(z)
+                               max_iter=200, init_params="k-means++").fit(z)
 
     def _scan(self, z: np.ndarray, n_eff: float, seed: int):
         n, d = z.shape

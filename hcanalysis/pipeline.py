@@ -30,8 +30,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from hcanalysis.atomic import atomic_output
 from hcanalysis.config import AnalysisConfig
-from hcanalysis.table import DescriptorTable, atomic_path
+from hcanalysis.table import DescriptorTable
 
 #: Config sections that change the descriptor table (the others only change the models).
 DESCRIPTOR_SECTIONS = ("species", "carbon", "stages", "frames", "windows", "msd", "hops",
@@ -172,33 +173,27 @@ def _diffusion_summary(frame: pd.DataFrame, tables: Sequence[DescriptorTable]) -
 
 def write_modes(mf, path: Path) -> Path:
     """Write a fitted ModeFinder's results to HDF5 (atomically)."""
-    tmp = atomic_path(path)
-    try:
-        with h5py.File(tmp, "w") as fh:
-            fh["labels"] = mf.labels_
-            fh["names"] = np.array([mf.mode_names_[int(k)] for k in mf.labels_],
-                                   dtype=h5py.string_dtype())
-            if mf.embedding_ is not None:
-                fh["embedding"] = mf.embedding_
-            fh["centroids"] = mf.centroids_.to_numpy()
-            fh["zcentroids"] = mf.zcentroids_.to_numpy()
-            fh.attrs["features"] = json.dumps(mf.features_)
-            fh.attrs["mode_names"] = json.dumps({int(k): v for k, v in mf.mode_names_.items()})
-            fh.attrs["naming_rules"] = json.dumps(
-                {int(k): v for k, v in mf.naming_rules_.items()})
-            fh.attrs["fractions"] = json.dumps({int(k): v for k, v in mf.fractions_.items()})
-            fh.attrs["bic"] = json.dumps({int(k): v for k, v in mf.bic_.items()})
-            fh.attrs["stability"] = json.dumps(mf.stability_)
-            fh.attrs["status"] = mf.status_
-            fh.attrs["verdict"] = mf.verdict()
-            fh.attrs["evidence"] = json.dumps({int(k): v for k, v in mf.evidence_.items()})
-            fh.attrs["thresholds"] = json.dumps(mf.thresholds_, default=str)
-            fh.attrs["selection"] = json.dumps(mf.selection_, default=str)
-            fh.attrs["params"] = json.dumps(mf.get_params(), default=str)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as fh:
+        fh["labels"] = mf.labels_
+        fh["names"] = np.array([mf.mode_names_[int(k)] for k in mf.labels_],
+                               dtype=h5py.string_dtype())
+        if mf.embedding_ is not None:
+            fh["embedding"] = mf.embedding_
+        fh["centroids"] = mf.centroids_.to_numpy()
+        fh["zcentroids"] = mf.zcentroids_.to_numpy()
+        fh.attrs["features"] = json.dumps(mf.features_)
+        fh.attrs["mode_names"] = json.dumps({int(k): v for k, v in mf.mode_names_.items()})
+        fh.attrs["naming_rules"] = json.dumps(
+            {int(k): v for k, v in mf.naming_rules_.items()})
+        fh.attrs["fractions"] = json.dumps({int(k): v for k, v in mf.fractions_.items()})
+        fh.attrs["bic"] = json.dumps({int(k): v for k, v in mf.bic_.items()})
+        fh.attrs["stability"] = json.dumps(mf.stability_)
+        fh.attrs["status"] = mf.status_
+        fh.attrs["verdict"] = mf.verdict()
+        fh.attrs["evidence"] = json.dumps({int(k): v for k, v in mf.evidence_.items()})
+        fh.attrs["thresholds"] = json.dumps(mf.thresholds_, default=str)
+        fh.attrs["selection"] = json.dumps(mf.selection_, default=str)
+        fh.attrs["params"] = json.dumps(mf.get_params(), default=str)
     return path
 
 

@@ -18,11 +18,8 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from hcanalysis.atomic import atomic_output, partial_path
+from hcanalysis.atomic import atomic_output
 from hcanalysis.columns import BY_NAME, unit
-
-#: Kept for callers that build their own temporary name; see :func:`hcanalysis.atomic.partial_path`.
-atomic_path = partial_path
 
 
 @dataclass

@@ -56,6 +56,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hcanalysis.atomic import atomic_output
+
 #: UFF van der Waals parameters (Rappé et al. 1992, Table 1): element -> (x_i Å, D_i kcal/mol).
 UFF = {
     "H": (2.886, 0.044),
@@ -560,9 +562,8 @@ def _worker(spec_path: str) -> int:
             os.replace(tmp, ck_restart)
             payload = {"step": step, "ecouple_offset": offset,
                        "n_frames": writer.n_frames if writer else None}
-            tmpj = ck_json.with_suffix(".json.tmp")
-            tmpj.write_text(json.dumps(payload))
-            os.replace(tmpj, ck_json)
+            with atomic_output(ck_json, durable=True) as tmpj:
+                tmpj.write_text(json.dumps(payload))
 
     every = spec["save_every"]
     seg_len = spec["checkpoint_every"]

@@ -12,7 +12,6 @@ run writes the same frames, bit for bit, as an uninterrupted one with the same s
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import signal
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms, units
 
+from hcanalysis.atomic import atomic_output
 from mdrunner.h5md import H5MDAppender
 
 FS_TO_PS = 1e-3
@@ -237,14 +237,10 @@ def save_checkpoint(path: Path, atoms: Atoms, step: int, rng: np.random.Generato
 
 
 def atomic_pickle(path: Path, payload: dict) -> None:
-    """Write ``payload`` to ``path`` atomically: a pickle in a sibling ``.tmp`` file, synced to
+    """Write ``payload`` to ``path`` atomically: a pickle in a hidden sibling file, synced to
     disk, then renamed over ``path`` (a crash leaves the previous checkpoint intact)."""
-    tmp = Path(path).with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_output(path, durable=True) as tmp, open(tmp, "wb") as fh:
         pickle.dump(payload, fh, protocol=4)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: Path) -> dict:

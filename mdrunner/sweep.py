@@ -11,11 +11,11 @@ that has a checkpoint.
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hcanalysis.atomic import atomic_output
 from mdrunner.md import MDConfig
 
 
@@ -65,9 +65,8 @@ def read_run_json(run_dir) -> dict | None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str))
 
 
 def _start_point(point: SweepPoint, run_dir: Path, cfg: MDConfig,

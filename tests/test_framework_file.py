@@ -9,23 +9,12 @@ import pytest
 import synthetic_traj as st
 from ase import Atoms
 from ase.io import write
+from test_pipeline import _config  # the pipeline tests' small-cell analysis settings
 
 import hcanalysis as hca
 from hcanalysis.cli import main
-from hcanalysis.config import AnalysisConfig
 from hcanalysis.descriptors import compute
 from hcanalysis.errors import TrajectoryFormatError
-
-
-def _config() -> AnalysisConfig:
-    cfg = AnalysisConfig(stages=["msd", "hops", "structure", "voids", "tortuosity"])
-    cfg.windows.window = 40
-    cfg.voids.spacing = 0.5
-    cfg.voids.frames_per_window = 2
-    cfg.structure.frames_per_window = 5
-    cfg.structure.cutoff_NaNa = 4.0
-    cfg.structure.cutoff_NaC = 3.0
-    return cfg
 
 
 @pytest.fixture(scope="module")

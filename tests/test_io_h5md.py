@@ -173,7 +173,7 @@ def test_never_overwrite(tmp_path, rng):
     with pytest.raises(HCAnalysisError, match="this is the input trajectory"):
         hca.write_h5md(back, out, overwrite=True)
     assert hca.load(out).n_frames == 3
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob(".*"))  # no temporary (hidden partial) file left behind
 
 
 def test_pickle_source(tmp_path, rng):

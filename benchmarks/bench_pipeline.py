@@ -132,11 +132,11 @@ def _peer_modes(table, cfg) -> float:
 def case(name: str, path: Path, repeat: int, gpu: bool = False, warm: bool = True) -> dict:
     from hcanalysis import load
     from hcanalysis.config import AnalysisConfig
-    from hcanalysis.descriptors import _Context, sample_frames
+    from hcanalysis.descriptors import plan_for, sample_frames
 
     cfg = AnalysisConfig()
     traj = load(path)
-    ctx = _Context(traj, cfg)
+    ctx = plan_for(traj, cfg)
     with tempfile.TemporaryDirectory() as tmp:
         if warm:
             _ours(path, Path(tmp) / "warm", cfg, 1)  # imports, numba cache loads, JIT

@@ -37,6 +37,8 @@ MODULES = (
     ("hcanalysis.structure", "RDFs, coordination, clusters, carbon structure"),
     ("hcanalysis.voids", "Void tessellation, pores, PSD"),
     ("hcanalysis.tortuosity", "Geodesic tortuosity"),
+    ("hcanalysis.analysis", "The protocol of the per-(ion, window) families"),
+    ("hcanalysis.families", "The families: MSD, Hops, Structure, Voids, Tortuosity"),
     ("hcanalysis.descriptors", "The per-(ion, window) descriptor table"),
     ("hcanalysis.table", "DescriptorTable"),
     ("hcanalysis.columns", "Descriptor columns and units"),

@@ -100,6 +100,9 @@ class TortuosityConfig:
     """Geodesic tortuosity."""
 
     shell_radius: float = 6.0  # Å
+    # frames sampled per window (1: the window's first frame); each sample searches the shell
+    # of every ion, so the cost grows with it
+    frames_per_window: int = 1
     max_start_points: int = 200
 
 

@@ -209,7 +209,7 @@ class CageScale:
     n_ions: int
 
 
-def _scale_ions(n_ions: int, max_ions: int | None) -> np.ndarray:
+def scale_ions(n_ions: int, max_ions: int | None) -> np.ndarray:
     if max_ions is None or n_ions <= max_ions:
         return np.arange(n_ions)
     return np.unique(np.linspace(0, n_ions - 1, int(max_ions)).round().astype(np.int64))
@@ -253,7 +253,7 @@ def auto_threshold(positions: np.ndarray, half_window: int, *, method: str = "p_
     """
     x = _positions(positions)
     w = _half_window(half_window, x.shape[0])
-    xs = np.ascontiguousarray(x[:, _scale_ions(x.shape[1], max_ions)])
+    xs = np.ascontiguousarray(x[:, scale_ions(x.shape[1], max_ions)])
     be = resolve_backend(backend)
     if method == "p_hop":
         m = pooled_median(_finite_or_raise(_k.phop(xs, w, be, dtype=np.float64), xs, w),
@@ -326,7 +326,7 @@ def cage_scale(
     dt = float(dt_ps)
     if not dt > 0:
         raise ValueError(f"dt_ps={dt_ps}: must be > 0 (time between frames, ps)")
-    ions = _scale_ions(x.shape[1], max_ions)
+    ions = scale_ions(x.shape[1], max_ions)
     xs = x[:, ions]
     top = int(max_lag) if max_lag is not None else max(4, n_frames // 4)
     top = max(2, min(top, n_frames - 1))

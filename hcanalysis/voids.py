@@ -280,7 +280,7 @@ class VoidMap:
 # ---------------------------------------------------------------------------- building
 
 
-def _radii_for(species: np.ndarray, radii: Mapping[str, float]) -> np.ndarray:
+def radii_for(species: np.ndarray, radii: Mapping[str, float]) -> np.ndarray:
     species = np.asarray(species).astype(str)
     missing = sorted(set(species) - set(radii))
     if missing:
@@ -425,7 +425,7 @@ def tessellate(
     elif not isinstance(radii, Mapping):
         rad = np.full(len(pos), float(radii))
     else:
-        rad = _radii_for(species, radii)
+        rad = radii_for(species, radii)
     shape = kv.grid_shape(h, spacing)
     check_memory(BYTES_PER_GRID_POINT * float(np.prod(np.asarray(shape, dtype=np.float64))),
                  f"a void grid of {shape[0]} x {shape[1]} x {shape[2]} points "
@@ -577,7 +577,7 @@ def ion_descriptors(
 # ---------------------------------------------------------------------------- trajectories
 
 
-def _params_key(spacing, radii, probe, merge_delta) -> str:
+def params_key(spacing, radii, probe, merge_delta) -> str:
     import json
 
     return json.dumps({"spacing": float(spacing), "radii": {k: float(v) for k, v in
@@ -613,7 +613,7 @@ def void_maps(
     if map_stride < 1:
         raise ValueError(f"map_stride={map_stride}: must be >= 1 frame")
     radii = dict(DEFAULT_RADII if radii is None else radii)
-    key = _params_key(spacing, radii, probe, merge_delta)
+    key = params_key(spacing, radii, probe, merge_delta)
     fw = traj.indices(framework)
     species = traj.species[fw]
     out: dict[int, VoidMap] = {}
@@ -749,7 +749,7 @@ def void_descriptors(
                      cache=cache)
     fw = traj.indices(framework)
     ion_idx = traj.indices(ions)
-    fw_rad = _radii_for(traj.species[fw], radii)
+    fw_rad = radii_for(traj.species[fw], radii)
     nf, ni = fidx.size, ion_idx.size
     cols = ("pore", "pore_radius", "pore_volume", "wall_distance", "pore_throats",
             "voronoi_volume")

@@ -46,3 +46,31 @@ def window_bounds(
         raise ValueError(f"stride={stride}: must be at least 1 frame")
     starts = np.arange(0, n_frames - window + 1, stride, dtype=np.int64)
     return np.stack([starts, starts + window], axis=1)
+
+
+#: Default window: this fraction of the analysed frames ...
+DEFAULT_WINDOW_FRACTION = 4
+#: ... but at least this many frames (or all of them when fewer).
+MIN_DEFAULT_WINDOW = 20
+
+
+def resolve_window(n_frames: int, window: int | None = None,
+                   stride: int | None = None) -> tuple[int, int]:
+    """Window and stride in frames, the one default rule of the CLI, the Python API and
+    ``hcanalysis analyze``: a quarter of the analysed frames, at least 20 (all frames when
+    fewer); the stride defaults to the window (tiling).
+
+    Parameters
+    ----------
+    n_frames : int
+        Analysed frames.
+    window, stride : int, optional
+        Frames per window and between window starts.
+
+    Returns
+    -------
+    (window, stride) : tuple of int
+    """
+    w = window or max(MIN_DEFAULT_WINDOW, n_frames // DEFAULT_WINDOW_FRACTION)
+    w = min(int(w), n_frames)
+    return w, int(stride or w)

@@ -92,6 +92,7 @@ class VoidsConfig:
     carbon_radius: float = 1.7  # Å
     probe: float = 0.0  # Å
     remap_rmsd: float = 0.5  # Å; a new void map when the carbon moved more (RMS) since the last
+    map_stride: int | None = None  # frames; also a new map once the last is this many frames old
     frames_per_window: int = 5  # frames sampled per window for the per-ion void descriptors
 
 

@@ -69,14 +69,21 @@ def test_msd_command_writes_curves_fits_and_plot(h5_traj, walk, tmp_path, capsys
         assert f["van_hove/p"].shape[0] == f["van_hove/lags"].shape[0]
         np.testing.assert_array_equal(f["per_ion_window/ion_atom_index"][:], np.arange(12))
         assert f.attrs["species"] == "Na" and f.attrs["remove_drift"] == "C"
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out  # results on stdout (logs on stderr)
     assert "D (block average) = " in err and "D (GLS, whole trajectory) = " in err
     assert f"fit {lo * DT:.4g}-{hi * DT:.4g} ps" in err
 
 
 def test_drift_options_and_overwrite(h5_traj, walk, tmp_path, capsys):
     out = tmp_path / "m.h5"
-    args = ["msd", str(h5_traj), "-o", str(out), "--no-plots", "--max-lag", "50"]
+    # the default removes the framework's drift, as `analyze` does
+    assert main(["msd", str(h5_traj), "-o", str(out), "--no-plots", "--max-lag", "50"]) == 0
+    with h5py.File(out) as f:
+        assert f.attrs["remove_drift"] == "C"
+        assert abs(f["system"].attrs["D"] - D_TRUE) < 0.15 * D_TRUE
+    out.unlink()
+    args = ["msd", str(h5_traj), "-o", str(out), "--no-plots", "--max-lag", "50",
+            "--remove-drift", "none"]
     # no drift removal: the flow (0.9 Å/ps) makes the MSD super-diffusive beyond ~0.5 ps, so
     # the diffusive range found shrinks to the short lags where 6 D τ dominates v² τ²
     assert main(args) == 0
@@ -92,10 +99,10 @@ def test_drift_options_and_overwrite(h5_traj, walk, tmp_path, capsys):
     assert not out.with_suffix(".png").exists()
     assert main(args) == 2  # refuses to overwrite
     assert "exists" in capsys.readouterr().err
-    assert main(args + ["--force", "--remove-drift", "species"]) == 0
+    assert main(args[:-2] + ["--force", "--remove-drift", "species"]) == 0
     with h5py.File(out) as f:
         d_species = f["system"].attrs["D"]
-    assert main(args + ["--force", "--remove-drift", "all"]) == 0
+    assert main(args[:-2] + ["--force", "--remove-drift", "all"]) == 0
     with h5py.File(out) as f:
         d_all = f["system"].attrs["D"]
     assert d_raw > 1.5 * D_TRUE

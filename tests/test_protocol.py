@@ -102,3 +102,36 @@ def test_voids_and_tortuosity_share_maps(traj):
     v.compute(traj, plan=plan)
     t.compute(traj, plan=plan)
     assert all(a is b for a, b in zip(v.maps, t.maps, strict=True))
+
+
+def test_cli_and_pipeline_give_the_same_numbers(traj, table, tmp_path):
+    """One estimator per descriptor name: `hcanalysis voids`, `tortuosity` and `msd` with the
+    analysis' parameters write the numbers of `descriptors.compute` (the pipeline)."""
+    import h5py
+
+    from hcanalysis.cli import main
+
+    frame = table.frame
+    path = traj.path
+    common = ["--window", "40", "--spacing", "0.5"]
+    assert main(["voids", str(path), "-o", str(tmp_path / "v.h5"), *common,
+                 "--frames-per-window", "2"]) == 0
+    with h5py.File(tmp_path / "v.h5") as f:
+        for col in ("pore_radius", "pore_volume", "wall_distance", "pore_throats",
+                    "voronoi_volume", "pores_visited"):
+            np.testing.assert_array_equal(f[f"voids/ions/{col}"][()], frame[col], err_msg=col)
+    assert main(["tortuosity", str(path), "-o", str(tmp_path / "t.h5"), *common,
+                 "--frames-per-window", "2"]) == 0
+    with h5py.File(tmp_path / "t.h5") as f:
+        np.testing.assert_array_equal(f["tortuosity/local/tau"][()].ravel(),
+                                      frame["local_tortuosity"])
+        np.testing.assert_array_equal(f["tortuosity/local/reachable"][()].ravel(),
+                                      frame["shell_reachable"])
+        np.testing.assert_array_equal(f["tortuosity/global/tau"][()],
+                                      table.arrays["global_tau"])
+    assert main(["msd", str(path), "-o", str(tmp_path / "m.h5"), "--window", "40",
+                 "--no-plots"]) == 0
+    with h5py.File(tmp_path / "m.h5") as f:
+        for col in ("D", "alpha", "msd_lag"):
+            np.testing.assert_array_equal(f[f"per_ion_window/{col}"][()].ravel(), frame[col],
+                                          err_msg=col)

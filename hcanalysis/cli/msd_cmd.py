@@ -8,36 +8,12 @@ import numpy as np
 import typer
 
 from hcanalysis.atomic import atomic_output
-from hcanalysis.cli.app import app, check_output, console, sha256
+from hcanalysis.cli import options as opt
+from hcanalysis.cli.app import app, check_output, console, results, sha256
+from hcanalysis.config import MSDConfig
 from hcanalysis.errors import HCAnalysisError
 
-
-def _masses(species: np.ndarray) -> np.ndarray:
-    from ase.data import atomic_masses, atomic_numbers
-
-    return np.array([atomic_masses[atomic_numbers[s]] if s in atomic_numbers else 1.0
-                     for s in species])
-
-
-def drift_of(traj, which: str, species: str, ions: np.ndarray | None = None) -> np.ndarray | None:
-    """Centre-of-mass drift (n_frames, 3) named by ``--remove-drift``: "none", "species" (the
-    analysed ions; ``ions`` are their unwrapped positions), "all" (every atom, mass-weighted,
-    streamed in chunks of frames) or element names ("C", "C,O": those atoms, mass-weighted)."""
-    from hcanalysis.msd import com_drift
-
-    key = which.strip()
-    if key.lower() == "none":
-        return None
-    if key.lower() in ("species", "self"):
-        return com_drift(ions) if ions is not None else com_drift(traj.positions(species, True))
-    select = None if key.lower() == "all" else [s.strip() for s in key.split(",") if s.strip()]
-    idx = traj.indices(select)
-    w = _masses(traj.species[idx])
-    w = w / w.sum()
-    com = np.empty((traj.n_frames, 3))
-    for frames, pos in traj.iter_chunks(select=select, unwrap=True):
-        com[frames] = np.einsum("fai,a->fi", pos, w)
-    return com - com[0]
+_M = MSDConfig()
 
 
 def _write_h5(out: Path, res, sysd, ion_atoms: np.ndarray, meta: dict) -> None:
@@ -59,6 +35,7 @@ def _write_h5(out: Path, res, sysd, ion_atoms: np.ndarray, meta: dict) -> None:
         g.create_dataset("lag_ps", data=sysd.lag_ps)
         g.create_dataset("windows", data=res.windows)
         g.create_dataset("msd", data=res.msd, chunks=(1,) + res.msd.shape[1:], **comp)
+        g.create_dataset("msd_lags", data=res.lags)  # lags of msd (log-spaced when many)
         g.create_dataset("msd_mean", data=sysd.msd)
         g.create_dataset("msd_err", data=sysd.msd_err)
         g.create_dataset("msd_dim", data=sysd.msd_dim).attrs["dims"] = sysd.dims
@@ -173,70 +150,58 @@ def plot_msd(path: Path, res, sysd, species: str) -> None:
 def msd_cmd(
     traj_path: Path = typer.Argument(..., help="Trajectory file.", metavar="TRAJ"),
     output: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file (.h5)."),
-    species: str = typer.Option("Na", "--species", help="Element of the mobile ions."),
-    window: int = typer.Option(None, "--window", help="Window (block) length, frames "
-                               "(default a fifth of the trajectory)."),
-    stride: int = typer.Option(None, "--stride", help="Window stride, frames (default window)."),
-    max_lag: int = typer.Option(None, "--max-lag", help="Largest lag, frames (default window/2)."),
+    species: str = opt.ions_option(),
+    framework: str = opt.framework_option(),
+    start: int = opt.start_option(),
+    stop: int = opt.stop_option(),
+    step: int = opt.step_option(),
+    frames: str = opt.frames_option(),
+    window: int = opt.window_option(),
+    stride: int = opt.stride_option(),
+    max_lag: int = typer.Option(None, "--max-lag", help="Largest lag, frames (default "
+                                f"{_M.max_lag_fraction:g} x the window)."),
     fit_lo: int = typer.Option(None, "--fit-lo", help="First fitted lag, frames "
                                "(default: the diffusive range found from the data)."),
     fit_hi: int = typer.Option(None, "--fit-hi", help="Last fitted lag, frames (default max lag "
                                "when --fit-lo is given)."),
     fit_ps: str = typer.Option(None, "--fit-ps", help="Fit range in ps, 'LO,HI' (default: the "
                                "diffusive range found from the data)."),
-    slope_tol: float = typer.Option(0.1, "--slope-tol", help="Automatic range: tolerance on "
-                                    "the local log-log slope (|α(τ) - 1| <= tol)."),
-    min_span: float = typer.Option(3.0, "--min-span", help="Automatic range: smallest ratio "
-                                   "of its last to first lag."),
+    slope_tol: float = typer.Option(_M.slope_tol, "--slope-tol", help="Automatic range: "
+                                    "tolerance on the local log-log slope (|α(τ) - 1| <= tol)."),
+    min_span: float = typer.Option(_M.min_span, "--min-span", help="Automatic range: smallest "
+                                   "ratio of its last to first lag."),
+    mobility_lag_ps: float = typer.Option(_M.mobility_lag_ps, "--mobility-lag-ps",
+                                          help="Lag of msd_lag, ps (default the first lag of "
+                                               "the diffusive range, else the largest)."),
     dims: str = typer.Option("xyz", "--dims", help="Components: xyz, xy, z, ..."),
-    remove_drift: str = typer.Option(
-        "none", "--remove-drift",
-        help="Centre-of-mass drift removed: none, species (the ions), all, or elements (C).",
-    ),
+    remove_drift: str = opt.drift_option(),
     n_alpha2: int = typer.Option(20, "--alpha2-lags", help="Number of log-spaced α2 lags."),
-    backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
-    max_memory_mb: float = typer.Option(None, "--max-memory-mb",
-                                        help="Working-memory budget, MB (default 1/4 free)."),
-    format: str = typer.Option(None, "--format", "-f", help="Reader (default: from the name)."),
-    topology: Path = typer.Option(None, "--topology", "-t", help="Topology (XTC/DCD need one)."),
-    type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na."),
-    dt_ps: float = typer.Option(None, "--dt-ps", help="MD step (dumps) or frame spacing, ps."),
+    backend: str = opt.backend_option(),
+    max_memory: str = opt.max_memory_option(),
+    max_memory_mb: float = opt.max_memory_mb_option(),
+    format: str = opt.format_option(),
+    topology: Path = opt.topology_option(),
+    type_map: str = opt.type_map_option(),
+    dt_ps: float = opt.dt_ps_option(),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the PNG plot."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
-    """Per-ion windowed MSD and D, system D (block average, and GLS with a 95 % interval) over
-    the diffusive range found from the data (printed in ps), per-direction D, MSD at a fixed
-    lag, non-Gaussian parameter α2(τ), self van Hove G_s(r, τ), and a log-log MSD plot."""
-    from hcanalysis import msd
-    from hcanalysis.cli.io_cmds import parse_type_map
-    from hcanalysis.io import load
+    """Per-ion windowed MSD and D (the estimator of `analyze`), system D (block average, and
+    GLS with a 95 % interval) over the diffusive range found from the data (printed in ps),
+    per-direction D, MSD at a fixed lag, non-Gaussian parameter α2(τ), self van Hove
+    G_s(r, τ), and a log-log MSD plot."""
+    from hcanalysis.families import MSD
+    from hcanalysis.msd import WindowedMSD
 
     png = output.with_suffix(".png")
     inputs = [traj_path, topology]
     for p in [output] + ([png] if plots else []):
         check_output(p, inputs, force)
-    traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
-                type_map=parse_type_map(type_map))
-    ion_atoms = traj.atom_indices[traj.indices(species)]
-    if traj.n_frames < 4:
-        raise HCAnalysisError(f"{traj_path}: {traj.n_frames} frames; an MSD needs at least 4")
-    with console.status(f"reading {len(ion_atoms)} {species} positions (unwrapped)"):
-        x = traj.positions(species, unwrap=True)
-    dt = traj.dt_ps or 1.0
-    t = traj.time_ps
-    if t.size > 2 and not np.allclose(np.diff(t), dt, rtol=1e-3, atol=1e-9):
-        console.print("warning: frames are not evenly spaced in time; lags use the median "
-                      f"spacing {dt:g} ps", style="yellow")
-    with console.status(f"centre-of-mass drift: {remove_drift}"):
-        drift = drift_of(traj, remove_drift, species, x)
-    if window is None:
-        window = traj.n_frames // 5 if traj.n_frames >= 20 else traj.n_frames
-    fit = None
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    fsl = opt.resolve_frames(start, stop, step, frames)
     if fit_lo is not None or fit_hi is not None:
         if fit_ps is not None:
             raise HCAnalysisError("give --fit-ps or --fit-lo/--fit-hi, not both")
-        ml = max_lag if max_lag is not None else max(1, min(window, traj.n_frames) // 2)
-        fit = (fit_lo if fit_lo is not None else 1, fit_hi if fit_hi is not None else ml)
     fps = None
     if fit_ps is not None:
         try:
@@ -245,34 +210,44 @@ def msd_cmd(
             fps = ()
         if len(fps) != 2:
             raise HCAnalysisError(f"--fit-ps {fit_ps!r}: expected two numbers LO,HI in ps")
-    budget = None if max_memory_mb is None else int(max_memory_mb * 2**20)
+    drift = opt.resolve_drift(remove_drift, traj)
+    fam = MSD(ions=opt.species_list(species), framework=opt.species_list(framework),
+              max_lag=max_lag, fit_ps=fps, slope_tol=slope_tol, min_span=min_span,
+              mobility_lag_ps=mobility_lag_ps, remove_drift=drift, dims=dims, system=True,
+              n_alpha2_lags=n_alpha2)
     try:
-        with console.status("MSD per ion and window"):
-            res = msd.windowed(x, window, stride, max_lag, fit=fit, dt_ps=dt, fit_ps=fps,
-                               slope_tol=slope_tol, min_span=min_span, dims=dims,
-                               backend=backend, max_memory=budget, drift=drift)
-        # the same curve gives the same range: the system fit uses the range found above
-        sys_fit = res.fit if res.range.found else None
-        with console.status("system D (block average and GLS), α2, van Hove"):
-            sysd = msd.diffusion(x, dt, window=window, stride=stride, max_lag=max_lag,
-                                 fit=sys_fit, slope_tol=slope_tol, min_span=min_span,
-                                 dims=dims, drift=drift, n_alpha2_lags=n_alpha2,
-                                 backend=backend, max_memory=budget)
+        plan = fam.plan(traj, frames=fsl, windows=(window, stride), backend=backend,
+                        max_memory=opt.resolve_memory(max_memory, max_memory_mb))
+        if fit_lo is not None or fit_hi is not None:
+            ml = fam.lag_count(plan.window)
+            fam.fit = (fit_lo if fit_lo is not None else 1, fit_hi if fit_hi is not None else ml)
+        t = plan.time_ps
+        if t.size > 2 and not np.allclose(np.diff(t), plan.dt_ps, rtol=1e-3, atol=1e-9):
+            console.print("warning: frames are not evenly spaced in time; lags use the median "
+                          f"spacing {plan.dt_ps:g} ps", style="yellow")
+        with console.status(f"MSD of {plan.n_ions} {species} ions per window, system D, α2, "
+                            "van Hove"):
+            fam.compute(traj, plan=plan)
     except ValueError as exc:
         raise HCAnalysisError(f"{traj_path}: {exc}") from exc
-    if res.range.found and res.range.source != "frames":
-        sysd.range = res.range  # report how the range was chosen (auto / ps), not "frames"
+    sysd = fam.diffusion
+    v = fam.values
+    res = WindowedMSD(windows=fam.bounds, lags=np.asarray(fam.arrays["lags"]), dt_ps=fam.dt_ps,
+                      msd=fam.arrays["msd"], fit=fam.fits.range.frames, D=v["D"],
+                      intercept=v["intercept"], alpha=v["alpha"], r2=v["r2"], dims=dims,
+                      fits=fam.fits)
+    ion_atoms = fam.ion_atoms
+    dt = fam.dt_ps
     meta = {
         "input": str(traj_path),
         "input_sha256": sha256(traj_path),
         "species": species,
         "n_ions": len(ion_atoms),
-        "n_frames": traj.n_frames,
+        "n_frames": int(len(fam.frames)),
         "dt_ps": dt,
-        "window_frames": int(res.windows[0, 1] - res.windows[0, 0]),
-        "stride_frames": int(res.windows[1, 0] - res.windows[0, 0]) if len(res.windows) > 1
-        else int(res.windows[0, 1]),
-        "max_lag_frames": int(res.lags[-1]),
+        "window_frames": plan.window,
+        "stride_frames": plan.stride,
+        "max_lag_frames": int(fam.lag_count(plan.window)),
         "fit_lo_frames": int(res.fit[0]),
         "fit_hi_frames": int(res.fit[1]),
         "fit_lo_ps": res.range.lo_ps,
@@ -289,14 +264,14 @@ def msd_cmd(
     _write_h5(output, res, sysd, ion_atoms, meta)
     if plots:
         plot_msd(png, res, sysd, species)
-    head = (f"{len(ion_atoms)} {species} ions, {traj.n_frames} frames, {len(res.windows)} "
+    head = (f"{len(ion_atoms)} {species} ions, {len(fam.frames)} frames, {len(res.windows)} "
             f"windows of {meta['window_frames']} frames; {res.range.describe()}")
     fits = res.fits
     mob = (f"MSD at {fits.mobility_lag * dt:.4g} ps: median {np.nanmedian(res.msd_lag):.3g} Å² "
            f"over (ion, window); α over {fits.alpha_range[0] * dt:.4g}-"
            f"{fits.alpha_range[1] * dt:.4g} ps = {sysd.alpha:.3f}")
     if not res.range.found:
-        console.print(f"{head}\nD: not supported by this data (no diffusive range). {mob}",
+        results.print(f"{head}\nD: not supported by this data (no diffusive range). {mob}",
                       markup=False)
     else:
         dd = ", ".join(f"{c} {v:.3g}" for c, v in zip(dims, sysd.D_dim, strict=True))
@@ -304,7 +279,7 @@ def msd_cmd(
         gls_txt = (f"D (GLS, whole trajectory) = {sysd.D_gls:.4g} Å²/ps, 95 % interval "
                    f"[{lo95:.4g}, {hi95:.4g}] (error from the {sysd.gls.error_source}); "
                    if sysd.gls is not None else "")
-        console.print(
+        results.print(
             f"{head}\n{gls_txt}"
             f"D (block average) = {sysd.D:.4g} ± {sysd.D_err:.2g} Å²/ps = {sysd.D_cm2_s:.4g} ± "
             f"{sysd.D_err_cm2_s:.2g} cm²/s (n_eff {sysd.n_eff:.3g}); "

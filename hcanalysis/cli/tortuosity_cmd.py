@@ -9,8 +9,14 @@ import numpy as np
 import typer
 
 from hcanalysis.atomic import atomic_output
+from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, progress
+from hcanalysis.cli.voids_cmd import parse_radii
+from hcanalysis.config import TortuosityConfig, VoidsConfig
 from hcanalysis.errors import HCAnalysisError
+
+_T = TortuosityConfig()
+_V = VoidsConfig()
 
 
 def plot_geodesic_slice(vm, path: Path, axis: int = 0, plane_axis: int = 2,
@@ -65,79 +71,84 @@ def plot_geodesic_slice(vm, path: Path, axis: int = 0, plane_axis: int = 2,
 def tortuosity_cmd(
     traj_path: Path = typer.Argument(..., help="Trajectory file.", metavar="TRAJ"),
     out_path: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file."),
-    format: str = typer.Option(None, "--format", "-f", help="Reader (default: from the name)."),
-    topology: Path = typer.Option(None, "--topology", "-t", help="Topology (XTC/DCD need one)."),
-    type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na."),
-    dt_ps: float = typer.Option(None, "--dt-ps", help="MD step (dumps) or frame spacing, ps."),
-    ions: str = typer.Option("Na", "--ions", help="Ion species."),
-    framework: str = typer.Option("C", "--framework", help="Framework species (comma list)."),
+    format: str = opt.format_option(),
+    topology: Path = opt.topology_option(),
+    type_map: str = opt.type_map_option(),
+    dt_ps: float = opt.dt_ps_option(),
+    ions: str = opt.ions_option(),
+    framework: str = opt.framework_option(),
     radius: list[str] = typer.Option(None, "--radius", help="Atom radius per species, C:1.7."),
-    spacing: float = typer.Option(0.3, "--spacing", help="Void grid spacing, Å."),
-    probe: float = typer.Option(0.0, "--probe", help="Probe radius of the void, Å."),
-    map_stride: int = typer.Option(100, "--map-stride",
-                                   help="New void map every N analysed frames."),
-    sample_stride: int = typer.Option(10, "--sample-stride",
-                                      help="Local tortuosity every N analysed frames."),
-    frames: str = typer.Option(None, "--frames", help="Frames start:stop:step."),
-    window: int = typer.Option(None, "--window", help="Window length, analysed frames."),
-    stride: int = typer.Option(None, "--stride", help="Window stride, analysed frames."),
-    shell_radius: float = typer.Option(6.0, "--shell-radius", help="Local shell radius R, Å."),
+    spacing: float = typer.Option(_V.spacing, "--spacing", help="Void grid spacing, Å."),
+    probe: float = typer.Option(_V.probe, "--probe", help="Probe radius of the void, Å."),
+    remap_rmsd: float = typer.Option(_V.remap_rmsd, "--remap-rmsd",
+                                     help="New void map when the framework moved more than "
+                                          "this since the last map (RMS, Å)."),
+    map_stride: int = typer.Option(None, "--map-stride",
+                                   help="Also a new void map once the last is N analysed "
+                                        "frames old (checked at window starts)."),
+    frames_per_window: int = typer.Option(
+        _T.frames_per_window, "--frames-per-window",
+        help="Frames sampled per window for the local tortuosity (1: its first frame)."),
+    sample_stride: int = typer.Option(
+        None, "--sample-stride",
+        help="Alias: one sample every N analysed frames (sets --frames-per-window to "
+             "window / N)."),
+    start: int = opt.start_option(),
+    stop: int = opt.stop_option(),
+    step: int = opt.step_option(),
+    frames: str = opt.frames_option(),
+    window: int = opt.window_option(),
+    stride: int = opt.stride_option(),
+    shell_radius: float = typer.Option(_T.shell_radius, "--shell-radius",
+                                       help="Local shell radius R, Å."),
     max_ratio: float = typer.Option(2.0, "--max-ratio",
                                     help="Local paths longer than this x R are not followed."),
     method: str = typer.Option("dijkstra", "--method", help="dijkstra or fmm (orthogonal)."),
     max_starts: int = typer.Option(32, "--max-starts", help="Global: start points per axis."),
     exact: bool = typer.Option(False, "--exact", help="Global: every start-plane point."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the start-point sample."),
+    seed: int = opt.seed_option(),
     no_local: bool = typer.Option(False, "--no-local", help="Global tortuosity only."),
-    backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
+    backend: str = opt.backend_option(),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
 ) -> None:
     """Global geodesic tortuosity per cell axis of the void (first void map) and local
-    tortuosity per ion and window; writes OUT.h5 and OUT_geodesic.png."""
+    tortuosity per ion and window (the estimator of `analyze`); writes OUT.h5 and
+    OUT_geodesic.png."""
     import h5py
 
-    from hcanalysis import tortuosity as tort
-    from hcanalysis.cli.io_cmds import parse_type_map
-    from hcanalysis.cli.voids_cmd import parse_frames, parse_radii
-    from hcanalysis.io import load
-    from hcanalysis.voids import void_maps
+    from hcanalysis.families import Tortuosity
 
     check_output(out_path, [traj_path, topology], force)
-    traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
-                type_map=parse_type_map(type_map))
-    fw = [s.strip() for s in framework.split(",") if s.strip()]
-    radii = parse_radii(radius)
-    fsl = parse_frames(frames)
-    fidx = np.arange(traj.n_frames)[fsl]
-    if fidx.size == 0:
-        raise HCAnalysisError("--frames selects no frame")
-    if no_local:
-        maps = void_maps(traj, fidx[:1], framework=fw, spacing=spacing, radii=radii,
-                         probe=probe, backend=backend)
-        loc = None
-    else:
-        n_s = len(range(0, len(fidx), sample_stride))
-        with progress() as bar:
-            task = bar.add_task("local tortuosity", total=n_s)
-            loc = tort.local_per_window(
-                traj, ions=ions, framework=fw, frames=fidx, window=window, stride=stride,
-                sample_stride=sample_stride, map_stride=map_stride, spacing=spacing,
-                radii=radii, probe=probe, radius=shell_radius, max_ratio=max_ratio,
-                method=method, backend=backend, on_sample=lambda _f: bar.advance(task))
-        maps = loc.maps
-    first_frame = int(sorted(maps)[0])
-    vm = maps[first_frame]
-    g = tort.global_tortuosity(vm, max_starts=max_starts, exact=exact, seed=seed,
-                               method=method, backend=backend)
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    fsl = opt.resolve_frames(start, stop, step, frames)
+    fam = Tortuosity(ions=opt.species_list(ions), framework=opt.species_list(framework),
+                     shell_radius=shell_radius, frames_per_window=frames_per_window,
+                     max_ratio=max_ratio, method=method, global_max_starts=max_starts,
+                     exact=exact, seed=seed, local=not no_local, spacing=spacing,
+                     radii=parse_radii(radius), probe=probe, remap_rmsd=remap_rmsd,
+                     map_stride=map_stride)
+    plan = fam.plan(traj, frames=fsl, windows=(window, stride), backend=backend)
+    if sample_stride is not None:
+        if sample_stride < 1:
+            raise HCAnalysisError(f"--sample-stride {sample_stride}: must be >= 1 frame")
+        fam.frames_per_window = max(1, -(-plan.window // sample_stride))
+    with progress() as bar:
+        task = bar.add_task("tortuosity", total=None)
+        plan.progress = lambda _s, d, n: bar.update(task, completed=d, total=n)
+        fam.compute(traj, plan=plan)
+    g = fam.global_result
+    vm = fam.maps[0]
     with atomic_output(out_path) as tmp, h5py.File(tmp, "w") as h5:
         top = h5.create_group("tortuosity")
         top.attrs.update({"trajectory": str(traj_path), "spacing_A": spacing, "probe_A": probe,
-                          "radii": str(radii), "ions": ions, "framework": framework,
-                          "method": method, "map_stride": map_stride,
-                          "sample_stride": sample_stride, "shell_radius_A": shell_radius,
-                          "max_ratio": max_ratio})
+                          "radii": str(fam.map_radii()), "ions": ions,
+                          "framework": framework, "method": method,
+                          "remap_rmsd_A": remap_rmsd,
+                          "map_stride": -1 if map_stride is None else map_stride,
+                          "frames_per_window": fam.frames_per_window,
+                          "shell_radius_A": shell_radius, "max_ratio": max_ratio})
         gg = top.create_group("global")
-        gg.attrs["map_frame"] = first_frame
+        gg.attrs["map_frame"] = int(fam.frames[fam.bounds[0, 0]])
         for key in ("tau", "median", "std", "percolates", "start_fraction", "network_fraction",
                     "lengths"):
             gg.create_dataset(key, data=np.asarray(getattr(g, key)))
@@ -146,20 +157,22 @@ def tortuosity_cmd(
         for ax, name in enumerate("abc"):
             gg.create_dataset(f"samples_{name}", data=g.samples[ax])
             gg.create_dataset(f"starts_{name}", data=g.starts[ax])
-        if loc is not None:
+        if not no_local:
             lg = top.create_group("local")
-            lg.create_dataset("tau", data=loc.tau)
-            lg.create_dataset("reachable", data=loc.reachable)
-            lg.create_dataset("snapped", data=loc.snapped)
-            lg.create_dataset("window_bounds", data=loc.bounds)
-            lg.create_dataset("frames", data=loc.frames)
-            lg.create_dataset("sample_frames", data=loc.sample_frames)
-            lg.create_dataset("ion_index", data=traj.indices(ions))
+            lg.create_dataset("tau", data=fam.values["local_tortuosity"])
+            lg.create_dataset("reachable", data=fam.values["shell_reachable"])
+            lg.create_dataset("snapped", data=fam.snapped)
+            lg.create_dataset("window_bounds", data=fam.bounds)
+            lg.create_dataset("frames", data=fam.frames)
+            lg.create_dataset("sample_frames", data=fam.arrays["sample_frames"])
+            lg.create_dataset("ion_index", data=traj.indices(opt.species_list(ions)))
+        fam.to_h5(top.create_group("family"))
     plot_geodesic_slice(vm, Path(f"{out_path.with_suffix('')}_geodesic.png"))
     tau_txt = ", ".join("inf" if not np.isfinite(t) else f"{t:.3f}" for t in g.tau)
     extra = ""
-    if loc is not None:
-        extra = (f"; local tau (median over ions, windows) {np.nanmedian(loc.tau):.3f}, "
-                 f"reachable {np.nanmedian(loc.reachable):.2f}")
+    if not no_local:
+        extra = (f"; local tau (median over ions, windows) "
+                 f"{np.nanmedian(fam.values['local_tortuosity']):.3f}, reachable "
+                 f"{np.nanmedian(fam.values['shell_reachable']):.2f}")
     console.print(f"[bold]tortuosity[/]: global tau a, b, c = {tau_txt} "
                   f"(network {g.connected_fraction:.2f} of the void){extra} -> {out_path}")

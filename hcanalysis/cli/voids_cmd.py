@@ -8,8 +8,13 @@ import numpy as np
 import typer
 
 from hcanalysis.atomic import atomic_output
+from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, progress
+from hcanalysis.cli.options import parse_frames  # noqa: F401  (kept importable here)
+from hcanalysis.config import VoidsConfig
 from hcanalysis.errors import HCAnalysisError
+
+_V = VoidsConfig()
 
 
 def parse_radii(items: list[str] | None) -> dict[str, float]:
@@ -27,17 +32,6 @@ def parse_radii(items: list[str] | None) -> dict[str, float]:
             if not sep or not name.strip():
                 raise HCAnalysisError(f"--radius: cannot read {part!r}; write C:1.7")
     return out or {"C": 1.7}
-
-
-def parse_frames(text: str | None) -> slice:
-    """``"start:stop:step"`` (any part optional) -> slice."""
-    if not text:
-        return slice(None)
-    parts = [p.strip() for p in text.split(":")]
-    if len(parts) > 3 or not all(p == "" or p.lstrip("-").isdigit() for p in parts):
-        raise HCAnalysisError(f"--frames: cannot read {text!r}; write start:stop:step")
-    vals = [int(p) if p else None for p in parts] + [None] * (3 - len(parts))
-    return slice(*vals)
 
 
 def plot_psd(vm, path: Path, bins: int = 40) -> None:
@@ -116,82 +110,93 @@ def plot_slice(vm, path: Path, ions: np.ndarray | None = None, axis: int = 2,
 def voids_cmd(
     traj_path: Path = typer.Argument(..., help="Trajectory file.", metavar="TRAJ"),
     out_path: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file."),
-    format: str = typer.Option(None, "--format", "-f", help="Reader (default: from the name)."),
-    topology: Path = typer.Option(None, "--topology", "-t", help="Topology (XTC/DCD need one)."),
-    type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na."),
-    dt_ps: float = typer.Option(None, "--dt-ps", help="MD step (dumps) or frame spacing, ps."),
-    ions: str = typer.Option("Na", "--ions", help="Ion species."),
-    framework: str = typer.Option("C", "--framework", help="Framework species (comma list)."),
+    format: str = opt.format_option(),
+    topology: Path = opt.topology_option(),
+    type_map: str = opt.type_map_option(),
+    dt_ps: float = opt.dt_ps_option(),
+    ions: str = opt.ions_option(),
+    framework: str = opt.framework_option(),
     radius: list[str] = typer.Option(None, "--radius", help="Radius per species, e.g. C:1.7."),
-    spacing: float = typer.Option(0.3, "--spacing", help="Grid spacing, Å."),
-    probe: float = typer.Option(0.0, "--probe", help="Probe radius of the void, Å."),
+    spacing: float = typer.Option(_V.spacing, "--spacing", help="Grid spacing, Å."),
+    probe: float = typer.Option(_V.probe, "--probe", help="Probe radius of the void, Å."),
     merge_delta: float = typer.Option(0.25, "--merge-delta",
                                       help="Watershed persistence threshold, Å."),
-    map_stride: int = typer.Option(100, "--map-stride",
-                                   help="New void map every N analysed frames."),
-    frames: str = typer.Option(None, "--frames", help="Frames start:stop:step."),
-    window: int = typer.Option(None, "--window", help="Window length, analysed frames."),
-    stride: int = typer.Option(None, "--stride", help="Window stride, analysed frames."),
+    remap_rmsd: float = typer.Option(_V.remap_rmsd, "--remap-rmsd",
+                                     help="New void map when the framework moved more than "
+                                          "this since the last map (RMS, Å)."),
+    map_stride: int = typer.Option(None, "--map-stride",
+                                   help="Also a new void map once the last is N analysed "
+                                        "frames old (checked at window starts)."),
+    frames_per_window: int = typer.Option(_V.frames_per_window, "--frames-per-window",
+                                          help="Frames sampled per window."),
+    start: int = opt.start_option(),
+    stop: int = opt.stop_option(),
+    step: int = opt.step_option(),
+    frames: str = opt.frames_option(),
+    window: int = opt.window_option(),
+    stride: int = opt.stride_option(),
     voronoi: bool = typer.Option(True, "--voronoi/--no-voronoi", help="Ion Voronoi volumes."),
-    backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
+    backend: str = opt.backend_option(),
     reuse_maps: bool = typer.Option(False, "--reuse-maps",
                                     help="Reuse void maps cached in an existing OUT."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
 ) -> None:
-    """Void maps (distance field, pores, throats, PSD, LCD/PLD) every --map-stride frames and
-    per-ion void descriptors per window; writes OUT.h5, OUT_psd.png and OUT_slice.png."""
+    """Void maps (distance field, pores, throats, PSD, LCD/PLD), one per window re-made when
+    the framework moved, and per-ion void descriptors per window at --frames-per-window
+    frames (the estimator of `analyze`); writes OUT.h5, OUT_psd.png and OUT_slice.png."""
     import h5py
 
-    from hcanalysis.cli.io_cmds import parse_type_map
-    from hcanalysis.io import load
-    from hcanalysis.voids import void_descriptors
+    from hcanalysis.families import Voids
 
     check_output(out_path, [traj_path, topology], force or reuse_maps,
                  hint="pass --force to overwrite it or --reuse-maps to reuse its void maps")
-    traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
-                type_map=parse_type_map(type_map))
-    fw = [s.strip() for s in framework.split(",") if s.strip()]
-    radii = parse_radii(radius)
-    fsl = parse_frames(frames)
-    n_an = len(np.arange(traj.n_frames)[fsl])
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    fsl = opt.resolve_frames(start, stop, step, frames)
     mode = "a" if (reuse_maps and out_path.exists() and not force) else "w"
     with atomic_output(out_path, copy_existing=mode == "a") as tmp, h5py.File(tmp, mode) as h5:
         cache = h5.require_group("voids/maps")
-        for name in ("ions", "per_frame", "summary"):
+        for name in ("ions", "per_frame", "summary", "family"):
             if f"voids/{name}" in h5:
                 del h5[f"voids/{name}"]
+        fam = Voids(ions=opt.species_list(ions), framework=opt.species_list(framework),
+                    spacing=spacing, radii=parse_radii(radius), probe=probe,
+                    merge_delta=merge_delta, remap_rmsd=remap_rmsd, map_stride=map_stride,
+                    frames_per_window=frames_per_window, voronoi=voronoi, cache=cache)
         with progress() as bar:
-            task = bar.add_task("ion descriptors", total=n_an)
-            res = void_descriptors(
-                traj, ions=ions, framework=fw, frames=fsl, window=window, stride=stride,
-                map_stride=map_stride, spacing=spacing, radii=radii, probe=probe,
-                merge_delta=merge_delta, voronoi=voronoi, backend=backend, cache=cache,
-                on_frame=lambda _f: bar.advance(task))
+            task = bar.add_task("voids", total=None)
+            fam.compute(traj, frames=fsl, windows=(window, stride), backend=backend,
+                        progress=lambda _s, d, n: bar.update(task, completed=d, total=n))
         g = h5.require_group("voids")
         g.attrs.update({"trajectory": str(traj_path), "spacing_A": spacing, "probe_A": probe,
-                        "merge_delta_A": merge_delta, "map_stride": map_stride,
-                        "radii": str(radii), "ions": ions, "framework": framework})
+                        "merge_delta_A": merge_delta, "remap_rmsd_A": remap_rmsd,
+                        "map_stride": -1 if map_stride is None else map_stride,
+                        "frames_per_window": frames_per_window,
+                        "radii": str(fam.map_radii()), "ions": ions, "framework": framework})
+        table = fam.to_frame()
         tab = g.create_group("ions")
-        for col in res.table.columns:
-            tab.create_dataset(col, data=res.table[col].to_numpy())
+        for col in table.columns:
+            tab.create_dataset(col, data=table[col].to_numpy())
         pf = g.create_group("per_frame")
-        pf.create_dataset("frames", data=res.frames)
-        pf.create_dataset("map_frame", data=res.map_frame)
-        for k, v in res.per_frame.items():
-            pf.create_dataset(k, data=v, compression="gzip")
+        pf.attrs["description"] = "the sampled frames (--frames-per-window per window)"
+        for k, v in fam.per_frame.items():
+            pf.create_dataset(k, data=v, compression="gzip" if v.ndim > 1 else None)
         summ = g.create_group("summary")
-        mf = np.array(sorted(res.maps))
-        summ.create_dataset("frame", data=mf)
-        summ.create_dataset("porosity", data=[res.maps[f].porosity for f in mf])
-        summ.create_dataset("lcd", data=[res.maps[f].lcd for f in mf])
-        summ.create_dataset("pld", data=np.array([res.maps[f].pld for f in mf]))
-        summ.create_dataset("n_pores", data=[res.maps[f].n_pores for f in mf])
-    first = res.maps[int(mf[0])]
+        made = fam.meta["map_frames"]
+        maps = [fam.maps[int(np.searchsorted(fam.bounds[:, 0], a, side="right")) - 1]
+                for a in fam.arrays["map_windows"]]
+        summ.create_dataset("frame", data=np.asarray(made))
+        summ.create_dataset("porosity", data=[m.porosity for m in maps])
+        summ.create_dataset("lcd", data=[m.lcd for m in maps])
+        summ.create_dataset("pld", data=np.array([m.pld for m in maps]))
+        summ.create_dataset("n_pores", data=[m.n_pores for m in maps])
+        fam.to_h5(g.create_group("family"))
+    first = fam.maps[0]
     stem = out_path.with_suffix("")
     plot_psd(first, Path(f"{stem}_psd.png"))
-    na = traj.positions(ions, frames=[int(mf[0])])[0]
+    na = traj.positions(opt.species_list(ions), frames=[int(made[0])])[0]
     plot_slice(first, Path(f"{stem}_slice.png"), ions=na)
     console.print(
-        f"[bold]voids[/]: {len(mf)} map(s), porosity {first.porosity:.3f}, "
-        f"LCD {first.lcd:.2f} Å, PLD a/b/c {np.round(first.pld, 2).tolist()} Å, "
-        f"{first.n_pores} pores; {len(res.table)} (ion, window) rows -> {out_path}")
+        f"[bold]voids[/]: {len(made)} map(s) for {fam.n_windows} window(s), porosity "
+        f"{first.porosity:.3f}, LCD {first.lcd:.2f} Å, PLD a/b/c "
+        f"{np.round(first.pld, 2).tolist()} Å, {first.n_pores} pores; {len(table)} "
+        f"(ion, window) rows -> {out_path}")

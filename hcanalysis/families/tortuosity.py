@@ -47,7 +47,7 @@ class Tortuosity(WindowedAnalysis):
         Seed of the global start-point sample.
     local : bool
         Compute the local tortuosity (else only the global one).
-    spacing, carbon_radius, radii, probe, merge_delta, remap_rmsd, cache
+    spacing, carbon_radius, radii, probe, merge_delta, remap_rmsd, map_stride, cache
         The void maps' parameters (as :class:`hcanalysis.families.Voids`).
     """
 
@@ -62,7 +62,7 @@ class Tortuosity(WindowedAnalysis):
                  carbon_radius: float = _V.carbon_radius,
                  radii: Mapping[str, float] | None = None, probe: float = _V.probe,
                  merge_delta: float | None = None, remap_rmsd: float = _V.remap_rmsd,
-                 cache=None) -> None:
+                 map_stride: int | None = _V.map_stride, cache=None) -> None:
         super().__init__(ions=ions, framework=framework)
         self.shell_radius = float(shell_radius)
         self.frames_per_window = int(frames_per_window)
@@ -78,6 +78,7 @@ class Tortuosity(WindowedAnalysis):
         self.probe = float(probe)
         self.merge_delta = merge_delta
         self.remap_rmsd = float(remap_rmsd)
+        self.map_stride = None if map_stride is None else int(map_stride)
         self._cache = cache
         self.maps: list = []
         self.global_result = None
@@ -89,7 +90,8 @@ class Tortuosity(WindowedAnalysis):
         t, v = cfg.tortuosity, cfg.voids
         return cls(ions=cfg.species, framework=cfg.carbon, shell_radius=t.shell_radius,
                    frames_per_window=t.frames_per_window, seed=cfg.seed, spacing=v.spacing,
-                   carbon_radius=v.carbon_radius, probe=v.probe, remap_rmsd=v.remap_rmsd)
+                   carbon_radius=v.carbon_radius, probe=v.probe, remap_rmsd=v.remap_rmsd,
+                   map_stride=v.map_stride)
 
     def params(self):
         p = super().params()
@@ -109,7 +111,8 @@ class Tortuosity(WindowedAnalysis):
 
         maps, _made = window_void_maps(plan, spacing=self.spacing, radii=self.map_radii(),
                                        probe=self.probe, merge_delta=self.merge_delta,
-                                       remap_rmsd=self.remap_rmsd, cache=self._cache)
+                                       remap_rmsd=self.remap_rmsd,
+                                       map_stride=self.map_stride, cache=self._cache)
         self.maps = maps
         shape = (plan.n_ions, plan.n_windows)
         tau, reach, snap = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)

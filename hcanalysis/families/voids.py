@@ -22,10 +22,12 @@ def _rmsd_min_image(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
 def window_void_maps(plan: WindowPlan, *, spacing: float = _D.spacing,
                      radii: Mapping[str, float] | None = None, probe: float = _D.probe,
                      merge_delta: float | None = None, remap_rmsd: float = _D.remap_rmsd,
+                     map_stride: int | None = _D.map_stride,
                      cache=None) -> tuple[list, list[int]]:
     """One void map per window: the framework at the window's first frame, re-tessellated
-    only when it moved by more than ``remap_rmsd`` Å (RMS, minimum image) since the last map
-    or the box changed; else the previous map is reused.
+    only when it moved by more than ``remap_rmsd`` Å (RMS, minimum image) since the last map,
+    the box changed, or (``map_stride`` given) the last map is at least ``map_stride``
+    analysed frames old; else the previous map is reused.
 
     The maps are shared through ``plan.shared`` by every family with the same parameters
     (voids and tortuosity use the same maps). ``cache`` is an open h5py group: maps found
@@ -40,7 +42,10 @@ def window_void_maps(plan: WindowPlan, *, spacing: float = _D.spacing,
 
     radii = dict(voids.DEFAULT_RADII if radii is None else radii)
     merge = voids.DEFAULT_MERGE_DELTA if merge_delta is None else float(merge_delta)
-    key = ("void_maps", voids.params_key(spacing, radii, probe, merge), float(remap_rmsd))
+    if map_stride is not None and map_stride < 1:
+        raise ValueError(f"map_stride={map_stride}: must be >= 1 frame")
+    key = ("void_maps", voids.params_key(spacing, radii, probe, merge), float(remap_rmsd),
+           map_stride)
     if key in plan.shared:
         return plan.shared[key]
     fw = plan.traj.indices(plan.framework)
@@ -51,6 +56,7 @@ def window_void_maps(plan: WindowPlan, *, spacing: float = _D.spacing,
         c = plan.traj.positions(fw, frames=[f])[0]
         box = plan.traj.box(f)
         if (last_c is None or not np.allclose(box, last_map.box)
+                or (map_stride is not None and a - made[-1] >= map_stride)
                 or _rmsd_min_image(c, last_c, box) > remap_rmsd):
             name = f"frame_{f:09d}"
             if cache is not None and name in cache and \
@@ -103,6 +109,8 @@ class Voids(WindowedAnalysis):
         Watershed persistence threshold, Å (default :data:`voids.DEFAULT_MERGE_DELTA`).
     remap_rmsd : float
         A new map when the framework moved more than this (RMS, Å) since the last one.
+    map_stride : int, optional
+        Also a new map once the last one is this many analysed frames old.
     frames_per_window : int
         Frames sampled per window.
     voronoi : bool
@@ -119,6 +127,7 @@ class Voids(WindowedAnalysis):
                  spacing: float = _D.spacing, carbon_radius: float = _D.carbon_radius,
                  radii: Mapping[str, float] | None = None, probe: float = _D.probe,
                  merge_delta: float | None = None, remap_rmsd: float = _D.remap_rmsd,
+                 map_stride: int | None = _D.map_stride,
                  frames_per_window: int = _D.frames_per_window, voronoi: bool = True,
                  cache=None) -> None:
         super().__init__(ions=ions, framework=framework)
@@ -128,6 +137,7 @@ class Voids(WindowedAnalysis):
         self.probe = float(probe)
         self.merge_delta = merge_delta
         self.remap_rmsd = float(remap_rmsd)
+        self.map_stride = None if map_stride is None else int(map_stride)
         self.frames_per_window = int(frames_per_window)
         self.voronoi = bool(voronoi)
         self._cache = cache
@@ -140,7 +150,7 @@ class Voids(WindowedAnalysis):
         v = cfg.voids
         return cls(ions=cfg.species, framework=cfg.carbon, spacing=v.spacing,
                    carbon_radius=v.carbon_radius, probe=v.probe, remap_rmsd=v.remap_rmsd,
-                   frames_per_window=v.frames_per_window)
+                   map_stride=v.map_stride, frames_per_window=v.frames_per_window)
 
     def params(self):
         p = super().params()
@@ -159,7 +169,8 @@ class Voids(WindowedAnalysis):
         """The plan's void maps with these parameters (see :func:`window_void_maps`)."""
         return window_void_maps(plan, spacing=self.spacing, radii=self.map_radii(),
                                 probe=self.probe, merge_delta=self.merge_delta,
-                                remap_rmsd=self.remap_rmsd, cache=self._cache)
+                                remap_rmsd=self.remap_rmsd, map_stride=self.map_stride,
+                                cache=self._cache)
 
     def _run(self, plan: WindowPlan) -> None:
         from hcanalysis import voids

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import typer
 
+from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, console, results
 from hcanalysis.cli.io_cmds import parse_type_map
+from hcanalysis.cli.options import parse_bytes  # noqa: F401  (kept importable here)
 from hcanalysis.config import AnalysisConfig
 from hcanalysis.errors import HCAnalysisError
 
@@ -86,22 +88,6 @@ def _print_hops(res) -> None:
                   f"{len(per_ion)} ions hop at least once")
 
 
-_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "t": 1e12, "tb": 1e12}
-
-
-def parse_bytes(text: str) -> int:
-    """``"2GiB"``, ``"512MiB"``, ``"1.5GB"``, ``"1000000"`` -> bytes."""
-    import re
-
-    m = re.fullmatch(r"\s*([0-9.]+(?:e[0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
-    unit = m.group(2).lower() if m else None
-    if m is None or unit not in _UNITS:
-        raise HCAnalysisError(f"--max-memory {text!r}: give a size such as 2GiB, 512MiB or "
-                              "4GB (a plain number is bytes)")
-    return int(float(m.group(1)) * _UNITS[unit])
-
-
 def _config(config: Path | None, sets: list[str], species: str | None, window: int | None,
             stride: int | None, seed: int | None, backend: str | None) -> AnalysisConfig:
     try:
@@ -129,9 +115,24 @@ def analyze_cmd(
     output: Path = typer.Option(..., "-o", "--output", help="Output folder."),
     config: Path = typer.Option(None, "--config", help="TOML file of parameters."),
     sets: list[str] = typer.Option(None, "--set", help="Override a parameter: section.name=value"),
-    species: str = typer.Option(None, "--species", help="Mobile species (default Na)."),
-    window: int = typer.Option(None, "--window", help="Window length, frames."),
-    stride: int = typer.Option(None, "--stride", help="Window stride, frames."),
+    species: str = typer.Option(None, "--ions", "--species", "--ion",
+                                help="Element of the mobile ions (default Na; aliases "
+                                     "--species, --ion)."),
+    carbon: str = typer.Option(None, "--carbon",
+                               help="Framework species (default C; --framework names a "
+                                    "framework file here)."),
+    window: int = opt.window_option(),
+    stride: int = opt.stride_option(),
+    start: int = opt.start_option(),
+    stop: int = opt.stop_option(),
+    step: int = opt.step_option(),
+    frames: str = opt.frames_option(),
+    remove_drift: str = typer.Option(None, "--remove-drift",
+                                     help="Centre-of-mass drift removed: an element (default "
+                                          "C), species, all or none (= msd.remove_drift)."),
+    half_window_ps: str = typer.Option(None, "--half-window-ps",
+                                       help="Hop half-window, ps, or auto (the data's cage "
+                                            "time; = hops.half_window_ps)."),
     seed: int = typer.Option(None, "--seed", help="Seed of every random step."),
     backend: str = typer.Option(None, "--backend", help="auto | cpu | cuda"),
     type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na"),
@@ -148,8 +149,8 @@ def analyze_cmd(
     scheduler: str = typer.Option(None, "--scheduler", help="Address of a Dask scheduler."),
     workers: int = typer.Option(None, "--workers", help="LocalCluster workers (--dask)."),
     force: bool = typer.Option(False, "--force", help="Recompute cached stages."),
-    max_memory: str = typer.Option(None, "--max-memory",
-                                   help="Working-memory budget, e.g. 2GiB (ion chunks)."),
+    max_memory: str = opt.max_memory_option(),
+    max_memory_mb: float = opt.max_memory_mb_option(),
     jobqueue: str = typer.Option(None, "--jobqueue",
                                  help="Dask workers as batch jobs: slurm | pbs | sge | lsf."),
     cores: int = typer.Option(4, "--cores", help="Cores per batch job (--jobqueue)."),
@@ -160,8 +161,26 @@ def analyze_cmd(
     cfg = _config(config, sets, species, window, stride, seed, backend)
     queue = (dict(kind=jobqueue.lower(), cores=cores, memory=memory, jobs=jobs)
              if jobqueue else None)
-    if max_memory:
-        cfg.max_memory = parse_bytes(max_memory)
+    budget = opt.resolve_memory(max_memory, max_memory_mb)
+    if budget is not None:
+        cfg.max_memory = budget
+    if carbon:
+        cfg.carbon = carbon
+    if any(v is not None for v in (start, stop, step)) or frames:
+        fsl = opt.resolve_frames(start, stop, step, frames)
+        cfg.frames.start = fsl.start or 0
+        cfg.frames.stop = fsl.stop
+        cfg.frames.step = fsl.step or 1
+    if remove_drift is not None:
+        cfg.msd.remove_drift = (None if remove_drift.strip().lower() in ("none", "null", "")
+                                else remove_drift.strip())
+    if half_window_ps is not None:
+        try:
+            cfg.hops.half_window_ps = (half_window_ps if half_window_ps == "auto"
+                                       else float(half_window_ps))
+        except ValueError:
+            raise HCAnalysisError(f"--half-window-ps {half_window_ps!r}: give a number of ps "
+                                  "or auto") from None
     load_options = {k: v for k, v in {
         "type_map": parse_type_map(type_map), "dt_ps": dt_ps, "topology": topology,
         "overlap": overlap, "framework": framework,

@@ -104,7 +104,6 @@ class TortuosityConfig:
     # frames sampled per window (1: the window's first frame); each sample searches the shell
     # of every ion, so the cost grows with it
     frames_per_window: int = 1
-    max_start_points: int = 200
 
 
 @dataclass

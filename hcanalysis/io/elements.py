@@ -40,17 +40,3 @@ def guess_elements(masses: Mapping[int, float]) -> tuple[dict[int, str], str]:
         else:
             parts.append(f"type {t} ({m:g} amu) -> no element")
     return out, "elements guessed from masses: " + ", ".join(parts)
-
-
-def map_types(types: np.ndarray, type_map: Mapping[int, str] | None) -> np.ndarray:
-    """Element per atom from integer types; without a map the type id itself is the name
-    (as a string). Raises KeyError naming the first type id the map lacks."""
-    types = np.asarray(types)
-    if not type_map:
-        return types.astype(str)
-    uniq = np.unique(types)
-    missing = [int(t) for t in uniq if int(t) not in type_map]
-    if missing:
-        raise KeyError(missing[0])
-    lut = {int(t): type_map[int(t)] for t in uniq}
-    return np.array([lut[int(t)] for t in types], dtype=str) if types.size else types.astype(str)

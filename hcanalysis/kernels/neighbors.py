@@ -54,24 +54,45 @@ __all__ = [
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _nbr_cell(c, n, t, periodic):
-    """Index of the t-th (t = 0, 1, 2) neighbouring bin of bin ``c`` along an axis of ``n``
-    bins, or -1 when there is none (open boundary, or fewer than 3 bins already covered)."""
-    if periodic:
-        if n >= 3:
+def _walk_cell(u, c0, c1, c2, n0, n1, n2, periodic):
+    """The 27-cell neighbour walk, written once for the CPU and CUDA kernels.
+
+    Flat index of the ``u``-th (``u = 0 .. 26``, in (t0, t1, t2) lexicographic order) of the
+    3x3x3 bins around bin ``(c0, c1, c2)`` of an ``n0 x n1 x n2`` grid, or -1 when there is
+    none: an open boundary, or an axis with fewer than 3 bins, which is searched whole, once.
+    Kernels loop ``for u in range(27)`` and skip the -1 entries.
+    """
+    b = 0
+    for a in range(3):
+        if a == 0:
+            c = c0
+            n = n0
+            t = u // 9
+        elif a == 1:
+            c = c1
+            n = n1
+            t = (u // 3) % 3
+        else:
+            c = c2
+            n = n2
+            t = u % 3
+        if periodic:
+            if n >= 3:
+                v = c + t - 1
+                if v < 0:
+                    v += n
+                elif v >= n:
+                    v -= n
+            elif t < n:
+                v = t
+            else:
+                return -1
+        else:
             v = c + t - 1
-            if v < 0:
-                v += n
-            elif v >= n:
-                v -= n
-            return v
-        if t < n:
-            return t
-        return -1
-    v = c + t - 1
-    if v < 0 or v >= n:
-        return -1
-    return v
+            if v < 0 or v >= n:
+                return -1
+        b = b * n + v
+    return b
 
 
 def _bin_of(s, n):
@@ -99,10 +120,10 @@ def _dist2(qx, qy, qz, ps, j, hh, periodic):
     return x * x + y * y + z * z
 
 
-_nbr_cell_cpu = njit(inline="always", cache=True)(_nbr_cell)
+_walk_cell_cpu = njit(inline="always", cache=True)(_walk_cell)
 _bin_of_cpu = njit(inline="always", cache=True)(_bin_of)
 _dist2_cpu = njit(inline="always", cache=True)(_dist2)
-_nbr_cell_dev = cuda.jit(device=True)(_nbr_cell)
+_walk_cell_dev = cuda.jit(device=True)(_walk_cell)
 _bin_of_dev = cuda.jit(device=True)(_bin_of)
 _dist2_dev = cuda.jit(device=True)(_dist2)
 
@@ -288,33 +309,24 @@ def _counts_cpu(qs, ps, order, start, nb, h, periodic, self_mode, cut2, weights,
         c1 = _bin_of_cpu(qy, nb[1])
         c2 = _bin_of_cpu(qz, nb[2])
         best = np.inf
-        for t0 in range(3):
-            b0 = _nbr_cell_cpu(c0, nb[0], t0, periodic)
-            if b0 < 0:
+        for u in range(27):
+            b = _walk_cell_cpu(u, c0, c1, c2, nb[0], nb[1], nb[2], periodic)
+            if b < 0:
                 continue
-            for t1 in range(3):
-                b1 = _nbr_cell_cpu(c1, nb[1], t1, periodic)
-                if b1 < 0:
+            for jj in range(start[b], start[b + 1]):
+                r2 = _dist2_cpu(qx, qy, qz, ps, jj, h, periodic)
+                if r2 > rmax2:
                     continue
-                for t2 in range(3):
-                    b2 = _nbr_cell_cpu(c2, nb[2], t2, periodic)
-                    if b2 < 0:
-                        continue
-                    b = (b0 * nb[1] + b1) * nb[2] + b2
-                    for jj in range(start[b], start[b + 1]):
-                        r2 = _dist2_cpu(qx, qy, qz, ps, jj, h, periodic)
-                        if r2 > rmax2:
-                            continue
-                        j = order[jj]
-                        if self_mode and j == i:
-                            continue
-                        if r2 < best:
-                            best = r2
-                        for k in range(nc):
-                            if r2 <= cut2[k]:
-                                counts[i, k] += 1
-                                if use_w:
-                                    wsum[i, k] += weights[j]
+                j = order[jj]
+                if self_mode and j == i:
+                    continue
+                if r2 < best:
+                    best = r2
+                for k in range(nc):
+                    if r2 <= cut2[k]:
+                        counts[i, k] += 1
+                        if use_w:
+                            wsum[i, k] += weights[j]
         dmin2[i] = best
     return counts, wsum, np.sqrt(dmin2)
 
@@ -336,31 +348,22 @@ def _pairs_cpu(qs, ps, order, start, nb, h, periodic, self_mode, cut2, offsets, 
         c1 = _bin_of_cpu(qy, nb[1])
         c2 = _bin_of_cpu(qz, nb[2])
         m = 0
-        for t0 in range(3):
-            b0 = _nbr_cell_cpu(c0, nb[0], t0, periodic)
-            if b0 < 0:
+        for u in range(27):
+            b = _walk_cell_cpu(u, c0, c1, c2, nb[0], nb[1], nb[2], periodic)
+            if b < 0:
                 continue
-            for t1 in range(3):
-                b1 = _nbr_cell_cpu(c1, nb[1], t1, periodic)
-                if b1 < 0:
+            for jj in range(start[b], start[b + 1]):
+                j = order[jj]
+                if self_mode and j <= i:
                     continue
-                for t2 in range(3):
-                    b2 = _nbr_cell_cpu(c2, nb[2], t2, periodic)
-                    if b2 < 0:
-                        continue
-                    b = (b0 * nb[1] + b1) * nb[2] + b2
-                    for jj in range(start[b], start[b + 1]):
-                        j = order[jj]
-                        if self_mode and j <= i:
-                            continue
-                        r2 = _dist2_cpu(qx, qy, qz, ps, jj, h, periodic)
-                        if r2 <= cut2:
-                            if fill:
-                                o = offsets[i] + m
-                                pi[o] = i
-                                pj[o] = j
-                                pd[o] = np.sqrt(r2)
-                            m += 1
+                r2 = _dist2_cpu(qx, qy, qz, ps, jj, h, periodic)
+                if r2 <= cut2:
+                    if fill:
+                        o = offsets[i] + m
+                        pi[o] = i
+                        pj[o] = j
+                        pd[o] = np.sqrt(r2)
+                    m += 1
         cnt[i] = m
     return cnt, pi, pj, pd
 
@@ -381,29 +384,20 @@ def _hist_cpu(qs, ps, order, start, nb, h, periodic, self_mode, r_min, r_max, nb
             c0 = _bin_of_cpu(qx, nb[0])
             c1 = _bin_of_cpu(qy, nb[1])
             c2 = _bin_of_cpu(qz, nb[2])
-            for t0 in range(3):
-                b0 = _nbr_cell_cpu(c0, nb[0], t0, periodic)
-                if b0 < 0:
+            for u in range(27):
+                b = _walk_cell_cpu(u, c0, c1, c2, nb[0], nb[1], nb[2], periodic)
+                if b < 0:
                     continue
-                for t1 in range(3):
-                    b1 = _nbr_cell_cpu(c1, nb[1], t1, periodic)
-                    if b1 < 0:
+                for jj in range(start[b], start[b + 1]):
+                    r2 = _dist2_cpu(qx, qy, qz, ps, jj, h, periodic)
+                    if r2 >= rmax2 or r2 < rmin2:
                         continue
-                    for t2 in range(3):
-                        b2 = _nbr_cell_cpu(c2, nb[2], t2, periodic)
-                        if b2 < 0:
-                            continue
-                        b = (b0 * nb[1] + b1) * nb[2] + b2
-                        for jj in range(start[b], start[b + 1]):
-                            r2 = _dist2_cpu(qx, qy, qz, ps, jj, h, periodic)
-                            if r2 >= rmax2 or r2 < rmin2:
-                                continue
-                            if self_mode and order[jj] == i:
-                                continue
-                            k = int((np.sqrt(r2) - r_min) * scale)
-                            if k >= nbins:
-                                k = nbins - 1
-                            hist[ch, k] += 1
+                    if self_mode and order[jj] == i:
+                        continue
+                    k = int((np.sqrt(r2) - r_min) * scale)
+                    if k >= nbins:
+                        k = nbins - 1
+                    hist[ch, k] += 1
     return hist.sum(axis=0)
 
 
@@ -425,33 +419,24 @@ def _counts_cuda(qs, ps, order, start, nb, h, periodic, self_mode, cut2, weights
     c1 = _bin_of_dev(qy, nb[1])
     c2 = _bin_of_dev(qz, nb[2])
     best = 1e300
-    for t0 in range(3):
-        b0 = _nbr_cell_dev(c0, nb[0], t0, periodic)
-        if b0 < 0:
+    for u in range(27):
+        b = _walk_cell_dev(u, c0, c1, c2, nb[0], nb[1], nb[2], periodic)
+        if b < 0:
             continue
-        for t1 in range(3):
-            b1 = _nbr_cell_dev(c1, nb[1], t1, periodic)
-            if b1 < 0:
+        for jj in range(start[b], start[b + 1]):
+            r2 = _dist2_dev(qx, qy, qz, ps, jj, h, periodic)
+            if r2 > rmax2:
                 continue
-            for t2 in range(3):
-                b2 = _nbr_cell_dev(c2, nb[2], t2, periodic)
-                if b2 < 0:
-                    continue
-                b = (b0 * nb[1] + b1) * nb[2] + b2
-                for jj in range(start[b], start[b + 1]):
-                    r2 = _dist2_dev(qx, qy, qz, ps, jj, h, periodic)
-                    if r2 > rmax2:
-                        continue
-                    j = order[jj]
-                    if self_mode and j == i:
-                        continue
-                    if r2 < best:
-                        best = r2
-                    for k in range(nc):
-                        if r2 <= cut2[k]:
-                            counts[i, k] += 1
-                            if use_w:
-                                wsum[i, k] += weights[j]
+            j = order[jj]
+            if self_mode and j == i:
+                continue
+            if r2 < best:
+                best = r2
+            for k in range(nc):
+                if r2 <= cut2[k]:
+                    counts[i, k] += 1
+                    if use_w:
+                        wsum[i, k] += weights[j]
     dmin2[i] = best
 
 
@@ -468,31 +453,22 @@ def _pairs_cuda(qs, ps, order, start, nb, h, periodic, self_mode, cut2, offsets,
     c1 = _bin_of_dev(qy, nb[1])
     c2 = _bin_of_dev(qz, nb[2])
     m = 0
-    for t0 in range(3):
-        b0 = _nbr_cell_dev(c0, nb[0], t0, periodic)
-        if b0 < 0:
+    for u in range(27):
+        b = _walk_cell_dev(u, c0, c1, c2, nb[0], nb[1], nb[2], periodic)
+        if b < 0:
             continue
-        for t1 in range(3):
-            b1 = _nbr_cell_dev(c1, nb[1], t1, periodic)
-            if b1 < 0:
+        for jj in range(start[b], start[b + 1]):
+            j = order[jj]
+            if self_mode and j <= i:
                 continue
-            for t2 in range(3):
-                b2 = _nbr_cell_dev(c2, nb[2], t2, periodic)
-                if b2 < 0:
-                    continue
-                b = (b0 * nb[1] + b1) * nb[2] + b2
-                for jj in range(start[b], start[b + 1]):
-                    j = order[jj]
-                    if self_mode and j <= i:
-                        continue
-                    r2 = _dist2_dev(qx, qy, qz, ps, jj, h, periodic)
-                    if r2 <= cut2:
-                        if fill:
-                            o = offsets[i] + m
-                            pi[o] = i
-                            pj[o] = j
-                            pd[o] = r2 ** 0.5
-                        m += 1
+            r2 = _dist2_dev(qx, qy, qz, ps, jj, h, periodic)
+            if r2 <= cut2:
+                if fill:
+                    o = offsets[i] + m
+                    pi[o] = i
+                    pj[o] = j
+                    pd[o] = r2 ** 0.5
+                m += 1
     cnt[i] = m
 
 
@@ -511,29 +487,20 @@ def _hist_cuda(qs, ps, order, start, nb, h, periodic, self_mode, r_min, r_max, h
     c0 = _bin_of_dev(qx, nb[0])
     c1 = _bin_of_dev(qy, nb[1])
     c2 = _bin_of_dev(qz, nb[2])
-    for t0 in range(3):
-        b0 = _nbr_cell_dev(c0, nb[0], t0, periodic)
-        if b0 < 0:
+    for u in range(27):
+        b = _walk_cell_dev(u, c0, c1, c2, nb[0], nb[1], nb[2], periodic)
+        if b < 0:
             continue
-        for t1 in range(3):
-            b1 = _nbr_cell_dev(c1, nb[1], t1, periodic)
-            if b1 < 0:
+        for jj in range(start[b], start[b + 1]):
+            r2 = _dist2_dev(qx, qy, qz, ps, jj, h, periodic)
+            if r2 >= rmax2 or r2 < rmin2:
                 continue
-            for t2 in range(3):
-                b2 = _nbr_cell_dev(c2, nb[2], t2, periodic)
-                if b2 < 0:
-                    continue
-                b = (b0 * nb[1] + b1) * nb[2] + b2
-                for jj in range(start[b], start[b + 1]):
-                    r2 = _dist2_dev(qx, qy, qz, ps, jj, h, periodic)
-                    if r2 >= rmax2 or r2 < rmin2:
-                        continue
-                    if self_mode and order[jj] == i:
-                        continue
-                    k = int((r2 ** 0.5 - r_min) * scale)
-                    if k >= nbins:
-                        k = nbins - 1
-                    cuda.atomic.add(hist, k, 1)
+            if self_mode and order[jj] == i:
+                continue
+            k = int((r2 ** 0.5 - r_min) * scale)
+            if k >= nbins:
+                k = nbins - 1
+            cuda.atomic.add(hist, k, 1)
 
 
 _TPB = 128

@@ -115,9 +115,12 @@ def distance_grid_reference(afrac, radii, box, shape) -> np.ndarray:
 # --------------------------------------------------------------------------- Numba CPU
 
 
-@njit(cache=True)
 def _nearest_surface(sx, sy, sz, afrac, radii, h, m0, m1, m2, cell_start, cell_atoms,
                      w_min, r_max, n_shell):
+    """Distance from fractional point ``(sx, sy, sz)`` to the nearest atom surface (Å): cell
+    shells ``s = 0, 1, ...`` around the point's cell until no unvisited atom can be closer.
+    Written once, compiled for the CPU (``_nearest_surface_cpu``) and CUDA
+    (``_nearest_surface_dev``)."""
     cx = min(int(math.floor(sx * m0)), m0 - 1)
     cy = min(int(math.floor(sy * m1)), m1 - 1)
     cz = min(int(math.floor(sz * m2)), m2 - 1)
@@ -158,6 +161,10 @@ def _nearest_surface(sx, sy, sz, afrac, radii, h, m0, m1, m2, cell_start, cell_a
     return best
 
 
+_nearest_surface_cpu = njit(cache=True)(_nearest_surface)
+_nearest_surface_dev = cuda.jit(device=True)(_nearest_surface)
+
+
 @njit(parallel=True, cache=True)
 def distance_grid_numba(afrac, radii, h, m, cell_start, cell_atoms, w_min, n_shell, nx, ny, nz):
     """Exact distance field on the grid (Numba, parallel over grid rows)."""
@@ -167,7 +174,7 @@ def distance_grid_numba(afrac, radii, h, m, cell_start, cell_atoms, w_min, n_she
         i = ij // ny
         j = ij - i * ny
         for k in range(nz):
-            out[i, j, k] = _nearest_surface(i / nx, j / ny, k / nz, afrac, radii, h, m[0], m[1],
+            out[i, j, k] = _nearest_surface_cpu(i / nx, j / ny, k / nz, afrac, radii, h, m[0], m[1],
                                             m[2], cell_start, cell_atoms, w_min, r_max, n_shell)
     return out
 
@@ -179,7 +186,7 @@ def distance_points_numba(qfrac, afrac, radii, h, m, cell_start, cell_atoms, w_m
     out = np.empty(n, dtype=np.float64)
     r_max = radii.max()
     for q in prange(n):
-        out[q] = _nearest_surface(qfrac[q, 0], qfrac[q, 1], qfrac[q, 2], afrac, radii, h, m[0],
+        out[q] = _nearest_surface_cpu(qfrac[q, 0], qfrac[q, 1], qfrac[q, 2], afrac, radii, h, m[0],
                                   m[1], m[2], cell_start, cell_atoms, w_min, r_max, n_shell)
     return out
 
@@ -1123,7 +1130,7 @@ def distance_resolve_numba(out, todo, afrac, radii, h, m, cell_start, cell_atoms
         k = p % nz
         j = (p // nz) % ny
         i = p // (ny * nz)
-        out[p] = _nearest_surface(i / nx, j / ny, k / nz, afrac, radii, h, m[0], m[1], m[2],
+        out[p] = _nearest_surface_cpu(i / nx, j / ny, k / nz, afrac, radii, h, m[0], m[1], m[2],
                                   cell_start, cell_atoms, w_min, r_max, n_shell)
 
 
@@ -1389,47 +1396,6 @@ def local_thickness_reference(dflat, mask, h, shape):
 
 
 # --------------------------------------------------------------------------- CUDA
-
-
-@cuda.jit(device=True)
-def _nearest_surface_dev(sx, sy, sz, afrac, radii, h, m0, m1, m2, cell_start, cell_atoms,
-                         w_min, r_max, n_shell):
-    cx = min(int(math.floor(sx * m0)), m0 - 1)
-    cy = min(int(math.floor(sy * m1)), m1 - 1)
-    cz = min(int(math.floor(sz * m2)), m2 - 1)
-    best = 1e300
-    s = 0
-    while True:
-        for ox in range(-s, s + 1):
-            gx = cx + ox
-            wx = gx % m0
-            nx = (gx - wx) // m0
-            for oy in range(-s, s + 1):
-                gy = cy + oy
-                wy = gy % m1
-                ny = (gy - wy) // m1
-                for oz in range(-s, s + 1):
-                    if abs(ox) != s and abs(oy) != s and abs(oz) != s:
-                        continue
-                    gz = cz + oz
-                    wz = gz % m2
-                    nz = (gz - wz) // m2
-                    c = (wx * m1 + wy) * m2 + wz
-                    for t in range(cell_start[c], cell_start[c + 1]):
-                        a = cell_atoms[t]
-                        fx = afrac[a, 0] + nx - sx
-                        fy = afrac[a, 1] + ny - sy
-                        fz = afrac[a, 2] + nz - sz
-                        x = fx * h[0, 0] + fy * h[1, 0] + fz * h[2, 0]
-                        y = fx * h[0, 1] + fy * h[1, 1] + fz * h[2, 1]
-                        z = fx * h[0, 2] + fy * h[1, 2] + fz * h[2, 2]
-                        dd = math.sqrt(x * x + y * y + z * z) - radii[a]
-                        if dd < best:
-                            best = dd
-        if s * w_min - r_max >= best or s >= n_shell:
-            break
-        s += 1
-    return best
 
 
 @cuda.jit

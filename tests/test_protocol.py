@@ -135,3 +135,10 @@ def test_cli_and_pipeline_give_the_same_numbers(traj, table, tmp_path):
         for col in ("D", "alpha", "msd_lag"):
             np.testing.assert_array_equal(f[f"per_ion_window/{col}"][()].ravel(), frame[col],
                                           err_msg=col)
+    assert main(["structure", str(path), "-o", str(tmp_path / "s.h5"), "--window", "40",
+                 "--frames-per-window", "3", "--cutoff-nana", "4.0", "--cutoff-nac", "3.0",
+                 "--no-plots"]) == 0
+    with h5py.File(tmp_path / "s.h5") as f:
+        for col in ("n_NaNa", "nana_contact_fraction", "n_NaC", "cluster_size", "d_NaNa_min",
+                    "d_NaC_min", "carbon_density", "sp2_fraction"):
+            np.testing.assert_array_equal(f[f"per_ion/{col}"][()], frame[col], err_msg=col)

@@ -46,7 +46,11 @@ def test_structure_command_writes_h5_and_plot(tmp_path, h5md_file):
         np.testing.assert_allclose(f["per_frame/rho_C_local"][()], ref.carbon_density)
         np.testing.assert_allclose(f["per_frame/carbon_fractions"][()][:, 1], 1.0)
         assert f["per_ion/ion"].shape == (2 * 16,)
-        np.testing.assert_allclose(f["per_ion/n_NaNa"][()], ref.windowed["n_ion_ion"].ravel())
+        # per (ion, window) rows, ion-major, the descriptor table's names (all 3 frames of
+        # each window sampled: the window means of the per-frame values)
+        np.testing.assert_allclose(f["per_ion/n_NaNa"][()], ref.windowed["n_ion_ion"].T.ravel())
+        np.testing.assert_allclose(f["per_ion/rho_C_local"][()],
+                                   ref.windowed["carbon_density"].T.ravel())
         np.testing.assert_allclose(f["rdf/NaC/g"][()], ref.rdfs["ion-C"].g)
         assert f.attrs["input_sha256"]
         rings = f["per_frame/carbon_ring_counts"][()]

@@ -8,8 +8,12 @@ import numpy as np
 import typer
 
 from hcanalysis.atomic import atomic_output
+from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, sha256
+from hcanalysis.config import StructureConfig
 from hcanalysis.errors import HCAnalysisError
+
+_S = StructureConfig()
 
 #: Names of the per-ion descriptors in the output, with units.
 COLUMNS = {
@@ -33,8 +37,10 @@ def column_name(key: str, ion: str, carbon: str) -> str:
     return COLUMNS[key][0].format(ion=ion, c=carbon)
 
 
-def write_h5(out: Path, res, meta: dict) -> None:
-    """Write a :class:`hcanalysis.structure.StructureResult` to HDF5 (layout: docs/structure.md)."""
+def write_h5(out: Path, res, meta: dict, fam=None) -> None:
+    """Write a :class:`hcanalysis.structure.StructureResult` to HDF5 (layout: docs/structure.md);
+    with ``fam`` (a computed :class:`hcanalysis.families.Structure`) the ``per_ion`` rows are
+    the family's (the estimator of ``analyze``), ion-major."""
     import h5py
 
     from hcanalysis import __version__
@@ -80,6 +86,9 @@ def write_h5(out: Path, res, meta: dict) -> None:
         if res.ring_counts is not None:
             d = g.create_dataset("carbon_ring_counts", data=res.ring_counts)
             d.attrs["description"] = "[frame, s] = distinct carbon rings of s atoms (King)"
+        if fam is not None:
+            _write_family_rows(f, fam, res)
+            return
         # one row per (ion, window), as in the descriptor table
         g = f.create_group("per_ion")
         g.attrs["description"] = "one row per (ion, window): window means of the per-frame values"
@@ -136,32 +145,67 @@ def plot_rdfs(path: Path, res) -> None:
     plt.close(fig)
 
 
+def _write_family_rows(f, fam, res) -> None:
+    """``per_ion`` from the Structure family: one row per (ion, window), ion-major, columns
+    named as in the descriptor table (the old names of this file as links)."""
+    import h5py
+
+    from hcanalysis.columns import unit
+
+    g = f.create_group("per_ion")
+    g.attrs["description"] = ("one row per (ion, window), ion-major: the descriptor table's "
+                              "structure columns (means over the sampled frames of each window)")
+    df = fam.to_frame()
+    g.create_dataset("ion", data=fam.ion_atoms[df["ion"].to_numpy()])
+    g.create_dataset("ion_index", data=df["ion"].to_numpy())
+    g.create_dataset("window", data=df["window"].to_numpy())
+    g.create_dataset("t_start", data=df["t_start_ps"].to_numpy())
+    g.create_dataset("t_end", data=df["t_stop_ps"].to_numpy())
+    for col in fam.columns:
+        g.create_dataset(col, data=df[col].to_numpy()).attrs["units"] = unit(col)
+    g.create_dataset("cluster_lifetime",
+                     data=np.asarray(fam.arrays["cluster_lifetime"]).ravel()
+                     ).attrs["units"] = "ps"
+    ion, c = res.ion, res.carbon
+    for key, col in (("carbon_density", "carbon_density"), ("sp2_near", "sp2_fraction")):
+        old = column_name(key, ion, c)
+        if old not in g:
+            g[old] = h5py.SoftLink(f"/per_ion/{col}")
+    f.create_dataset("windows", data=fam.bounds).attrs["description"] = (
+        "[start, stop) rows in analysed frames; per_frame holds the sampled frames")
+    fam.to_h5(f.create_group("family"))
+
+
 @app.command("structure")
 def structure_cmd(
     traj_path: Path = typer.Argument(..., help="Trajectory file.", metavar="TRAJ"),
     output: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file (.h5)."),
-    ion: str = typer.Option("Na", "--ion", help="Element of the mobile ions."),
-    carbon: str = typer.Option("C", "--carbon", help="Element of the host carbon."),
+    ion: str = opt.ions_option(),
+    carbon: str = opt.framework_option(),
     cutoff_ion_ion: float = typer.Option(
         None, "--cutoff-nana", help="Na–Na cutoff, Å (default: first minimum of g_NaNa)."),
     cutoff_ion_c: float = typer.Option(
         None, "--cutoff-nac", help="Na–C cutoff, Å (default: first minimum of g_NaC)."),
-    density_radius: float = typer.Option(6.0, "--density-radius",
+    density_radius: float = typer.Option(_S.density_radius, "--density-radius",
                                          help="Sphere radius of the local carbon density, Å."),
     cc_cutoff: float = typer.Option(1.85, "--cc-cutoff", help="C–C bond cutoff, Å."),
-    window: int = typer.Option(None, "--window", help="Window length, frames (default all)."),
-    stride: int = typer.Option(None, "--stride", help="Window stride, frames."),
-    start: int = typer.Option(0, "--start", help="First frame analysed."),
-    stop: int = typer.Option(None, "--stop", help="Stop before this frame."),
-    step: int = typer.Option(1, "--step", help="Analyse every step-th frame."),
+    window: int = opt.window_option(),
+    stride: int = opt.stride_option(),
+    frames_per_window: int = typer.Option(_S.frames_per_window, "--frames-per-window",
+                                          help="Frames sampled per window."),
+    start: int = opt.start_option(),
+    stop: int = opt.stop_option(),
+    step: int = opt.step_option(),
+    frames: str = opt.frames_option(),
+    seed: int = opt.seed_option(),
     r_max: float = typer.Option(None, "--r-max", help="RDF range, Å (default min(10, L/2))."),
     bins: int = typer.Option(200, "--bins", help="RDF bins."),
     rdf_frames: int = typer.Option(50, "--rdf-frames", help="Frames used for the RDFs."),
-    backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
-    format: str = typer.Option(None, "--format", "-f", help="Reader (default: from the name)."),
-    topology: Path = typer.Option(None, "--topology", "-t", help="Topology (XTC/DCD need one)."),
-    type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na."),
-    dt_ps: float = typer.Option(None, "--dt-ps", help="MD step (dumps) or frame spacing, ps."),
+    backend: str = opt.backend_option(),
+    format: str = opt.format_option(),
+    topology: Path = opt.topology_option(),
+    type_map: str = opt.type_map_option(),
+    dt_ps: float = opt.dt_ps_option(),
     rings: bool = typer.Option(False, "--rings/--no-rings",
                                help="Count carbon rings (3..--max-ring atoms) in every frame."),
     max_ring: int = typer.Option(8, "--max-ring", help="Largest ring counted, atoms."),
@@ -171,33 +215,33 @@ def structure_cmd(
     """Na–Na and Na–C RDFs with their first minima, per-ion coordination, local carbon
     density, nearest distances, Na clusters and their lifetimes, carbon sp/sp2/sp3 fractions;
     HDF5 output and a PNG of the RDFs with the chosen cutoffs."""
-    from hcanalysis import structure
-    from hcanalysis.cli.io_cmds import parse_type_map
-    from hcanalysis.io import load
+    from hcanalysis.families import Structure
 
     png = output.with_name(output.stem + "_rdf.png")
     inputs = [traj_path, topology]
     for p in [output] + ([png] if plots else []):
         check_output(p, inputs, force)
-    traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
-                type_map=parse_type_map(type_map))
-    frames = slice(start, stop, step)
-    if len(range(traj.n_frames)[frames]) == 0:
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    fsl = opt.resolve_frames(start, stop, step, frames)
+    if len(range(traj.n_frames)[fsl]) == 0:
         raise HCAnalysisError(f"--start/--stop/--step select no frames of {traj.n_frames}")
+    fam = Structure(ions=opt.species_list(ion), framework=opt.species_list(carbon),
+                    cutoff_NaNa=cutoff_ion_ion, cutoff_NaC=cutoff_ion_c,
+                    density_radius=density_radius, frames_per_window=frames_per_window,
+                    seed=seed, cc_cutoff=cc_cutoff, r_max=r_max, bins=bins,
+                    rdf_frames=rdf_frames, rings=rings, max_ring=max_ring)
     with console.status("RDFs, coordination, clusters, carbon structure"):
-        res = structure.analyze(
-            traj, ion=ion, carbon=carbon, cutoff_ion_ion=cutoff_ion_ion,
-            cutoff_ion_c=cutoff_ion_c, density_radius=density_radius, cc_cutoff=cc_cutoff,
-            frames=frames, window=window, stride=stride, r_max=r_max, bins=bins,
-            rdf_frames=rdf_frames, backend=backend, rings=rings, max_ring=max_ring,
-        )
+        fam.compute(traj, frames=fsl, windows=(window, stride), backend=backend)
+    res = fam.result
     meta = {
         "input": str(traj_path), "input_sha256": sha256(traj_path), "ion": ion,
-        "carbon": carbon, "window": window, "stride": stride, "start": start, "stop": stop,
-        "step": step, "bins": bins, "rdf_frames": rdf_frames, "backend": backend,
+        "carbon": carbon, "window": fam.meta["window_frames"],
+        "stride": fam.meta["stride_frames"], "start": fsl.start or 0, "stop": fsl.stop,
+        "step": fsl.step or 1, "frames_per_window": frames_per_window, "bins": bins,
+        "rdf_frames": rdf_frames, "backend": backend,
         "rings": rings, "max_ring": max_ring,
     }
-    write_h5(output, res, meta)
+    write_h5(output, res, meta, fam)
     if plots:
         plot_rdfs(png, res)
     ion_c = f"{ion}–{carbon}"

@@ -40,6 +40,12 @@ class Structure(WindowedAnalysis):
         Frames sampled per window.
     seed : int
         Seed (cluster membership keys).
+    cc_cutoff, r_max, bins, rdf_frames, rings, max_ring
+        As :func:`hcanalysis.structure.analyze` (C–C bond cutoff, RDF range and bins, frames
+        of the RDFs among the sampled ones, carbon ring counts).
+
+    After :meth:`compute`, ``result`` is the :class:`hcanalysis.structure.StructureResult` of
+    the sampled frames (RDFs, cutoffs, per-frame arrays, carbon hybridisation).
     """
 
     family = "structure"
@@ -50,13 +56,21 @@ class Structure(WindowedAnalysis):
                  cutoff_NaNa: float | None = _D.cutoff_NaNa,
                  cutoff_NaC: float | None = _D.cutoff_NaC,
                  density_radius: float = _D.density_radius,
-                 frames_per_window: int = _D.frames_per_window, seed: int = 0) -> None:
+                 frames_per_window: int = _D.frames_per_window, seed: int = 0,
+                 cc_cutoff: float = 1.85, r_max: float | None = None, bins: int = 200,
+                 rdf_frames: int = 50, rings: bool = False, max_ring: int = 8) -> None:
         super().__init__(ions=ions, framework=framework)
         self.cutoff_NaNa = cutoff_NaNa
         self.cutoff_NaC = cutoff_NaC
         self.density_radius = float(density_radius)
         self.frames_per_window = int(frames_per_window)
         self.seed = int(seed)
+        self.cc_cutoff = float(cc_cutoff)
+        self.r_max = r_max
+        self.bins = int(bins)
+        self.rdf_frames = int(rdf_frames)
+        self.rings = bool(rings)
+        self.max_ring = int(max_ring)
         self.result = None
 
     @classmethod
@@ -80,7 +94,9 @@ class Structure(WindowedAnalysis):
         res = structure.analyze(
             plan.traj, ion=self.ions, carbon=self.framework, cutoff_ion_ion=self.cutoff_NaNa,
             cutoff_ion_c=self.cutoff_NaC, density_radius=self.density_radius,
-            frames=plan.frames[local], backend=plan.backend, seed=self.seed)
+            cc_cutoff=self.cc_cutoff, frames=plan.frames[local], r_max=self.r_max,
+            bins=self.bins, rdf_frames=self.rdf_frames, backend=plan.backend, seed=self.seed,
+            rings=self.rings, max_ring=self.max_ring)
         self.result = res
         pos_of = {int(f): k for k, f in enumerate(local)}
         rows = [[pos_of[int(f)] for f in fr] for fr in samples]
@@ -104,3 +120,10 @@ class Structure(WindowedAnalysis):
                                 for k, v in res.cutoffs.items())
         self.meta["cutoffs"] = {k: float(v) for k, v in res.cutoffs.items()}
         self.meta["sample_frames"] = plan.frames[local].tolist()
+        # cluster lifetimes over the sampled frames of each window ([first, last] sample)
+        rows_b = np.array([[r[0], r[-1] + 1] for r in rows], dtype=np.int64)
+        t = np.asarray(res.time_ps)
+        dt = float(np.median(np.diff(t))) if len(t) > 1 else float(plan.dt_ps)
+        self.arrays["cluster_lifetime"] = structure.cluster_lifetimes(
+            res.cluster_label, rows_b, dt, self.seed).T  # (n_ions, n_windows), ps
+        self.arrays["sample_rows"] = rows_b

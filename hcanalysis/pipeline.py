@@ -32,6 +32,8 @@ import pandas as pd
 
 from hcanalysis.atomic import atomic_output
 from hcanalysis.config import AnalysisConfig
+from hcanalysis.progress import ProgressFn
+from hcanalysis.progress import resolve as resolve_progress
 from hcanalysis.table import DescriptorTable
 
 #: Config sections that change the descriptor table (the others only change the models).
@@ -69,9 +71,11 @@ def cache_key(path: str | os.PathLike, cfg: AnalysisConfig, load_options: Mappin
 
 
 def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
-                   cache_file: str | None) -> DescriptorTable:
+                   cache_file: str | None,
+                   on_stage: Callable[[str], None] | None = None) -> DescriptorTable:
     """Compute (or read from the cache) one trajectory's descriptor table. A plain function of
-    plain arguments, so Dask can ship it to a worker."""
+    plain arguments, so Dask can ship it to a worker (``on_stage``: called with each stage's
+    name as it starts, in this process only)."""
     from hcanalysis import load
     from hcanalysis.descriptors import compute
 
@@ -86,10 +90,56 @@ def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
             table.metadata["reused_cache"] = True
             return table
     traj = load(path, **load_options)
-    table = compute(traj, AnalysisConfig.from_dict(cfg_dict), trajectory_index=index)
+    cfg, skipped = without_framework(traj, AnalysisConfig.from_dict(cfg_dict))
+    table = compute(traj, cfg, trajectory_index=index, on_stage=on_stage)
+    if skipped:
+        table.metadata["skipped"] = skipped
     if cache_file:
         table.write(cache_file)
     return table
+
+
+#: Stages that need the framework's atoms (Na–C coordination and carbon density, the void
+#: map, geodesic paths through it).
+FRAMEWORK_STAGES = ("structure", "voids", "tortuosity")
+
+
+def without_framework(traj, cfg: AnalysisConfig) -> tuple[AnalysisConfig, str]:
+    """The configuration an ion-only trajectory can run, and a sentence saying what was
+    skipped and why ("" when the framework species is present).
+
+    Without ``cfg.carbon`` atoms the framework stages (:data:`FRAMEWORK_STAGES`) are dropped
+    and the centre-of-mass drift of the framework is not removed; MSD and hops run.
+
+    Raises
+    ------
+    HCAnalysisError
+        When no requested stage can run.
+    """
+    from hcanalysis.errors import HCAnalysisError
+
+    present = sorted(set(map(str, traj.species)))
+    if cfg.carbon in present or cfg.species not in present:
+        return cfg, ""  # a missing ion species keeps its own error
+    name = Path(str(traj.path)).name if traj.path else "trajectory"
+    skipped = [s for s in cfg.stages if s in FRAMEWORK_STAGES]
+    kept = [s for s in cfg.stages if s not in FRAMEWORK_STAGES]
+    if not kept:
+        raise HCAnalysisError(
+            f"{name}: no {cfg.carbon} atoms (species present: {', '.join(present)}), and the "
+            f"stages asked for ({', '.join(cfg.stages)}) all need the framework; give it with "
+            "--framework FILE (a LAMMPS data or extxyz file of the framework)")
+    cfg = AnalysisConfig.from_dict(cfg.to_dict())
+    cfg.stages = kept
+    parts = []
+    if skipped:
+        parts.append(f"skipped {', '.join(skipped)} (they need the framework's atoms)")
+    if cfg.msd.remove_drift == cfg.carbon:
+        cfg.msd.remove_drift = None
+        parts.append(f"the {cfg.carbon} centre-of-mass drift is not removed")
+    return cfg, (f"{name}: no {cfg.carbon} atoms (species present: {', '.join(present)}): "
+                 + "; ".join(parts) + f"; ran {', '.join(kept)}. Give the framework with "
+                 "--framework FILE (LAMMPS data, extxyz, ...) to run the skipped stages")
 
 
 def jobqueue_cluster(kind: str, cores: int, memory: str, jobs: int, **kwargs):
@@ -210,6 +260,7 @@ def analyze(
     jobqueue: dict | None = None,
     force: bool = False,
     on_progress: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> AnalysisResult:
     """Run the whole analysis on one or more trajectories.
 
@@ -226,13 +277,22 @@ def analyze(
         the Dask workers as batch jobs (SLURM, PBS, SGE, LSF).
     force : recompute even when a cached descriptor table matches.
     on_progress : called with a short message at each step.
+    progress : ``progress(stage, done, total)`` (:mod:`hcanalysis.progress`) for the steps and
+        the long loops inside them; default the installed one (the command line's bar or
+        timestamped lines), else none.
     """
     from hcanalysis.ensemble import correlate, read_metadata, summarise
     from hcanalysis.importance import rank
     from hcanalysis.modes import ModeFinder, NamingThresholds
     from hcanalysis.report import ReportInputs, write_report
 
-    say = on_progress or (lambda _msg: None)
+    report = resolve_progress(progress)
+
+    def say(msg: str) -> None:
+        if on_progress is not None:
+            on_progress(msg)
+        report(msg, 0, 0)
+
     cfg = config or AnalysisConfig()
     opts = dict(load_options or {})
     out = Path(outdir)
@@ -266,9 +326,14 @@ def analyze(
         for i, (p, c) in enumerate(zip(paths, caches, strict=True)):
             say(f"descriptors {i + 1}/{len(paths)}: {p.name}"
                 + (" (cached)" if reused[i] else ""))
-            tables.append(descriptor_job(str(p), i, cfg_dict, opts, str(c)))
+            tables.append(descriptor_job(
+                str(p), i, cfg_dict, opts, str(c),
+                on_stage=lambda stage, name=p.name: say(f"{name}: {stage}")))
     frame = pd.concat([t.frame for t in tables], ignore_index=True)
     result = AnalysisResult(table=frame, descriptors=tables, reused=reused)
+    result.notes.extend(t.metadata["skipped"] for t in tables if t.metadata.get("skipped"))
+    for note in result.notes:
+        say(note)
     curves = _stack_arrays(tables, "msd")
     lag = tables[0].arrays.get("msd_lag_ps")
     say("modes")
@@ -298,7 +363,10 @@ def analyze(
                                  cluster_threshold=cfg.importance.cluster_threshold,
                                  random_state=cfg.seed)
     except ValueError as exc:
-        result.notes.append(f"importance skipped: {exc}")
+        why = str(exc)
+        if any(t.metadata.get("skipped") for t in tables):
+            why = "no structural descriptors to rank (the framework stages were skipped)"
+        result.notes.append(f"importance skipped: {why}")
     if len(paths) >= 3:
         try:
             meta = read_metadata(paths, metadata_csv)

@@ -22,6 +22,20 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    quiet: bool = typer.Option(False, "-q", "--quiet",
+                               help="No progress and no log lines (results and errors only)."),
+    verbose: bool = typer.Option(False, "-v", "--verbose",
+                                 help="More progress lines off a terminal (every 2 s or 5 %)."),
+) -> None:
+    """mdrunner command line."""
+    from hcanalysis.cli.app import install_progress
+
+    install_progress(ctx, quiet, verbose, console)
+
+
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
@@ -228,6 +242,22 @@ def _run_ase(run_dir, structure, n_carbon, density, loading, seed, cfg, resume, 
     console.print(f"{out['n_frames']} frames, {out['s_per_step']:.3f} s/step -> {out['traj']}")
 
 
+def _md_log(steps: int):
+    """A log callback that prints the engine's lines and reports its ``step N:`` lines as
+    progress (``MD: steps``, :mod:`hcanalysis.progress`)."""
+    import re
+
+    from hcanalysis.progress import current
+
+    def log(msg: str) -> None:
+        console.print(msg, markup=False, highlight=False)
+        m = re.match(r"\s*step (\d+):", str(msg))
+        if m:
+            current()("MD: steps", min(int(m.group(1)), steps), steps)
+
+    return log
+
+
 #: LammpsConfig fields that define the physics (a resume must keep them; ``np`` may change).
 LAMMPS_PHYSICS = ("framework", "carbon_potential", "lj_cutoff", "mixing")
 
@@ -258,7 +288,7 @@ def _run_lammps(run_dir: Path, structure, n_carbon, density, loading, seed, cfg,
                        potential="lammps", md={k: v for k, v in asdict(cfg).items()
                                                if k != "seed"},
                        engine="lammps", lammps=asdict(lcfg), structure=structure)
-    meta = run_point(point, run_dir.parent, run_dir=run_dir, log=lambda m: console.print(m))
+    meta = run_point(point, run_dir.parent, run_dir=run_dir, log=_md_log(cfg.steps))
     _write_json(run_dir / "run.json", meta)
     out = meta["result"]
     console.print(f"{out['n_frames']} frames, {out['ns_per_day']:.1f} ns/day "

@@ -15,6 +15,7 @@ import json
 import pickle
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -270,7 +271,7 @@ def run_md(
     *,
     resume: bool = False,
     metadata: dict | None = None,
-    progress: bool = False,
+    progress: bool | Callable[[str, int, int], None] = False,
     log=None,
     stop_after: int | None = None,
 ) -> dict:
@@ -390,13 +391,13 @@ def run_md(
         obs0 = frame()
         checkpoint()
         say(f"step 0: T = {obs0['temperature']:.1f} K, Epot = {obs0['potential_energy']:.4f} eV")
-    bar = None
-    if progress:
-        from rich.progress import Progress
+    from hcanalysis.progress import Counter, resolve
 
-        bar = Progress(transient=True)
-        bar.start()
-        task = bar.add_task("MD", total=cfg.steps, completed=step)
+    bar = Counter(resolve(None if progress is True else progress) if progress else None,
+                  "MD: steps", cfg.steps) if progress else None
+    if bar is not None:
+        bar.__enter__()
+        bar.update(step)
     t0 = time.perf_counter()
     done = 0
     interrupted = False
@@ -422,7 +423,7 @@ def run_md(
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                     checkpoint()
                 if bar is not None:
-                    bar.update(task, completed=step)
+                    bar.update(step)
                 if stop.flag or (stop_after is not None and done >= stop_after):
                     interrupted = step < cfg.steps
                     break
@@ -432,8 +433,8 @@ def run_md(
                 checkpoint()
                 say(f"stopped at step {step} (checkpoint written)")
     finally:
-        if bar is not None:
-            bar.stop()
+        if bar is not None and not interrupted and step >= cfg.steps:
+            bar.update(cfg.steps)
         writer.close()
     seconds = time.perf_counter() - t0
     drift = float("nan")

@@ -22,17 +22,13 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "data" / "demo.toml"
 def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dict,
          metadata: Path | None, dask: bool, scheduler: str | None, workers: int | None,
          force: bool, jobqueue: dict | None = None) -> None:
-    from rich.status import Status
-
     from hcanalysis.pipeline import analyze
 
     t0 = time.perf_counter()
-    with Status("starting", console=console) as status:
-        res = analyze(
-            paths, outdir, cfg, load_options=load_options, metadata_csv=metadata, dask=dask,
-            scheduler=scheduler, n_workers=workers, force=force, jobqueue=jobqueue,
-            on_progress=lambda msg: status.update(f"[bold]{msg}"),
-        )
+    res = analyze(  # progress: the reporter the command line installed (-q, -v)
+        paths, outdir, cfg, load_options=load_options, metadata_csv=metadata, dask=dask,
+        scheduler=scheduler, n_workers=workers, force=force, jobqueue=jobqueue,
+    )
     mf = res.modes
     results.print(f"[bold]{len(res.table)}[/] (ion, window) rows from {len(paths)} "
                   f"trajectory(ies){' (cached)' if all(res.reused) else ''}")

@@ -21,6 +21,8 @@ class CLIState:
     """Global flags of one invocation."""
 
     debug: bool = False
+    quiet: bool = False
+    verbose: bool = False
 
 
 state = CLIState()
@@ -46,13 +48,33 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    quiet: bool = typer.Option(False, "-q", "--quiet",
+                               help="No progress and no log lines (results and errors only)."),
+    verbose: bool = typer.Option(False, "-v", "--verbose",
+                                 help="More progress lines off a terminal (every 2 s or 5 %)."),
 ) -> None:
     """hcanalysis command line."""
     state.debug = state.debug or debug
+    install_progress(ctx, quiet, verbose)
+
+
+def install_progress(ctx, quiet: bool, verbose: bool, log_console: Console | None = None) -> None:
+    """Set the log console's verbosity and install the progress reporter of this invocation
+    (:func:`hcanalysis.progress.reporter`: a rich bar on a terminal, timestamped lines off
+    one, nothing with ``quiet``) until the command returns."""
+    from hcanalysis.progress import reporter
+
+    log_console = log_console or console
+    state.quiet, state.verbose = quiet, verbose
+    log_console.quiet = quiet
+    if ctx is not None:
+        ctx.with_resource(reporter(quiet=quiet, verbose=verbose, console=log_console,
+                                   prog=ctx.find_root().info_name or "hcanalysis"))
 
 
 def progress():
@@ -85,7 +107,7 @@ def kernels_cached() -> bool:
 def compile_notice(prog: str, args: list[str]) -> None:
     """Say once, before a first analysis on a machine, that the kernels are being compiled
     (the first run spends a minute or more in Numba's compiler, silently otherwise)."""
-    quiet = {"--help", "-h", "--version", "info", "convert"}
+    quiet = {"--help", "-h", "--version", "info", "convert", "-q", "--quiet"}
     if args and not quiet.intersection(args) and not kernels_cached():
         print(f"{prog}: first run on this machine: compiling the analysis kernels (a minute "
               "or two, once; later runs reuse them)", file=sys.stderr)

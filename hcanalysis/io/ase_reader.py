@@ -28,6 +28,9 @@ import numpy as np
 
 from hcanalysis.errors import TrajectoryFormatError
 from hcanalysis.io.source import FrameBlock
+from hcanalysis.progress import Counter
+from hcanalysis.progress import null as null_progress
+from hcanalysis.progress import resolve as resolve_progress
 
 
 def _ase_to_A_per_ps() -> float:
@@ -141,26 +144,19 @@ class AseSource:
         return self._times(infos)
 
     def _index_extxyz(self) -> list[float] | None:
-        from contextlib import nullcontext
-
         from ase.io.extxyz import key_val_str_to_dict
 
         offsets, boxes, infos, pbcs = [], [], [], []
         n_atoms = None
         size = os.path.getsize(self.path)
-        bar = None
-        if size > PROGRESS_BYTES:
-            from hcanalysis.cli.app import progress
-
-            bar = progress()
-        with open(self.path, "rb") as fh, (bar if bar is not None else nullcontext()):
-            task = (bar.add_task(f"indexing {Path(self.path).name}", total=size)
-                    if bar is not None else None)
+        fn = resolve_progress(None) if size > PROGRESS_BYTES else null_progress
+        with open(self.path, "rb") as fh, \
+                Counter(fn, f"indexing {Path(self.path).name}: MiB", size >> 20) as count:
             lineno = 0
             while True:
                 pos = fh.tell()
-                if bar is not None and len(offsets) % 64 == 0:
-                    bar.update(task, completed=pos)
+                if len(offsets) % 64 == 0:
+                    count.update(pos >> 20)
                 line = fh.readline()
                 if not line:
                     break

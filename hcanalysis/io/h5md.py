@@ -43,6 +43,9 @@ import numpy as np
 from hcanalysis.atomic import atomic_output
 from hcanalysis.errors import HCAnalysisError, TrajectoryFormatError
 from hcanalysis.io.source import FrameBlock
+from hcanalysis.progress import Counter, ProgressFn
+from hcanalysis.progress import null as null_progress
+from hcanalysis.progress import resolve as resolve_progress
 
 #: Frames per chunk (at most) of the time-dependent datasets.
 CHUNK_FRAMES = 64
@@ -112,6 +115,7 @@ def write(
     chunk_atoms: int = CHUNK_ATOMS,
     show_progress: bool | None = None,
     author: str | None = None,
+    progress: ProgressFn | None = None,
 ) -> Path:
     """Write a trajectory (or a selection of its atoms) to an H5MD file, streaming by frames.
 
@@ -135,7 +139,10 @@ def write(
     chunk_frames, chunk_atoms : int
         Chunk shape bounds (see the module docstring).
     show_progress : bool, optional
-        Rich progress bar; default on for more than 1e7 atom-frames.
+        Report progress (frames written); default on for more than 1e7 atom-frames.
+    progress : callable, optional
+        ``progress(stage, done, total)`` (:mod:`hcanalysis.progress`); default the one
+        installed with :func:`hcanalysis.progress.use` (the command line's bar or lines).
 
     Returns
     -------
@@ -243,22 +250,14 @@ def write(
 
         if show_progress is None:
             show_progress = n_frames * n_atoms > 10_000_000
-        _stream(source, atoms_arg, n_frames, block, pos_ds, img_ds, vel_ds, show_progress,
-                out.name)
+        _stream(source, atoms_arg, n_frames, block, pos_ds, img_ds, vel_ds,
+                resolve_progress(progress) if show_progress else null_progress, out.name)
     return out
 
 
-def _stream(source, atoms, n_frames, block, pos_ds, img_ds, vel_ds, show, label) -> None:
+def _stream(source, atoms, n_frames, block, pos_ds, img_ds, vel_ds, progress, label) -> None:
     """Copy frames block by block from the source into the datasets."""
-    from contextlib import nullcontext
-
-    bar = None
-    if show:
-        from hcanalysis.cli.app import progress
-
-        bar = progress()
-    with bar if bar is not None else nullcontext():
-        task = bar.add_task(f"writing {label}", total=n_frames) if bar is not None else None
+    with Counter(progress, f"writing {label}: frames", n_frames) as count:
         for lo in range(0, n_frames, block):
             hi = min(n_frames, lo + block)
             fb = source.read(np.arange(lo, hi), atoms)
@@ -267,8 +266,7 @@ def _stream(source, atoms, n_frames, block, pos_ds, img_ds, vel_ds, show, label)
                 img_ds[lo:hi] = fb.images
             if vel_ds is not None:
                 vel_ds[lo:hi] = fb.velocities
-            if bar is not None:
-                bar.update(task, advance=hi - lo)
+            count.advance(hi - lo)
 
 
 # ---------------------------------------------------------------------------------- reading

@@ -58,6 +58,9 @@ from hcanalysis.io.lammps_common import (
     to_cartesian,
 )
 from hcanalysis.io.source import FrameBlock
+from hcanalysis.progress import Counter, ProgressFn
+from hcanalysis.progress import null as null_progress
+from hcanalysis.progress import resolve as resolve_progress
 
 #: Bytes read per block while indexing.
 SCAN_BLOCK = 32 << 20
@@ -313,8 +316,11 @@ def _floats(line: bytes) -> bool:
     return True
 
 
-def build_index(path: Path) -> dict[str, np.ndarray]:
+def build_index(path: Path, progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
     """Scan a text dump once and return its frame index (see the module docstring).
+
+    ``progress(stage, done, total)`` (MiB scanned; default the installed callback,
+    :mod:`hcanalysis.progress`) is called for plain dumps over ``PROGRESS_BYTES``.
 
     Raises
     ------
@@ -329,19 +335,15 @@ def build_index(path: Path) -> dict[str, np.ndarray]:
     truncated = ""
     released = 0
     size = path.stat().st_size
-    bar = None
-    if size > PROGRESS_BYTES and path.suffix.lower() not in (".gz", ".bz2"):
-        from hcanalysis.cli.app import progress
-
-        bar = progress()
-    with _scanner(path) as sc, (bar if bar is not None else contextlib.nullcontext()):
-        task = bar.add_task(f"indexing {path.name}", total=size) if bar is not None else None
+    show = size > PROGRESS_BYTES and path.suffix.lower() not in (".gz", ".bz2")
+    fn = resolve_progress(progress) if show else null_progress
+    with _scanner(path) as sc, Counter(fn, f"indexing {path.name}: MiB", size >> 20) as count:
         shown = 0
         while not sc.at_end():
             released = _release(sc, released)
-            if bar is not None and sc.pos - shown > (32 << 20):
+            if sc.pos - shown > (32 << 20):
                 shown = sc.pos
-                bar.update(task, completed=shown)
+                count.update(shown >> 20)
             k = len(starts)
             fstart, fline = sc.pos, sc.line
             try:

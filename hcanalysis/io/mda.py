@@ -24,6 +24,9 @@ import numpy as np
 
 from hcanalysis.errors import TrajectoryFormatError
 from hcanalysis.io.source import ArraySource, FrameBlock
+from hcanalysis.progress import Counter
+from hcanalysis.progress import null as null_progress
+from hcanalysis.progress import resolve as resolve_progress
 
 #: Trajectory-only formats: they carry no atom names, so a topology is required.
 COORDINATE_ONLY = {"xtc", "trr", "dcd", "nc", "ncdf", "netcdf", "tng", "trj", "mdcrd", "crd",
@@ -149,25 +152,17 @@ class MDAnalysisSource:
         self._index(dt_ps, show_progress)
 
     def _index(self, dt_ps: float | None, show_progress: bool | None) -> None:
-        from contextlib import nullcontext
-
         boxes = np.empty((self.n_frames, 3, 3))
         times = np.empty(self.n_frames)
         if show_progress is None:
             show_progress = self.n_frames * self.n_atoms > 20_000_000
-        bar = None
-        if show_progress:
-            from hcanalysis.cli.app import progress
-
-            bar = progress()
-        with bar if bar is not None else nullcontext():
-            task = bar.add_task(f"indexing {Path(self.path).name}", total=self.n_frames) \
-                if bar is not None else None
+        fn = resolve_progress(None) if show_progress else null_progress
+        with Counter(fn, f"indexing {Path(self.path).name}: frames", self.n_frames) as count:
             for i, ts in enumerate(self._u.trajectory):
                 boxes[i] = dimensions_to_box(ts.dimensions, self.path, i)
                 times[i] = ts.time
-                if bar is not None and i % 256 == 0:
-                    bar.update(task, completed=i)
+                if i % 256 == 0:
+                    count.update(i)
         self._u.trajectory[0]
         self.boxes = boxes
         if dt_ps is not None:

@@ -33,6 +33,7 @@ import pandas as pd
 from hcanalysis.atomic import atomic_output
 from hcanalysis.config import AnalysisConfig
 from hcanalysis.progress import ProgressFn
+from hcanalysis.progress import current as current_progress
 from hcanalysis.progress import resolve as resolve_progress
 from hcanalysis.table import DescriptorTable
 
@@ -91,7 +92,10 @@ def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
             return table
     traj = load(path, **load_options)
     cfg, skipped = without_framework(traj, AnalysisConfig.from_dict(cfg_dict))
-    table = compute(traj, cfg, trajectory_index=index, on_stage=on_stage)
+    report = current_progress()
+    name = Path(path).name
+    table = compute(traj, cfg, trajectory_index=index, on_stage=on_stage,
+                    progress=lambda stage, done, total: report(f"{name}: {stage}", done, total))
     if skipped:
         table.metadata["skipped"] = skipped
     if cache_file:

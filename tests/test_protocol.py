@@ -142,3 +142,14 @@ def test_cli_and_pipeline_give_the_same_numbers(traj, table, tmp_path):
         for col in ("n_NaNa", "nana_contact_fraction", "n_NaC", "cluster_size", "d_NaNa_min",
                     "d_NaC_min", "carbon_density", "sp2_fraction"):
             np.testing.assert_array_equal(f[f"per_ion/{col}"][()], frame[col], err_msg=col)
+    assert main(["hops", str(path), "-o", str(tmp_path / "h.h5"), "--window", "40",
+                 "--no-plots"]) == 0
+    with h5py.File(tmp_path / "h.h5") as f:
+        g = f["per_ion"]
+        order = np.lexsort((g["window"][()], g["ion"][()]))
+        length = g["mean_length"][()][order]
+        np.testing.assert_array_equal(np.where(np.isfinite(length), length, 0.0),
+                                      frame["hop_length"])
+        for ours, col in (("hop_rate", "hop_rate"), ("p_hop_max", "p_hop_max"),
+                          ("tortuosity", "path_tortuosity")):
+            np.testing.assert_array_equal(g[ours][()][order], frame[col], err_msg=col)

@@ -8,6 +8,7 @@ import numpy as np
 import typer
 
 from hcanalysis.atomic import atomic_output
+from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, sha256
 from hcanalysis.errors import HCAnalysisError
 
@@ -117,7 +118,8 @@ def _plot_hist(path: Path, events, wt) -> None:
 def hops_cmd(
     traj_path: Path = typer.Argument(..., help="Trajectory file.", metavar="TRAJ"),
     output: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file (.h5)."),
-    species: str = typer.Option("Na", "--species", help="Element of the mobile ions."),
+    species: str = opt.ions_option(),
+    framework: str = opt.framework_option(),
     half_window: int = typer.Option(None, "--half-window", "-w",
                                     help="p_hop half-window, frames (default: --half-window-ps)."),
     half_window_ps: float = typer.Option(
@@ -131,25 +133,29 @@ def hops_cmd(
     method: str = typer.Option("p_hop", "--method", help="p_hop or displacement."),
     min_separation: int = typer.Option(None, "--min-separation",
                                        help="Merge runs closer than this, frames."),
-    window: int = typer.Option(None, "--window", help="Window length, frames (default all)."),
-    stride: int = typer.Option(None, "--stride", help="Window stride, frames."),
+    window: int = opt.window_option(),
+    stride: int = opt.stride_option(),
+    start: int = opt.start_option(),
+    stop: int = opt.stop_option(),
+    step: int = opt.step_option(),
+    frames: str = opt.frames_option(),
+    remove_drift: str = opt.drift_option(),
     cage_size: float = typer.Option(1.0, "--cage-size", help="Trapped below this rms, Å."),
     cutoff: float = typer.Option(4.0, "--cutoff", help="Neighbour cutoff for concerted hops, Å."),
     tolerance_ps: float = typer.Option(None, "--tolerance-ps",
                                        help="Time tolerance of concerted hops (default w·dt)."),
-    backend: str = typer.Option("auto", "--backend", help="auto, cpu or cuda."),
-    format: str = typer.Option(None, "--format", "-f", help="Reader (default: from the name)."),
-    topology: Path = typer.Option(None, "--topology", "-t", help="Topology (XTC/DCD need one)."),
-    type_map: str = typer.Option(None, "--type-map", help="LAMMPS types, e.g. 1:C,2:Na."),
-    dt_ps: float = typer.Option(None, "--dt-ps", help="MD step (dumps) or frame spacing, ps."),
+    backend: str = opt.backend_option(),
+    format: str = opt.format_option(),
+    topology: Path = opt.topology_option(),
+    type_map: str = opt.type_map_option(),
+    dt_ps: float = opt.dt_ps_option(),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write the PNG plots."),
     force: bool = typer.Option(False, "--force", help="Overwrite existing outputs."),
 ) -> None:
     """Hop events (p_hop or displacement rule), per-ion/window hop statistics, waiting
     times, trapped ions, concerted hops; PNGs of p_hop(t) and of the distributions."""
     from hcanalysis import hops
-    from hcanalysis.cli.io_cmds import parse_type_map
-    from hcanalysis.io import load
+    from hcanalysis.families import Hops
 
     png_phop = output.with_name(output.stem + "_phop.png")
     png_hist = output.with_name(output.stem + "_hist.png")
@@ -164,36 +170,42 @@ def hops_cmd(
             raise HCAnalysisError(
                 f"--threshold {threshold!r}: give 'auto' or a number"
             ) from None
-    traj = load(traj_path, format=format, topology=topology, dt_ps=dt_ps,
-                type_map=parse_type_map(type_map))
-    ion_atoms = traj.atom_indices[traj.indices(species)]
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    drift = opt.resolve_drift(remove_drift, traj)
+    # the half-window and threshold of the Hops family (the estimator of `analyze`): one cage
+    # time and one population threshold from up to hops.SCALE_IONS ions
+    fam = Hops(ions=opt.species_list(species), framework=opt.species_list(framework),
+               half_window_ps="auto" if half_window_ps is None else half_window_ps,
+               half_window=half_window, threshold=thr, method=method, remove_drift=drift)
+    plan = fam.plan(traj, frames=opt.resolve_frames(start, stop, step, frames),
+                    windows=(window, stride), backend=backend)
+    ion_atoms = plan.ion_atoms
     with console.status(f"reading {len(ion_atoms)} {species} positions (unwrapped)"):
-        x = traj.positions(species, unwrap=True)
-    time_ps = traj.time_ps
+        x = plan.ion_positions(slice(None), drift)
+    time_ps = plan.time_ps
     with console.status("detecting hops"):
-        dt = float(np.median(np.diff(time_ps))) if len(time_ps) > 1 else 1.0
-        if half_window is not None:
-            source = f"{half_window} frames (given)"
-        elif half_window_ps is not None:
-            half_window = max(1, int(round(half_window_ps / dt)))
-            source = f"{half_window_ps:g} ps (given)"
-        else:
-            scale = hops.cage_scale(x, dt)
-            half_window, source = scale.half_window, scale.source
+        half_window, thr_value, source = fam.scale(plan)
+        rule_text = source.split("; ", 1)[1]
+        source = source.split("(", 1)[1].rsplit(")", 1)[0] if "(" in source else source
+        thr_arg: str | float = "per_ion" if np.isnan(thr_value) else thr_value
         signal = hops.p_hop(x, half_window, backend=backend) if method == "p_hop" else None
-        events = hops.detect(x, half_window=half_window, threshold=thr, method=method,
+        events = hops.detect(x, half_window=half_window, threshold=thr_arg, method=method,
                              min_separation=min_separation, time_ps=time_ps, backend=backend,
                              p_hop_values=signal)
         events.attrs["half_window_source"] = source
+        if thr == "auto":
+            events.attrs["threshold_rule"] = rule_text
+            events.attrs["u2"] = fam.cage_u2
         if method != "p_hop":
             from hcanalysis.kernels import hops as kernels
             lag = events.attrs["lag"]
             signal = kernels.displacement(x, lag, "cpu").T
-        table = hops.per_ion(x, events, window=window, stride=stride, cage_size=cage_size,
+        table = hops.per_ion(x, events, window=plan.window, stride=plan.stride,
+                             cage_size=cage_size,
                              p_hop_values=signal if method == "p_hop" else None)
         wt = hops.waiting_times(events)
         tol = tolerance_ps if tolerance_ps is not None else half_window * events.attrs["dt_ps"]
-        corr = hops.correlated_hops(events, x, traj.boxes(), cutoff=cutoff,
+        corr = hops.correlated_hops(events, x, traj.boxes(plan.frames), cutoff=cutoff,
                                     time_tolerance_ps=tol)
     thresholds = np.asarray(events.attrs["thresholds"])
     mean_l2 = float(np.mean(events["length"] ** 2)) if len(events) else float("nan")
@@ -211,8 +223,9 @@ def hops_cmd(
         "auto_factor": events.attrs["auto_factor"],
         "hysteresis": events.attrs["hysteresis"],
         "min_separation_frames": events.attrs["min_separation"],
-        "window_frames": -1 if window is None else int(window),
-        "stride_frames": -1 if stride is None else int(stride),
+        "window_frames": int(plan.window),
+        "stride_frames": int(plan.stride),
+        "remove_drift": remove_drift,
         "cage_size_A": cage_size,
         "cutoff_A": cutoff,
         "time_tolerance_ps": tol,
@@ -226,7 +239,7 @@ def hops_cmd(
         _plot_hist(png_hist, events, wt)
     n_ions = len(ion_atoms)
     console.print(
-        f"{n_ions} {species} ions, {traj.n_frames} frames: {len(events)} hops; "
+        f"{n_ions} {species} ions, {len(plan.frames)} frames: {len(events)} hops; "
         f"rate {wt.rate:.4g} /ps per ion; mean length "
         f"{events['length'].mean() if len(events) else float('nan'):.3g} Å; "
         f"residence (MLE) {wt.residence_mle:.4g} ps; concerted fraction {corr.fraction:.3g}; "

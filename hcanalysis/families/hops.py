@@ -72,6 +72,7 @@ class Hops(WindowedAnalysis):
         self.auto_factor = float(auto_factor)
         self.method = method
         self.remove_drift = remove_drift
+        self.cage_u2 = float("nan")
 
     @classmethod
     def from_config(cls, cfg) -> Hops:
@@ -81,6 +82,11 @@ class Hops(WindowedAnalysis):
                    half_window=h.half_window, threshold=h.threshold,
                    auto_factor=h.auto_factor, method=h.method,
                    remove_drift=cfg.msd.remove_drift)
+
+    def params(self):
+        p = super().params()
+        p.pop("cage_u2", None)
+        return p
 
     def drift_species(self) -> str | None:
         return self.remove_drift
@@ -112,11 +118,13 @@ class Hops(WindowedAnalysis):
             sc = hops.cage_scale(sample, plan.dt_ps, max_ions=None)
             half, how = sc.half_window, sc.source
         half = max(2, min(half, limit))
+        self.cage_u2 = float("nan")
         if self.threshold == "auto":
             sample = self.scale_sample(plan) if sample is None else sample
             thr, u2 = hops.auto_threshold(sample, half, method=self.method,
                                           auto_factor=self.auto_factor, max_ions=None,
                                           backend=plan.backend)
+            self.cage_u2 = float(u2)
             thr_how = (f"threshold {thr:.3g} {'Å²' if self.method == 'p_hop' else 'Å'} = "
                        f"{self.auto_factor:g} x the pooled median of {sample.shape[1]} ions "
                        f"(cage size <u²> = {u2:.3g} Å²)")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,10 +32,8 @@ import numpy as np
 import pandas as pd
 
 from hcanalysis.errors import HCAnalysisError
+from hcanalysis.progress import ProgressFn  # progress(stage, done, total)
 from hcanalysis.windows import resolve_window, window_bounds
-
-#: A progress callback: ``progress(stage, done, total)`` (``total`` 0 when unknown).
-ProgressFn = Callable[[str, int, int], None]
 
 #: What ``windows=`` accepts: None (the default rule), a window length in analysed frames,
 #: ``(window, stride)``, or an ``(n_windows, 2)`` array of ``[start, stop)`` bounds.
@@ -142,9 +140,11 @@ class WindowPlan:
         return int(self.max_memory or default_memory_budget("cpu"))
 
     def tick(self, stage: str, done: int, total: int = 0) -> None:
-        """Report progress (no-op without a callback)."""
-        if self.progress is not None:
-            self.progress(stage, done, total)
+        """Report progress to the plan's callback, else to the one installed with
+        :func:`hcanalysis.progress.use` (none: nothing)."""
+        from hcanalysis.progress import resolve
+
+        resolve(self.progress)(stage, done, total)
 
     # ------------------------------------------------------------------------- drift
     def drift(self, which: str | None) -> np.ndarray | None:

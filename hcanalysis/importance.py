@@ -41,6 +41,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 
 from hcanalysis.columns import feature_set
+from hcanalysis.deprecation import renamed
 from hcanalysis.modes import _as_frame
 
 #: |Spearman ρ| at or above which descriptors are grouped (average linkage).
@@ -310,6 +311,7 @@ def bootstrap_r2(y: np.ndarray, pred: np.ndarray, groups: np.ndarray,
         return np.where(ss_tot > 0, 1.0 - (counts @ s_res) / ss_tot, np.nan)
 
 
+@renamed(random_state="seed")
 def rank(
     table,
     target: str = "auto",
@@ -318,7 +320,7 @@ def rank(
     model: str = "random_forest",
     n_splits: int = 5,
     n_repeats: int = 10,
-    random_state: int = 0,
+    seed: int = 0,
     groups: str = "auto",
     cluster_threshold: float = CLUSTER_THRESHOLD,
     n_bootstrap: int = N_BOOTSTRAP,
@@ -341,7 +343,9 @@ def rank(
         Cross-validation folds (reduced to the number of groups when fewer).
     n_repeats : int
         Permutations per descriptor group per fold.
-    random_state : int
+    seed : int
+        Seed of the folds' models, the permutations and the bootstrap (the old keyword
+        ``random_state=`` still works, with a DeprecationWarning).
     groups : str
         Fold grouping: "auto" (trajectory with >= ``n_splits`` trajectories, else (trajectory,
         ion)), "trajectory", or an id column (e.g. "ion", "pore"), taken within trajectory.
@@ -391,13 +395,13 @@ def rank(
     drops, r2s = [], []
     oof = np.empty_like(y)
     for fold, (train, test) in enumerate(GroupKFold(n_splits=k).split(x, y, grp)):
-        est = _model(model, random_state + fold).fit(x[train], y[train])
+        est = _model(model, seed + fold).fit(x[train], y[train])
         oof[test] = est.predict(x[test])
         r2s.append(float(r2_score(y[test], oof[test])))
         drops.append(permutation_drops(est, x[test], y[test], n_repeats,
-                                       random_state + fold, groups=gidx))
+                                       seed + fold, groups=gidx))
     r2 = float(r2_score(y, oof))
-    boot = bootstrap_r2(y, oof, grp, n_bootstrap, random_state)
+    boot = bootstrap_r2(y, oof, grp, n_bootstrap, seed)
     boot = boot[np.isfinite(boot)]
     r2_ci = ((float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
              if boot.size else (float("nan"), float("nan")))
@@ -417,13 +421,13 @@ def rank(
         except ImportError as exc:
             raise ValueError("shap=True needs the optional 'shap' package (pip install shap)") \
                 from exc
-        est = _model(model, random_state).fit(x, y)
+        est = _model(model, seed).fit(x, y)
         shap_values = np.abs(shap_mod.TreeExplainer(est).shap_values(x)).mean(axis=0)
     return ImportanceResult(
         ranking=ranking, r2=r2, r2_folds=r2s, groups=grouped_by, target=target,
         features=cols, model=model, r2_ci=r2_ci, n_groups=n_groups, n_rows=len(y),
         target_note=how, descriptor_groups=dgroups, shap_values=shap_values,
-        params=dict(n_splits=k, n_repeats=n_repeats, random_state=random_state,
+        params=dict(n_splits=k, n_repeats=n_repeats, seed=seed,
                     cluster_threshold=cluster_threshold, n_bootstrap=n_bootstrap,
                     features=features if isinstance(features, str) else "chosen"),
     )

@@ -365,7 +365,7 @@ def analyze(
                                  features=cfg.importance.features, model=cfg.importance.model,
                                  groups=cfg.importance.groups,
                                  cluster_threshold=cfg.importance.cluster_threshold,
-                                 random_state=cfg.seed)
+                                 seed=cfg.seed)
     except ValueError as exc:
         why = str(exc)
         if any(t.metadata.get("skipped") for t in tables):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from hcanalysis.deprecation import renamed
 from hcanalysis.kernels.neighbors import (
     connected_components,
     neighbor_counts,
@@ -642,10 +643,12 @@ def _pick_cutoff(name, user, rdf_res, default_fallback) -> tuple[float, str, Fir
     ), fm
 
 
+@renamed(ion="ions", carbon="framework")
 def analyze(
     traj,
-    ion: str = "Na",
-    carbon: str = "C",
+    *,
+    ions: str = "Na",
+    framework: str = "C",
     cutoff_ion_ion: float | None = None,
     cutoff_ion_c: float | None = None,
     density_radius: float = 6.0,
@@ -666,8 +669,9 @@ def analyze(
     Parameters
     ----------
     traj : hcanalysis.Trajectory
-    ion, carbon : str
-        Species of the mobile ions and of the host carbon.
+    ions, framework : str
+        Species of the mobile ions and of the host carbon (the old keywords ``ion=`` and
+        ``carbon=`` still work, with a DeprecationWarning).
     cutoff_ion_ion, cutoff_ion_c : float, optional
         Coordination cutoffs, Å; default: first minimum of g_NaNa(r) / g_NaC(r) computed on
         up to ``rdf_frames`` frames spread evenly over ``frames`` (fallbacks 4.0 / 3.0 Å
@@ -687,6 +691,7 @@ def analyze(
     rings : bool
         Also count carbon rings up to ``max_ring`` atoms in every frame (:func:`ring_statistics`).
     """
+    ion, carbon = ions, framework
     fidx = _frame_list(traj, frames)
     if len(fidx) == 0:
         raise ValueError("no frames selected")

@@ -13,7 +13,7 @@ def table():
 
 
 def test_planted_determinant_first(table):
-    res = rank(table, features="structural", n_repeats=3, random_state=0)
+    res = rank(table, features="structural", n_repeats=3, seed=0)
     assert res.top == "local_tortuosity"
     assert res.groups == "trajectory"
     assert res.r2 > 0.8
@@ -25,8 +25,9 @@ def test_planted_determinant_first(table):
 
 
 def test_reproducible_and_gradient_boosting(table):
-    a = rank(table, n_repeats=2, random_state=5, model="gradient_boosting")
-    b = rank(table, n_repeats=2, random_state=5, model="gradient_boosting")
+    a = rank(table, n_repeats=2, seed=5, model="gradient_boosting")
+    with pytest.warns(DeprecationWarning, match="use seed="):  # the old keyword still works
+        b = rank(table, n_repeats=2, random_state=5, model="gradient_boosting")
     np.testing.assert_array_equal(a.ranking["importance"], b.ranking["importance"])
     assert a.top == "local_tortuosity"
 
@@ -90,7 +91,7 @@ def test_pure_noise_target_prints_no_ranking(small):
     """A target that is pure noise: the held-out R² interval is not above 0, so no ranking is
     printed, and the lines say that the descriptors do not predict mobility."""
     noise = small.assign(log_D=np.random.default_rng(11).normal(-1.0, 0.5, len(small)))
-    res = rank(noise, n_repeats=2, random_state=0)
+    res = rank(noise, n_repeats=2, seed=0)
     assert not res.has_skill
     assert res.r2_ci[0] <= 0 < res.r2_ci[1] or res.r2_ci[1] <= 0
     text = "\n".join(res.lines())
@@ -99,7 +100,7 @@ def test_pure_noise_target_prints_no_ranking(small):
 
 
 def test_planted_signal_has_skill_and_a_ranking(small):
-    res = rank(small, n_repeats=2, random_state=0)
+    res = rank(small, n_repeats=2, seed=0)
     assert res.has_skill and 0.9 < res.r2_ci[0] <= res.r2 <= res.r2_ci[1] < 1
     text = "\n".join(res.lines())
     assert "predicted best by: local_tortuosity" in text

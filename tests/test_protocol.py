@@ -153,3 +153,14 @@ def test_cli_and_pipeline_give_the_same_numbers(traj, table, tmp_path):
         for ours, col in (("hop_rate", "hop_rate"), ("p_hop_max", "p_hop_max"),
                           ("tortuosity", "path_tortuosity")):
             np.testing.assert_array_equal(g[ours][()][order], frame[col], err_msg=col)
+
+
+def test_old_keywords_still_work_with_a_warning(traj):
+    from hcanalysis import structure
+
+    new = structure.analyze(traj, ions="Na", framework="C", frames=[0, 50], backend="cpu")
+    with pytest.warns(DeprecationWarning, match="use ions="):
+        old = structure.analyze(traj, ion="Na", carbon="C", frames=[0, 50], backend="cpu")
+    np.testing.assert_array_equal(new.n_ion_c, old.n_ion_c)
+    with pytest.raises(TypeError, match="both"):
+        structure.analyze(traj, ion="Na", ions="Na")

@@ -92,7 +92,7 @@ class Structure(WindowedAnalysis):
         samples = plan.sample_frames(self.frames_per_window)
         local = np.unique(np.concatenate(samples))
         res = structure.analyze(
-            plan.traj, ion=self.ions, carbon=self.framework, cutoff_ion_ion=self.cutoff_NaNa,
+            plan.traj, ions=self.ions, framework=self.framework, cutoff_ion_ion=self.cutoff_NaNa,
             cutoff_ion_c=self.cutoff_NaC, density_radius=self.density_radius,
             cc_cutoff=self.cc_cutoff, frames=plan.frames[local], r_max=self.r_max,
             bins=self.bins, rdf_frames=self.rdf_frames, backend=plan.backend, seed=self.seed,

@@ -225,6 +225,36 @@ def _diffusion_summary(frame: pd.DataFrame, tables: Sequence[DescriptorTable]) -
     return out
 
 
+def cell_view(path: Path, load_options: Mapping[str, Any], cfg: AnalysisConfig,
+              frame: pd.DataFrame, table: DescriptorTable) -> dict:
+    """The report's 3D view of the first trajectory (:func:`report_view3d.cell_data`): its
+    framework at the first analysed frame, its pores (a void map of that frame with the
+    ``voids`` parameters, when the voids stage ran) and ion paths coloured by mode."""
+    from hcanalysis import load
+    from hcanalysis.report import MODE_COLOURS
+    from hcanalysis.report_view3d import cell_data
+
+    traj = load(path, **load_options)
+    c = table.metadata.get("config", {})
+    fr = c.get("frames", {}) if isinstance(c.get("frames"), dict) else {}
+    frames = np.arange(traj.n_frames)[slice(fr.get("start"), fr.get("stop"), fr.get("step"))]
+    pores = None
+    if "voids" in (c.get("stages") or cfg.stages) and "pore_radius" in frame:
+        from hcanalysis.voids import tessellate
+
+        sel = traj.indices(cfg.carbon)
+        if len(sel):
+            xyz = traj.positions(sel, frames=[int(frames[0])])[0]
+            vm = tessellate(xyz, traj.box(int(frames[0])), None, spacing=cfg.voids.spacing,
+                            radii=cfg.voids.carbon_radius, probe=cfg.voids.probe,
+                            max_memory=cfg.max_memory)
+            pores = vm.pores
+    rows = frame[frame["trajectory"] == frame["trajectory"].iloc[0]]
+    return cell_data(traj, rows, ions=cfg.species, framework=cfg.carbon, frames=frames,
+                     pores=pores, colours=MODE_COLOURS,
+                     trajectory=int(frame["trajectory"].iloc[0]))
+
+
 def write_modes(mf, path: Path) -> Path:
     """Write a fitted ModeFinder's results to HDF5 (atomically)."""
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as fh:
@@ -414,11 +444,18 @@ def analyze(
     for n in result.notes:
         system.setdefault("notes", "")
         system["notes"] += n + " "
+    cell = None
+    try:
+        cell = cell_view(paths[0], opts, cfg, frame, first)
+    except (OSError, ValueError, KeyError, MemoryError) as exc:  # the view is optional
+        result.notes.append(f"3D view not drawn: {type(exc).__name__}: {exc}")
     inp = ReportInputs(
         table=frame, modes=mf, importance=result.importance, correlation=result.correlation,
         msd_curves=curves, msd_lag_ps=lag, psd=psd, tortuosity=tort, system=system,
         metadata={"inputs": ", ".join(str(p) for p in paths), "seed": cfg.seed,
-                  "species": cfg.species},
+                  "species": cfg.species, "per_trajectory": [t.metadata for t in tables],
+                  "notes": list(result.notes)},
+        cell=cell,
     )
     result.files["report"] = write_report(inp, out, title="hcanalysis report")
     return result

@@ -75,3 +75,16 @@ def test_kernels_cached_reads_numba_index_files(tmp_path, monkeypatch):
     assert not kernels_cached()
     (fake / "__pycache__" / "msd._fft-12.py311.nbi").write_bytes(b"")
     assert kernels_cached()
+
+
+def test_demo_on_the_bundled_sample_prints_no_warning_text(tmp_path, capsys):
+    """`hcanalysis demo` (analyze on hcanalysis/data/sample.h5): results on stdout, progress
+    lines on stderr (not a terminal here), and no library warning text anywhere."""
+    from hcanalysis.cli import main
+
+    assert main(["demo", "-o", str(tmp_path / "demo")]) == 0
+    out, err = capsys.readouterr()
+    assert "(ion, window) rows" in out and "report:" in out
+    assert "hcanalysis: sample.h5: voids" in err  # a timestamped progress line
+    assert "Warning" not in out + err and "warnings.warn" not in out + err
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 100_000

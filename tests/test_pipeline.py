@@ -126,6 +126,7 @@ def test_analyze_outputs_cache_and_cli(sample, tmp_path, capsys):
     assert "msd: no diffusive range: local log-log slope" in out_text
     assert "D: not supported by this data" in out_text and "MSD at 2 ps (Å²)" in out_text
     assert "done in" in captured.err and "done in" not in captured.out
+    assert "Warning" not in captured.out + captured.err  # no library warning text leaks
     assert not list(out.glob(".*partial*"))
 
 

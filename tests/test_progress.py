@@ -73,6 +73,8 @@ def test_cli_progress_lines_off_tty_and_quiet(h5, tmp_path, capsys):
     assert main(["-q", "convert", str(h5), str(tmp_path / "b.h5")]) == 0
     cap = capsys.readouterr()
     assert cap.err == ""
+    assert main(["convert", str(h5), str(tmp_path / "q.h5"), "--quiet"]) == 0  # anywhere
+    assert capsys.readouterr().err == ""
     assert np.array_equal(hca.load(tmp_path / "b.h5").positions(),
                           hca.load(tmp_path / "a.h5").positions())
 

@@ -138,10 +138,25 @@ def check_output(path: Path, inputs: list[Path | None], force: bool,
         raise HCAnalysisError(f"{path} exists; {hint}")
 
 
+#: Global flags accepted anywhere on the command line (moved before the command).
+GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def global_flags_first(args: list[str]) -> list[str]:
+    """``hcanalysis analyze x.h5 -q`` works like ``hcanalysis -q analyze x.h5``: the global
+    flags (:data:`GLOBAL_FLAGS`; no command uses these names) are moved to the front, up to a
+    ``--`` separator."""
+    cut = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:cut] if a in GLOBAL_FLAGS]
+    return flags + [a for a in args[:cut] if a not in GLOBAL_FLAGS] + args[cut:]
+
+
 def run_app(typer_app: typer.Typer, args: list[str], prog: str, debug: bool) -> int:
     """Run a Typer app and turn errors into one line on stderr (a traceback with ``debug``);
     returns the exit code. Shared by the ``hcanalysis`` and ``mdrunner`` scripts."""
     import click
+
+    args = global_flags_first(list(args))
 
     hidden: list[str] = []
     try:

@@ -34,21 +34,17 @@ from functools import cached_property
 import numpy as np
 
 from hcanalysis.kernels import tortuosity as K
-from hcanalysis.kernels.backend import default_memory_budget, resolve_backend
+from hcanalysis.kernels.backend import resolve_backend
 from hcanalysis.memory import check_memory
 
 _METHODS = ("dijkstra", "fmm")
 
 
 def _backend(backend: str | None) -> str:
-    """``auto`` means the CPU here unless ``HCANALYSIS_BACKEND`` says otherwise: relaxation
-    sweeps on the GPU do more work than A* / early-stopped Dijkstra for these single-source
-    queries, so the GPU is used on request only."""
-    import os
-
-    if (backend or "auto").lower() == "auto" and not os.environ.get("HCANALYSIS_BACKEND"):
-        return "cpu"
-    return resolve_backend(backend)
+    """The tortuosity's GPU path (relaxation sweeps) does more work than the CPU's A* /
+    early-stopped Dijkstra on these single-source queries, so ``auto`` keeps the CPU here
+    unless ``HCANALYSIS_BACKEND`` says otherwise (see :mod:`hcanalysis.kernels.backend`)."""
+    return resolve_backend(backend, gpu_faster=False)
 
 
 # ---------------------------------------------------------------------------------- input
@@ -221,29 +217,6 @@ class GlobalTortuosity:
         }
 
 
-def _image_distances_cuda(mask, box, axis, starts, batch: int | None = None) -> np.ndarray:
-    shape = np.asarray(mask.shape)
-    if batch is None:  # distances of one batch entry: 3 copies x 8 B, plus the mask
-        batch = int(max(1, min(64, default_memory_budget("cuda") // (27 * mask.size))))
-    lm = K.lifted_mask(mask, axis).astype(bool)
-    per = [True, True, True]
-    per[axis] = False
-    lbox = np.asarray(box, dtype=float).copy()
-    lbox[axis] *= 3
-    s = np.asarray(starts, dtype=np.int64).copy()
-    s[:, axis] += shape[axis]
-    t = s.copy()
-    t[:, axis] += shape[axis]
-    sf = np.ravel_multi_index(s.T, lm.shape)
-    tf = np.ravel_multi_index(t.T, lm.shape)
-    out = np.empty(len(sf))
-    for lo in range(0, len(sf), batch):
-        d = K.geodesic_relax_cuda(lm, lbox, [[x] for x in sf[lo:lo + batch]], periodic=per)
-        out[lo:lo + batch] = d.reshape(d.shape[0], -1)[np.arange(d.shape[0]),
-                                                        tf[lo:lo + batch]]
-    return out
-
-
 def global_tortuosity(
     void,
     spacing: float | Sequence[float] | None = None,
@@ -324,7 +297,7 @@ def global_tortuosity(
             pn = pn[np.sort(rng.choice(len(pn), size=max_starts, replace=False))]
         st = np.insert(pn, ax, plane, axis=1).astype(np.int64)
         if be == "cuda":
-            d = _image_distances_cuda(g.mask, g.box, ax, st)
+            d = K.image_distances_cuda(g.mask, g.box, ax, st)
         else:
             d = K.image_distances(g.mask, g.box, ax, st, method=method, order=order,
                                   max_ratio=max_ratio)
@@ -401,28 +374,6 @@ class LocalTortuosity:
     thickness: float
     max_ratio: float
     method: str
-
-
-def _local_cuda(mask, box, centres, offs, cutoff, batch_bytes: int = 1 << 28) -> np.ndarray:
-    shape = np.asarray(mask.shape)
-    m = np.maximum(K.local_extent(box, shape, cutoff), np.abs(offs).max(axis=0) + 1)
-    rngs = [np.arange(-m[a], m[a] + 1) for a in range(3)]
-    lshape = tuple(2 * m + 1)
-    size = int(np.prod(lshape))
-    per_batch = max(1, batch_bytes // (9 * size))
-    centre = np.ravel_multi_index(tuple(m), lshape)
-    sidx = np.ravel_multi_index(tuple((offs + m).T), lshape)
-    out = np.full((len(centres), len(offs)), np.inf)
-    for lo in range(0, len(centres), per_batch):
-        cs = centres[lo:lo + per_batch]
-        masks = np.stack([mask[np.ix_((c[0] + rngs[0]) % shape[0], (c[1] + rngs[1]) % shape[1],
-                                      (c[2] + rngs[2]) % shape[2])] for c in cs])
-        lbox = K.voxel_vectors(box, mask.shape) * np.asarray(lshape, dtype=float)[:, None]
-        d = K.geodesic_relax_cuda(masks, lbox, [[centre]] * len(cs),
-                                  mask_of=np.arange(len(cs)), periodic=False)
-        d = d.reshape(len(cs), -1)[:, sidx]
-        out[lo:lo + per_batch] = np.where(d <= cutoff, d, np.inf)
-    return out
 
 
 def _check_local_memory(g: VoidGrid, radius: float, thickness: float, cutoff: float,
@@ -533,7 +484,7 @@ def local(
     if found.any() and len(offs):
         cs = idx[found]
         if be == "cuda":
-            dist = _local_cuda(g.mask, g.box, cs, offs, cutoff)
+            dist = K.local_shell_distances_cuda(g.mask, g.box, cs, offs, cutoff)
         else:
             if labels is None:
                 comp = getattr(void, "components", None)

@@ -443,7 +443,8 @@ def _reference_winding(mask):
     perc = np.zeros((n, 3), dtype=bool)
     for c, vecs in windings.items():
         for ax in range(3):
-            perc[c, ax] = K._lattice_contains(np.array(sorted(vecs)), np.eye(3, dtype=int)[ax])
+            perc[c, ax] = K.percolation._lattice_contains(np.array(sorted(vecs)),
+                                                          np.eye(3, dtype=int)[ax])
     return label, perc
 
 
@@ -473,9 +474,9 @@ def test_shell_bound_computed_once_per_grid_and_shell(rng):
     box = np.eye(3) * 14.0
     offs, _ = K.shell_offsets(box, m.shape, 3.0, 1.0)
     c = np.argwhere(m)[:4]
-    K._shell_bound.cache_clear()
+    K.local._shell_bound.cache_clear()
     a = K.local_shell_distances(m, box, c, offs, cutoff=5.0)
     b = K.local_shell_distances(m, box, c[::-1], offs, cutoff=5.0)
-    info = K._shell_bound.cache_info()
+    info = K.local._shell_bound.cache_info()
     assert (info.misses, info.hits) == (1, 1)
     np.testing.assert_array_equal(a, b[::-1])

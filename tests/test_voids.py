@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import void_kernel_refs as vref
 from conftest import triclinic_box
 from voids_geometry import (
     BCC,
@@ -359,10 +360,10 @@ def test_fused_sweep_equals_separate_sweeps(rng, probe):
     d = voids.distance_field(pos, box, np.full(70, 1.7), shape, backend="cpu").ravel()
     order = np.flatnonzero(d >= 0)
     order = order[np.argsort(-d[order], kind="stable")]
-    root, perc, level, seed = kv.sweep_numba(d, order, probe, 0.25, *shape, kv.OFFSETS_26)
+    root, perc, level, seed = vref.sweep_numba(d, order, probe, 0.25, *shape, kv.OFFSETS_26)
     r2, p2, _l2 = kv.components_sweep_numba(d, order, probe, *shape, kv.OFFSETS_26)
     _r3, _p3, l3 = kv.components_sweep_numba(d, order, 0.0, *shape, kv.OFFSETS_26)
-    s2 = kv.watershed_numba(d, order, probe, 0.25, *shape, kv.OFFSETS_26)
+    s2 = vref.watershed_numba(d, order, probe, 0.25, *shape, kv.OFFSETS_26)
     np.testing.assert_array_equal(root, r2)
     np.testing.assert_array_equal(perc, p2)
     np.testing.assert_array_equal(level, l3)
@@ -374,7 +375,7 @@ def _sweep_reference(d, shape, probe, delta):
     """from_distance's former path: the sequential fused sweep over all void points."""
     cand = np.flatnonzero(d >= min(probe, 0.0))
     order = cand[np.argsort(-d[cand], kind="stable")]
-    root, perc, level, seed = kv.sweep_numba(d, order, probe, delta, *shape, kv.OFFSETS_26)
+    root, perc, level, seed = vref.sweep_numba(d, order, probe, delta, *shape, kv.OFFSETS_26)
     roots = np.unique(root[root >= 0])
     remap = np.full(d.size, -1, dtype=np.int64)
     remap[roots] = np.arange(roots.size)
@@ -450,7 +451,7 @@ def test_block_local_thickness_equals_painting_and_brute_force(seed):
         order = np.flatnonzero(mask)
         order = order[np.argsort(-d[order], kind="stable")]
         new = kv.local_thickness_blocks_numba(d, mask, order, box, *shape)
-        old = kv.local_thickness_numba(d, mask, order, box, np.linalg.inv(box), *shape, 0.0)
+        old = vref.local_thickness_numba(d, mask, order, box, np.linalg.inv(box), *shape, 0.0)
         np.testing.assert_array_equal(new, old)
         if probe >= 0.0:
             ref = kv.local_thickness_reference(d, mask, box, shape)

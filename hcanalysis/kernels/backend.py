@@ -1,10 +1,15 @@
 """One backend switch for every kernel family.
 
-``backend="auto" | "cpu" | "cuda"``; the environment variable ``HCANALYSIS_BACKEND`` gives the
-default when a caller passes ``"auto"``. ``auto`` takes CUDA only when a real GPU is present
-(never under Numba's CUDA simulator, which is for tests). Asking for ``"cuda"`` without a GPU
-raises :class:`BackendError`, except under ``NUMBA_ENABLE_CUDASIM=1`` where the CUDA kernels
-run in the simulator on the CPU (slowly, on small inputs).
+``backend="auto" | "cpu" | "cuda"``. ``"auto"`` means one thing everywhere: **the faster
+backend for that computation on this machine**. That is ``HCANALYSIS_BACKEND`` when it is set
+(the user's choice for every family); otherwise CUDA when a real GPU is present (never under
+Numba's CUDA simulator, which is for tests) *and* the family's GPU path is the faster one,
+else the CPU. Every family's GPU path is the faster one except the geodesic tortuosity, whose
+GPU relaxation sweeps do more work than the CPU's A* / early-stopped Dijkstra on these
+single-source queries: it passes ``gpu_faster=False`` and runs on the GPU on request only.
+Asking for ``"cuda"`` without a GPU raises :class:`BackendError`, except under
+``NUMBA_ENABLE_CUDASIM=1`` where the CUDA kernels run in the simulator on the CPU (slowly, on
+small inputs).
 """
 
 from __future__ import annotations
@@ -45,14 +50,17 @@ def cuda_available() -> bool:
     return cudasim_enabled() or _real_gpu_present()
 
 
-def resolve_backend(backend: str | None = "auto") -> Backend:
+def resolve_backend(backend: str | None = "auto", *, gpu_faster: bool = True) -> Backend:
     """Turn a user's backend choice into ``"cpu"`` or ``"cuda"``.
 
     Parameters
     ----------
     backend : {"auto", "cpu", "cuda"} or None
         ``None`` and ``"auto"`` defer to ``HCANALYSIS_BACKEND`` when set, else take CUDA
-        when a real GPU is present and the CPU otherwise.
+        when a real GPU is present and ``gpu_faster``, and the CPU otherwise.
+    gpu_faster : bool
+        Whether the calling family's GPU path beats its CPU path (the families say so once,
+        see the module docstring); ``False`` keeps ``"auto"`` on the CPU.
 
     Raises
     ------
@@ -69,7 +77,7 @@ def resolve_backend(backend: str | None = "auto") -> Backend:
     if choice not in _VALID:
         raise BackendError(f"backend={backend!r} is not a backend; use one of {_VALID}")
     if choice == "auto":
-        return "cuda" if _real_gpu_present() else "cpu"
+        return "cuda" if gpu_faster and _real_gpu_present() else "cpu"
     if choice == "cuda" and not cuda_available():
         raise BackendError(
             "backend='cuda' was asked for but no CUDA GPU is visible to Numba "

@@ -234,6 +234,25 @@ def pooled_median(signal: np.ndarray, valid: tuple[int, int],
     return float(np.median(vals))
 
 
+def displacement(positions: np.ndarray, lag: int, *, backend: str = "auto") -> np.ndarray:
+    """The signal of the displacement rule: ``d(t) = |r(t + lag) - r(t)|`` (Å).
+
+    Parameters
+    ----------
+    positions : (n_frames, n_ions, 3) float
+        Unwrapped positions, Å.
+    lag : int
+        Δ, frames.
+    backend : {"auto", "cpu", "cuda"}
+
+    Returns
+    -------
+    (n_frames, n_ions) float64
+        NaN for the last ``lag`` frames.
+    """
+    return _k.displacement(positions, int(lag), resolve_backend(backend))
+
+
 def auto_threshold(positions: np.ndarray, half_window: int, *, method: str = "p_hop",
                    lag: int | None = None, auto_factor: float = AUTO_FACTOR,
                    max_ions: int | None = SCALE_IONS, backend: str = "auto") -> tuple[float, float]:
@@ -973,6 +992,7 @@ def correlated_hops(
 
 
 __all__ = [
+    "displacement",
     "AUTO_FACTOR",
     "EVENT_COLUMNS",
     "CageScale",

@@ -338,7 +338,8 @@ def _components(distance: np.ndarray, stop: float, order: np.ndarray | None = No
 def _basins(d, cand, probe, delta, nx, ny, nz):
     """Components (ids by first grid point), their percolation, PLD levels, pore seeds (grid
     indices, by descending d) and pore labels from the steepest-ascent basin forest (see
-    ``kernels.voids``; equal to the sequential sweep ``kernels.voids.sweep_numba``)."""
+    ``kernels.voids.basins``; equal to the sequential sweep ``sweep_numba`` kept in
+    ``tests/void_kernel_refs.py``)."""
     n = d.size
     cid = np.full(n, -1, dtype=np.int32)
     cid[cand] = np.arange(cand.size, dtype=np.int32)
@@ -794,6 +795,19 @@ def void_descriptors(
                            table=pd.DataFrame(rows), maps=maps)
 
 
+
+def grid_shape(box: np.ndarray, spacing: float) -> tuple[int, int, int]:
+    """Grid points per cell vector for a spacing of about ``spacing`` (Å; at least 3 each),
+    as :func:`tessellate` and :func:`distance_field` use."""
+    return kv.grid_shape(box, spacing)
+
+
+def grid_points(box: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Cartesian positions (Å) of the points of a ``shape`` grid over the cell ``box`` (rows
+    are cell vectors): ``(nx * ny * nz, 3)``, C order, the order of :func:`distance_field`'s
+    values raveled."""
+    return kv.grid_fractional(shape) @ np.asarray(box, dtype=np.float64)
+
 __all__ = [
     "DEFAULT_RADII",
     "VoidDescriptors",
@@ -801,6 +815,8 @@ __all__ = [
     "distance_field",
     "from_distance",
     "global_pore_ids",
+    "grid_points",
+    "grid_shape",
     "ion_descriptors",
     "tessellate",
     "void_descriptors",

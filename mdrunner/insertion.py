@@ -81,14 +81,13 @@ def void_sites(atoms: Atoms, spacing: float = 0.4, method: str = "auto"
         except ImportError:
             method = "kdtree"
     if method == "hcanalysis":
-        from hcanalysis.kernels.voids import grid_fractional, grid_shape
-        from hcanalysis.voids import distance_field
+        from hcanalysis.voids import distance_field, grid_points, grid_shape
 
         sym = np.array(atoms.get_chemical_symbols())
         c = atoms.get_positions()[sym == "C"]
         shape = grid_shape(cell, spacing)
         d = distance_field(c, cell, np.zeros(len(c)), shape, backend="cpu").ravel()
-        pts = grid_fractional(shape).reshape(-1, 3) @ cell
+        pts = grid_points(cell, shape)
     elif method == "kdtree":
         lengths = np.linalg.norm(cell, axis=1)
         n = np.maximum(1, np.ceil(lengths / spacing).astype(int))

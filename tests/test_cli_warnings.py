@@ -65,16 +65,15 @@ def test_compile_notice_only_without_a_kernel_cache(tmp_path, monkeypatch, capsy
 
 
 def test_kernels_cached_reads_numba_index_files(tmp_path, monkeypatch):
-    import hcanalysis.kernels as kernels_pkg
     from hcanalysis.cli.app import kernels_cached
 
     fake = tmp_path / "kernels"
     (fake / "__pycache__").mkdir(parents=True)
-    monkeypatch.setattr(kernels_pkg, "__file__", str(fake / "__init__.py"))
+    (fake / "voids" / "__pycache__").mkdir(parents=True)
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
-    assert not kernels_cached()
-    (fake / "__pycache__" / "msd._fft-12.py311.nbi").write_bytes(b"")
-    assert kernels_cached()
+    assert not kernels_cached(fake)
+    (fake / "voids" / "__pycache__" / "basins.basin_seeds_numba-12.py311.nbi").write_bytes(b"")
+    assert kernels_cached(fake)  # a subpackage's cache counts
 
 
 def test_demo_on_the_bundled_sample_prints_no_warning_text(tmp_path, capsys):

@@ -92,13 +92,16 @@ def progress():
     )
 
 
-def kernels_cached() -> bool:
+def kernels_cached(folder: Path | None = None) -> bool:
     """Whether Numba has compiled hcanalysis' kernels on this machine before (its on-disk
-    cache: ``*.nbi`` index files beside the kernel sources, or under ``NUMBA_CACHE_DIR``)."""
-    import hcanalysis.kernels as kernels_pkg
+    cache: ``*.nbi`` index files in the ``__pycache__`` folders under the kernel sources,
+    ``folder`` (default: the ``hcanalysis.kernels`` package, found without importing it and
+    Numba), or under ``NUMBA_CACHE_DIR``)."""
+    import importlib.util
 
-    here = Path(kernels_pkg.__file__).parent
-    places = [here / "__pycache__"]
+    if folder is None:
+        folder = Path(importlib.util.find_spec("hcanalysis.kernels").origin).parent
+    places = [folder]
     if os.environ.get("NUMBA_CACHE_DIR"):
         places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
     return any(next(p.rglob("*.nbi"), None) is not None for p in places if p.is_dir())

@@ -197,9 +197,7 @@ def hops_cmd(
             events.attrs["threshold_rule"] = rule_text
             events.attrs["u2"] = fam.cage_u2
         if method != "p_hop":
-            from hcanalysis.kernels import hops as kernels
-            lag = events.attrs["lag"]
-            signal = kernels.displacement(x, lag, "cpu").T
+            signal = hops.displacement(x, events.attrs["lag"], backend="cpu").T
         table = hops.per_ion(x, events, window=plan.window, stride=plan.stride,
                              cage_size=cage_size,
                              p_hop_values=signal if method == "p_hop" else None)

@@ -28,15 +28,15 @@ def plot_geodesic_slice(vm, path: Path, axis: int = 0, plane_axis: int = 2,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hcanalysis.kernels import tortuosity as K
-    from hcanalysis.tortuosity import as_void_grid
+    from hcanalysis.tortuosity import as_void_grid, geodesic_field
 
     g = as_void_grid(vm)
     sl = [slice(None)] * 3
     sl[axis] = 0
     start = np.zeros(g.shape, dtype=bool)
     start[tuple(sl)] = g.mask[tuple(sl)]
-    d = K.geodesic_dijkstra(g.mask, g.box, np.flatnonzero(start))
+    seeds = np.argwhere(start)
+    d = geodesic_field(g, (seeds / np.asarray(g.shape)) @ g.box)
     n = g.shape[plane_axis]
     k = int(round(frac * n)) % n
     sl = [slice(None)] * 3

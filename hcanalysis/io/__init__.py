@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hcanalysis.errors import TrajectoryFormatError
-from hcanalysis.trajectory import Trajectory
+from hcanalysis.io.trajectory import Trajectory
 
 FORMATS = ("lammps-dump", "lammps-bin", "lammps-data", "h5md", "ase", "mdanalysis")
 

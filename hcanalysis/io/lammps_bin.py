@@ -33,12 +33,12 @@ from hcanalysis.io.lammps_common import (
     column_layout,
     complete_type_map,
     load_index,
-    resolve_type_map,
     save_index,
     species_from_types,
     time_axis,
     to_cartesian,
 )
+from hcanalysis.io.lammps_data import resolve_type_map
 from hcanalysis.io.source import FrameBlock
 
 _INDEX_KIND = "lammps-bin"

@@ -192,35 +192,6 @@ def to_cartesian(coords: np.ndarray, kind: str, boxes: np.ndarray,
 
 
 # ---------------------------------------------------------------------------------- species
-def resolve_type_map(
-    type_map: Mapping[int, str] | None,
-    topology: str | os.PathLike | None,
-    notes: list[str],
-) -> tuple[dict[int, str] | None, dict[int, float] | None]:
-    """The type -> element map to use: ``type_map`` if given, else one guessed from the masses
-    of a LAMMPS data file given as ``topology`` (the guess is added to ``notes``).
-
-    Returns the map and the topology's masses (None without a topology)."""
-    if type_map:
-        return {int(k): str(v) for k, v in type_map.items()}, None
-    if topology is None:
-        return None, None
-    from hcanalysis.io.lammps_data import read_masses
-
-    masses = read_masses(topology)
-    if not masses:
-        raise TrajectoryFormatError(
-            "the topology has no Masses section, so elements cannot be guessed; pass "
-            "type_map={1: 'C', 2: 'Na'}",
-            path=topology,
-        )
-    from hcanalysis.io.elements import guess_elements
-
-    tmap, report = guess_elements(masses)
-    notes.append(f"{report} (from {Path(topology).name})")
-    return tmap, masses
-
-
 def complete_type_map(
     tmap: dict[int, str],
     types: np.ndarray,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hcanalysis.errors import TrajectoryFormatError
+from hcanalysis.io.elements import guess_elements
 from hcanalysis.io.lammps_common import (
     box_from_data_header,
     complete_type_map,
@@ -115,6 +116,31 @@ def _section_rows(lines: list[str], start: int, n: int, path, name: str):
             path=path, line=start + 1,
         )
     return np.array(nums), rows
+
+
+def resolve_type_map(
+    type_map: Mapping[int, str] | None,
+    topology: str | os.PathLike | None,
+    notes: list[str],
+) -> tuple[dict[int, str] | None, dict[int, float] | None]:
+    """The type -> element map to use: ``type_map`` if given, else one guessed from the masses
+    of a LAMMPS data file given as ``topology`` (the guess is added to ``notes``).
+
+    Returns the map and the topology's masses (None without a topology)."""
+    if type_map:
+        return {int(k): str(v) for k, v in type_map.items()}, None
+    if topology is None:
+        return None, None
+    masses = read_masses(topology)
+    if not masses:
+        raise TrajectoryFormatError(
+            "the topology has no Masses section, so elements cannot be guessed; pass "
+            "type_map={1: 'C', 2: 'Na'}",
+            path=topology,
+        )
+    tmap, report = guess_elements(masses)
+    notes.append(f"{report} (from {Path(topology).name})")
+    return tmap, masses
 
 
 def read_masses(path: str | os.PathLike) -> dict[int, float]:

@@ -51,12 +51,12 @@ from hcanalysis.io.lammps_common import (
     complete_type_map,
     load_index,
     note_boundary,
-    resolve_type_map,
     save_index,
     species_from_types,
     time_axis,
     to_cartesian,
 )
+from hcanalysis.io.lammps_data import resolve_type_map
 from hcanalysis.io.source import FrameBlock
 from hcanalysis.progress import Counter, ProgressFn
 from hcanalysis.progress import null as null_progress

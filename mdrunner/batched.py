@@ -41,9 +41,9 @@ from mdrunner.md import (
     ASE_VEL_TO_A_PS,
     FS_TO_PS,
     MDConfig,
-    _count_frames,
-    _Stop,
+    StopFlag,
     atomic_pickle,
+    count_frames,
 )
 
 CHECKPOINT = "checkpoint_torchsim.pkl"
@@ -52,10 +52,10 @@ EXTRA = "pip install 'hcanalysis[md,torchsim]'"
 
 def _import_torchsim():
     """Import mace (first, for e3nn), torch-sim and its MACE wrapper; clear error if absent."""
-    from mdrunner.calculators import _import_mace
+    from mdrunner.calculators import import_mace
 
     try:
-        _import_mace()
+        import_mace()
     except ImportError as exc:
         raise ImportError(
             f"the torchsim engine runs MACE models and needs mace-torch: {EXTRA}"
@@ -401,7 +401,7 @@ def run_batched_md(
     interrupted = False
     fork_devices = [device] if device.type == "cuda" else []
     try:
-        with _Stop() as stop, torch.random.fork_rng(devices=fork_devices):
+        with StopFlag() as stop, torch.random.fork_rng(devices=fork_devices):
             if rng_state is not None:
                 rng_set(rng_state)
             else:
@@ -453,7 +453,7 @@ def run_batched_md(
         if len(e_hist[i]) >= 2:
             tt, ee = np.array(e_hist[i]).T
             drift = float(np.polyfit(tt, ee, 1)[0] / float(n_atoms[i]))
-        res = dict(steps_done=done, step=step, n_frames=_count_frames(d / "traj.h5"),
+        res = dict(steps_done=done, step=step, n_frames=count_frames(d / "traj.h5"),
                    seconds=seconds, s_per_step=seconds / max(done, 1),
                    interrupted=interrupted, energy_drift_eV_per_atom_ps=drift,
                    batch_size=n_sys, engine="torchsim", traj=str(d / "traj.h5"),
@@ -527,7 +527,7 @@ def run_sweep_batched(points, out_dir, *, batch_size: int | None = None,
     -------
     list of dict: the points' ``run.json`` contents, in the order of ``points``.
     """
-    from mdrunner.sweep import _start_point, _write_json, read_run_json
+    from mdrunner.points import read_run_json, start_point, write_json
 
     out_dir = Path(out_dir)
     results: dict[str, dict] = {}
@@ -552,11 +552,11 @@ def run_sweep_batched(points, out_dir, *, batch_size: int | None = None,
         step = checkpoint_step(run_dir) if meta else None
         atoms = None
         if step is None:
-            atoms, meta = _start_point(p, run_dir, cfg,
+            atoms, meta = start_point(p, run_dir, cfg,
                                        stale=("traj.h5", "checkpoint.npz", CHECKPOINT))
             meta["engine"] = "torchsim"
             meta["paths"]["checkpoint"] = CHECKPOINT
-            _write_json(run_dir / "run.json", meta)
+            write_json(run_dir / "run.json", meta)
             step = 0
         key = (str(p.model), p.device, p.dtype, p.threads, atoms is None, step, cfg.steps,
                cfg.timestep_fs, cfg.save_every, cfg.checkpoint_every)
@@ -576,7 +576,7 @@ def run_sweep_batched(points, out_dir, *, batch_size: int | None = None,
             for (p, run_dir, _, _, meta), out in zip(chunk, outs, strict=True):
                 meta["status"] = "interrupted" if out["interrupted"] else "done"
                 meta["result"] = out
-                _write_json(run_dir / "run.json", meta)
+                write_json(run_dir / "run.json", meta)
                 results[p.name] = meta
                 log(f"{p.name}: {meta['status']} (torchsim batch of {len(chunk)}, "
                     f"{out['s_per_step']:.3f} s/batch step)")

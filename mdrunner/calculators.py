@@ -16,9 +16,11 @@ NAMES = ("chgnet", "mace", "sevenn", "emt", "lj")
 MODEL_DIR_ENV = "MDRUNNER_MODELS"
 
 
-def _import_mace():
-    # mace must be imported before anything imports e3nn: with torch >= 2.6, e3nn 0.4.4's
-    # own torch.load of its constants fails under weights-only loading otherwise.
+def import_mace():
+    """Import mace-torch and return its ``MACECalculator`` (clear ImportError when absent).
+
+    mace must be imported before anything imports e3nn: with torch >= 2.6, e3nn 0.4.4's own
+    torch.load of its constants fails under weights-only loading otherwise."""
     try:
         import mace  # noqa: F401
         from mace.calculators import MACECalculator
@@ -66,7 +68,7 @@ def random_mace(path, size: str = "tiny", seed: int = 0) -> Path:
     """
     if size not in RANDOM_MACE_SIZES:
         raise ValueError(f"size={size!r}: use one of {sorted(RANDOM_MACE_SIZES)}")
-    _import_mace()  # mace before e3nn
+    import_mace()  # mace before e3nn
     import numpy as np
     import torch
     from e3nn import o3
@@ -147,7 +149,7 @@ def get(name_or_calc="chgnet", *, model=None, device: str = "cpu", dtype: str = 
         return name_or_calc
     name = name_or_calc.lower()
     if name == "mace":
-        mace_calc = _import_mace()
+        mace_calc = import_mace()
         set_threads(threads)
         path = resolve_model_path(model)
         if dtype not in ("float32", "float64"):
@@ -162,7 +164,7 @@ def get(name_or_calc="chgnet", *, model=None, device: str = "cpu", dtype: str = 
         return mace_calc(model_paths=str(path), device=device, default_dtype=dtype, **kwargs)
     if name == "chgnet":
         try:
-            _import_mace()  # keep the e3nn import order right when both are installed
+            import_mace()  # keep the e3nn import order right when both are installed
         except ImportError:
             pass
         try:

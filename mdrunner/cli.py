@@ -204,7 +204,7 @@ def _run_ase(run_dir, structure, n_carbon, density, loading, seed, cfg, resume, 
     """``mdrunner run`` with the ASE engine (MLIPs, LJ, EMT)."""
     from mdrunner import calculators
     from mdrunner.md import run_md
-    from mdrunner.sweep import _write_json, versions
+    from mdrunner.points import versions, write_json
 
     calc = calculators.get(potential, model=model, device=device, dtype=dtype, threads=threads)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -233,12 +233,12 @@ def _run_ase(run_dir, structure, n_carbon, density, loading, seed, cfg, resume, 
             status="running",
         )
         console.print(rep.summary())
-        _write_json(meta_path, meta)
+        write_json(meta_path, meta)
     out = run_md(atoms, calc, run_dir, cfg, resume=resume, metadata=meta, progress=True,
                  log=lambda m: console.print(m))
     meta["status"] = "interrupted" if out["interrupted"] else "done"
     meta["result"] = out
-    _write_json(meta_path, meta)
+    write_json(meta_path, meta)
     console.print(f"{out['n_frames']} frames, {out['s_per_step']:.3f} s/step -> {out['traj']}")
 
 
@@ -265,7 +265,8 @@ LAMMPS_PHYSICS = ("framework", "carbon_potential", "lj_cutoff", "mixing")
 def _run_lammps(run_dir: Path, structure, n_carbon, density, loading, seed, cfg, lcfg,
                 resume: bool) -> None:
     """``mdrunner run --engine lammps``: build (or resume) and run one LAMMPS point."""
-    from mdrunner.sweep import SweepPoint, _write_json, run_point
+    from mdrunner.points import SweepPoint, write_json
+    from mdrunner.sweep import run_point
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume and (run_dir / "traj.h5").exists():
@@ -273,7 +274,7 @@ def _run_lammps(run_dir: Path, structure, n_carbon, density, loading, seed, cfg,
     if resume and not (run_dir / "checkpoint.json").exists():
         raise typer.BadParameter(f"{run_dir}: no LAMMPS checkpoint (checkpoint.json) to resume")
     if resume:  # a finished run may be extended with more --steps
-        from mdrunner.sweep import read_run_json
+        from mdrunner.points import read_run_json
 
         meta = read_run_json(run_dir) or {}
         from mdrunner.md import physics_changes, refuse_changed_physics
@@ -283,13 +284,13 @@ def _run_lammps(run_dir: Path, structure, n_carbon, density, loading, seed, cfg,
                                                  fields=LAMMPS_PHYSICS))
         meta["status"] = "running"
         meta.setdefault("md", {})["steps"] = cfg.steps
-        _write_json(run_dir / "run.json", meta)
+        write_json(run_dir / "run.json", meta)
     point = SweepPoint(density=density, loading=loading, seed=seed, n_carbon=n_carbon,
                        potential="lammps", md={k: v for k, v in asdict(cfg).items()
                                                if k != "seed"},
                        engine="lammps", lammps=asdict(lcfg), structure=structure)
     meta = run_point(point, run_dir.parent, run_dir=run_dir, log=_md_log(cfg.steps))
-    _write_json(run_dir / "run.json", meta)
+    write_json(run_dir / "run.json", meta)
     out = meta["result"]
     console.print(f"{out['n_frames']} frames, {out['ns_per_day']:.1f} ns/day "
                   f"({out['atom_steps_per_s']:.3g} atom-steps/s) -> {out['traj']}")

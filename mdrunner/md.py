@@ -149,7 +149,7 @@ def refuse_changed_physics(run_dir, changes: list[str]) -> None:
         )
 
 
-class _Stop:
+class StopFlag:
     """Turns SIGTERM/SIGINT into a flag checked between MD steps."""
 
     def __init__(self) -> None:
@@ -404,7 +404,7 @@ def run_md(
     e_first = None
     e_hist: list[tuple[float, float]] = []
     try:
-        with _Stop() as stop:
+        with StopFlag() as stop:
             while step < cfg.steps:
                 _set_target(dyn, cfg, step)
                 dyn.step()
@@ -441,7 +441,7 @@ def run_md(
     if len(e_hist) >= 2:
         tt, ee = np.array(e_hist).T
         drift = float(np.polyfit(tt, ee, 1)[0] / len(atoms))
-    n_frames = _count_frames(traj_path)
+    n_frames = count_frames(traj_path)
     t_mean = _mean_temperature(traj_path)
     summary = dict(
         steps_done=done,
@@ -498,7 +498,8 @@ def _mean_temperature(path: Path) -> float:
     return float(t.mean()) if len(t) else float("nan")
 
 
-def _count_frames(path: Path) -> int:
+def count_frames(path: Path) -> int:
+    """Frames in an H5MD trajectory written by mdrunner."""
     import h5py
 
     with h5py.File(path, "r") as f:

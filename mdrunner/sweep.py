@@ -10,117 +10,12 @@ that has a checkpoint.
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-from hcanalysis.atomic import atomic_output
 from mdrunner.md import MDConfig
-
-
-@dataclass
-class SweepPoint:
-    density: float
-    loading: str
-    seed: int
-    n_carbon: int = 200
-    potential: str = "chgnet"
-    model: str | None = None
-    device: str = "cpu"
-    dtype: str = "float64"
-    threads: int | None = 1
-    md: dict = field(default_factory=dict)
-    #: ``"ase"`` (``potential`` through ASE) or ``"lammps"`` (:mod:`mdrunner.lammps_engine`)
-    engine: str = "ase"
-    #: :class:`mdrunner.lammps_engine.LammpsConfig` fields (lammps engine)
-    lammps: dict = field(default_factory=dict)
-    #: start from this structure file instead of building the carbon
-    structure: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"rho{self.density:.2f}_{self.loading}_s{self.seed}"
-
-
-def versions() -> dict:
-    """Versions of the packages that shape a run."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("hcanalysis", "ase", "numpy", "torch", "chgnet", "mace-torch", "sevenn",
-                "lammps"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def read_run_json(run_dir) -> dict | None:
-    p = Path(run_dir) / "run.json"
-    if not p.exists():
-        return None
-    return json.loads(p.read_text())
-
-
-def _write_json(path: Path, data: dict) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=str))
-
-
-def _start_point(point: SweepPoint, run_dir: Path, cfg: MDConfig,
-                 stale=("traj.h5", "checkpoint.npz")):
-    """Build a point's cell, write ``start.extxyz`` and a fresh ``run.json``."""
-    from mdrunner import calculators
-    from mdrunner.builders import build_fragments
-    from mdrunner.insertion import insert_na
-
-    for name in stale:
-        (run_dir / name).unlink(missing_ok=True)
-    if point.structure is not None:
-        from mdrunner.builders import read_structure
-
-        atoms, rep = read_structure(point.structure)
-        if "Na" not in rep.composition and point.loading:
-            atoms, rep = insert_na(atoms, point.loading, seed=point.seed)
-    else:
-        carbon, _ = build_fragments(point.n_carbon, point.density, seed=point.seed)
-        atoms, rep = insert_na(carbon, point.loading, seed=point.seed)
-    from ase.io import write
-
-    write(run_dir / "start.extxyz", atoms)
-    meta = dict(
-        density=point.density,
-        carbon_density=rep.carbon_density,
-        loading=point.loading,
-        n_na=rep.composition.get("Na", 0),
-        n_carbon=rep.composition.get("C", 0),
-        temperature_K=cfg.temperature_K,
-        # the names hcanalysis.ensemble reads: carbon density (g/cm³), Na/C, K
-        na_loading=rep.composition.get("Na", 0) / max(1, rep.composition.get("C", 0)),
-        temperature=cfg.temperature_K,
-        seed=point.seed,
-        potential=(calculators.describe(point.potential, point.model)
-                   if point.engine != "lammps" else {"potential": "lammps"}),
-        engine=point.engine,
-        md=asdict(cfg),
-        build=rep.to_dict(),
-        versions=versions(),
-        paths=dict(traj="traj.h5", structure="start.extxyz", checkpoint="checkpoint.npz",
-                   log="md.log"),
-        status="running",
-    )
-    if point.engine == "lammps":
-        from mdrunner.lammps_engine import LammpsConfig, describe_model, species_types
-
-        meta["potential"] = describe_model(species_types(atoms.get_chemical_symbols()),
-                                           LammpsConfig(**point.lammps))
-        meta["lammps"] = asdict(LammpsConfig(**point.lammps))  # checked on resume
-        meta["paths"] = dict(traj="traj.h5", structure="start.extxyz",
-                             checkpoint="checkpoint.restart", log="md.log")
-    _write_json(run_dir / "run.json", meta)
-    return atoms, meta
+from mdrunner.points import SweepPoint, read_run_json, start_point, versions, write_json
 
 
 def _run_point_lammps(point: SweepPoint, run_dir: Path, meta: dict | None, stop_after, log
@@ -133,13 +28,13 @@ def _run_point_lammps(point: SweepPoint, run_dir: Path, meta: dict | None, stop_
     if resume and meta:
         atoms = None
     else:
-        atoms, meta = _start_point(point, run_dir, cfg,
+        atoms, meta = start_point(point, run_dir, cfg,
                                    stale=("traj.h5", "checkpoint.json", "checkpoint.restart"))
     out = run_lammps_md(atoms, run_dir, cfg, lcfg, resume=resume, metadata=meta,
                         stop_after=stop_after, log=log)
     meta["status"] = "interrupted" if out["interrupted"] else "done"
     meta["result"] = out
-    _write_json(run_dir / "run.json", meta)
+    write_json(run_dir / "run.json", meta)
     return meta
 
 
@@ -169,11 +64,11 @@ def run_point(point: SweepPoint, out_dir, *, stop_after: int | None = None,
     if resume and meta:
         atoms = None
     else:
-        atoms, meta = _start_point(point, run_dir, cfg)
+        atoms, meta = start_point(point, run_dir, cfg)
     out = run_md(atoms, calc, run_dir, cfg, resume=resume, metadata=meta, stop_after=stop_after)
     meta["status"] = "interrupted" if out["interrupted"] else "done"
     meta["result"] = out
-    _write_json(run_dir / "run.json", meta)
+    write_json(run_dir / "run.json", meta)
     return meta
 
 
@@ -206,7 +101,7 @@ def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print,
     if engine == "lammps":
         for p in points:
             p.engine = engine
-    _write_json(out_dir / "sweep.json", {"engine": engine,
+    write_json(out_dir / "sweep.json", {"engine": engine,
                                          "points": [asdict(p) | {"name": p.name}
                                                     for p in points]})
     if engine == "torchsim":
@@ -239,3 +134,8 @@ def run_sweep(points: list[SweepPoint], out_dir, *, workers: int = 1, log=print,
             log(f"{p.name}: {'skipped (done)' if r.get('skipped') else r['status']}")
             results.append(r)
     return results
+
+
+# SweepPoint, versions and read_run_json live in mdrunner.points (shared with the batched
+# engine); they stay importable from here.
+__all__ = ["SweepPoint", "make_points", "read_run_json", "run_point", "run_sweep", "versions"]

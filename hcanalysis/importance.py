@@ -42,7 +42,7 @@ from sklearn.model_selection import GroupKFold
 
 from hcanalysis.columns import feature_set
 from hcanalysis.deprecation import renamed
-from hcanalysis.modes import _as_frame
+from hcanalysis.table import as_frame
 
 #: |Spearman ρ| at or above which descriptors are grouped (average linkage).
 CLUSTER_THRESHOLD = 0.7
@@ -361,7 +361,7 @@ def rank(
     ValueError
         Missing or floored target, fewer than 2 groups, or fewer than 10 usable rows.
     """
-    frame = _as_frame(table)
+    frame = as_frame(table)
     target, how = _choose_target(frame, target)
     cols = [c for c in feature_set(features, list(frame.columns)) if c != target]
     if target == "log_D" and "log_msd_lag" in cols:

@@ -52,6 +52,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
 from hcanalysis.columns import feature_set
+from hcanalysis.table import as_frame
 
 HOPPING, CLUSTERING, VOID_TRAPPING, CAGED = "hopping", "clustering", "void trapping", "caged"
 UNASSIGNED = "unassigned"
@@ -70,14 +71,6 @@ EXCLUDED = ("hop_rate", "hop_length", "D", "alpha", "path_tortuosity", "net_disp
 #: positive, right-skewed descriptors that enter as log10
 LOG10 = ("msd_plateau", "msd_lag", "p_hop_max", "d_NaNa_min", "d_NaC_min", "pore_volume",
          "voronoi_volume", "net_displacement", "path_tortuosity", "local_tortuosity")
-
-
-def _as_frame(table) -> pd.DataFrame:
-    if isinstance(table, pd.DataFrame):
-        return table
-    if hasattr(table, "to_pandas"):
-        return table.to_pandas()
-    raise TypeError("expected a pandas DataFrame or a DescriptorTable")
 
 
 # ------------------------------------------------------------------------------ features
@@ -722,7 +715,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
     # -------------------------------------------------------------- API
     def fit(self, X, y=None) -> ModeFinder:  # noqa: N803 (scikit-learn naming)
         """Fit on a descriptor table (DataFrame or DescriptorTable)."""
-        frame = _as_frame(X)
+        frame = as_frame(X)
         self._check_params()
         if len(frame) < MIN_ROWS:
             raise ValueError(f"{len(frame)} rows: at least {MIN_ROWS} (ion, window) rows are "
@@ -857,7 +850,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         """Map new rows onto the fitted UMAP map."""
         if self.umap_ is None:
             raise ValueError("fitted with embed=False: there is no UMAP map")
-        return np.asarray(self.umap_.transform(self.transform_.transform(_as_frame(X))))
+        return np.asarray(self.umap_.transform(self.transform_.transform(as_frame(X))))
 
     def _check_params(self) -> None:
         """One-line errors for parameters that cannot work (scikit-learn checks at fit)."""
@@ -875,7 +868,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError("this ModeFinder is not fitted yet: call fit(table) first")
-        raw = self.merge_[self.gmm_.predict(self.transform_.transform(_as_frame(X)))]
+        raw = self.merge_[self.gmm_.predict(self.transform_.transform(as_frame(X)))]
         return np.array([self.component_to_label_[int(r)] for r in raw], dtype=np.int64)
 
     def fit_predict(self, X, y=None) -> np.ndarray:  # noqa: N803

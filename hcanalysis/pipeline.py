@@ -191,7 +191,7 @@ def _stack_arrays(tables: Sequence[DescriptorTable], key: str) -> np.ndarray | N
     )
 
 
-def _diffusion_summary(frame: pd.DataFrame, tables: Sequence[DescriptorTable]) -> dict:
+def diffusion_summary(frame: pd.DataFrame, tables: Sequence[DescriptorTable]) -> dict:
     """What the report says about D and mobility: D with its standard error over windows only
     where a diffusive range exists, else why not; the MSD at the fixed mobility lag."""
     out: dict[str, str] = {}
@@ -438,7 +438,7 @@ def analyze(
         "windows": f"{m0.get('n_windows')} × {m0.get('window_frames')} frames",
         "rows (ion, window)": len(frame),
     }
-    system.update(_diffusion_summary(frame, tables))
+    system.update(diffusion_summary(frame, tables))
     for k, v in m0.get("reports", {}).items():
         system[k] = v
     for n in result.notes:

@@ -99,6 +99,16 @@ class DescriptorTable:
         return cls(pd.DataFrame(data, columns=cols), arrays, meta)
 
 
+def as_frame(table) -> pd.DataFrame:
+    """A descriptor table as a pandas DataFrame: a DataFrame as it is, a
+    :class:`DescriptorTable` through ``to_pandas()``; anything else is a TypeError."""
+    if isinstance(table, pd.DataFrame):
+        return table
+    if hasattr(table, "to_pandas"):
+        return table.to_pandas()
+    raise TypeError("expected a pandas DataFrame or a DescriptorTable")
+
+
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)

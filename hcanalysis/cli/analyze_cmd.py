@@ -55,7 +55,7 @@ def _run(paths: list[Path], outdir: Path, cfg: AnalysisConfig, load_options: dic
 def _print_diffusion(res) -> None:
     """The fit range of D in ps (or why there is none) per trajectory, D or the verdict, and
     the MSD at the mobility lag."""
-    from hcanalysis.pipeline import _diffusion_summary
+    from hcanalysis.pipeline import diffusion_summary
 
     reports = [str(t.metadata.get("reports", {}).get("msd", "")) for t in res.descriptors]
     shown = [r for r in reports if r]
@@ -64,7 +64,7 @@ def _print_diffusion(res) -> None:
         results.print(f"  msd{tag}: {r}", markup=False)
     if len(shown) > 3:
         results.print(f"  msd: ... ({len(shown) - 3} more trajectories in the report)")
-    for key, text in _diffusion_summary(res.table, res.descriptors).items():
+    for key, text in diffusion_summary(res.table, res.descriptors).items():
         if key == "D":  # the reason is on the msd line(s) above
             text = "not supported by this data (no diffusive range); mobility: MSD at a fixed lag"
         results.print(f"  {key}: {text}", markup=False)

@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hcanalysis demo -o demo-output
 
+# ruff; the layer contracts of pyproject.toml [tool.importlinter] (kernels import nothing above
+# them, io never imports the CLI, the CLIs and mdrunner do not use the kernels, no import cycles);
+# no private names used across modules.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python tools/check_private_names.py
 
 # pytest exits 5 when no tests are collected: that is not a failure of the suite.
 test: lint

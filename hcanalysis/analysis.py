@@ -250,10 +250,10 @@ class WindowedAnalysis:
     Subclasses set :attr:`family` and :attr:`columns`, take their parameters in ``__init__``
     (keyword-only, defaults from their config dataclass) and implement either
     ``_prepare``/``_accumulate``/``_conclude`` (streamed over ion chunks, ``streamed =
-    True``) or ``_run`` (whole plan).
+    True``) or ``_run`` (whole plan). The attributes below are set by :meth:`compute`.
 
-    Attributes (after :meth:`compute`)
-    ----------------------------------
+    Attributes
+    ----------
     values : dict of str -> (n_ions, n_windows) float arrays
         One array per descriptor column (units in :mod:`hcanalysis.columns`).
     arrays : dict of str -> array

@@ -4,25 +4,17 @@
 :mod:`hcanalysis.analysis`): one :class:`~hcanalysis.analysis.WindowPlan` (the analysed frames
 cut into the shared windows, :func:`hcanalysis.windows.window_bounds`), the streamed families
 (MSD, hops) in one pass over the ion chunks, the others on the plan, and the table is their
-``to_frame()`` rows side by side. The stages named in ``config.stages``:
-
-``msd``         windowed MSD -> ``D``, ``log_D``, ``msd_lag``, ``log_msd_lag``, ``alpha``,
-                ``msd_plateau`` (+ MSD curves); the fit range in ps is found from the
-                ion-averaged MSD (:func:`hcanalysis.msd.fit_windows`, the rule of
-                :func:`hcanalysis.msd.windowed`) and stored in ``metadata["msd"]``
-``hops``        cage-jump events -> ``hop_rate``, ``hop_length``, ``p_hop_max``,
-                ``path_tortuosity``, ``net_displacement``
+``to_frame()`` rows side by side. The stages named in ``config.stages``
+(:class:`hcanalysis.families.MSD`, :class:`~hcanalysis.families.Hops`,
+:class:`~hcanalysis.families.Structure`, :class:`~hcanalysis.families.Voids`,
+:class:`~hcanalysis.families.Tortuosity`; their columns are listed in
+:mod:`hcanalysis.families`). The MSD fit range in ps is found from the ion-averaged MSD
+(:func:`hcanalysis.msd.fit_windows`, the rule of :func:`hcanalysis.msd.windowed`) and stored in
+``metadata["msd"]``.
 
 MSD and hops are per-ion: they stream the ions in chunks sized by ``config.max_memory`` (default
 a quarter of the free RAM), each chunk read once from the file (H5MD is chunked by atoms, so a
 trajectory larger than memory is processed in passes); the peak memory is reported.
-``structure``   coordination, clusters, local carbon -> ``n_NaNa``, ``nana_contact_fraction``,
-                ``n_NaC``, ``cluster_size``, ``d_NaNa_min``, ``d_NaC_min``, ``carbon_density``,
-                ``sp2_fraction``
-``voids``       void map of the carbon -> ``pore_radius``, ``pore_volume``, ``wall_distance``,
-                ``pore_throats``, ``pores_visited``, ``voronoi_volume``
-``tortuosity``  geodesic shell tortuosity on the void map -> ``local_tortuosity``,
-                ``shell_reachable``
 
 Structure, voids and tortuosity are sampled at up to ``frames_per_window`` evenly spaced frames
 of each window (their descriptors change slowly; the dynamics use every frame). A void map is

@@ -662,35 +662,6 @@ def diffusion(
     """System diffusion coefficient with a block-averaging error and a generalised-least-squares
     interval, per-component D, the non-Gaussian parameter and the self van Hove function.
 
-    Notes
-    -----
-    The frames are cut into windows (blocks) of ``window`` frames, ``stride`` apart (default:
-    five non-overlapping blocks). In each block the all-origin MSD of every ion is averaged
-    over the ions. The fit range is found from the mean of these curves by
-    :func:`hcanalysis.msd_fit.find_fit_range` (the rule :func:`windowed` and the descriptor
-    table use), unless ``fit`` / ``fit_ps`` give it; without a diffusive range every D is NaN
-    and ``range.reason`` says why. Each block's curve is fitted (:func:`fit_msd`) over the
-    range, giving ``D_blocks``.
-    ``D`` is their mean, which equals the fit of the block- and ion-averaged curve ``msd``
-    (the least-squares slope is linear in the data). ``D_err`` is the standard error of the
-    mean over blocks, ``std(D_blocks, ddof=1) / sqrt(n_eff)``, with
-    ``n_eff = min(n_blocks, 1 + (n_blocks - 1) * stride / window)`` so that overlapping
-    blocks are not counted as independent. Blocks should be long compared with the
-    correlation time of the displacements (check that ``D_err`` is stable when the window
-    doubles). Per-component ``D_dim`` use ``MSD_x / 2`` etc. and the same blocks.
-
-    ``gls=True`` also fits the whole trajectory's all-origin MSD over the same range by
-    generalised least squares with the covariance of the MSD of a random walk with
-    localisation noise, modelled analytically between every pair of lags and origins
-    (Bullerjahn, von Bülow & Hummer, J. Chem. Phys. 153, 024116 (2020)), and tests that model
-    against the spread of the per-ion estimates (:func:`hcanalysis.msd_fit.gls_diffusion`):
-    ``D_gls`` with ``D_gls_ci95``.
-
-    The non-Gaussian parameter ``α2(τ) = d <Δr⁴> / ((d + 2) <Δr²>²) - 1`` (``3/5`` for
-    ``d = 3``) and the self van Hove histograms use every ion and every ``origin_stride``-th
-    time origin of the whole trajectory (not the blocks), by direct summation at the lags
-    asked for.
-
     Parameters
     ----------
     positions : (n_frames, n_ions, 3)
@@ -726,6 +697,35 @@ def diffusion(
         Time-origin stride for α2 and van Hove.
     backend, max_memory
         As in :func:`per_ion`.
+
+    Notes
+    -----
+    The frames are cut into windows (blocks) of ``window`` frames, ``stride`` apart (default:
+    five non-overlapping blocks). In each block the all-origin MSD of every ion is averaged
+    over the ions. The fit range is found from the mean of these curves by
+    :func:`hcanalysis.msd_fit.find_fit_range` (the rule :func:`windowed` and the descriptor
+    table use), unless ``fit`` / ``fit_ps`` give it; without a diffusive range every D is NaN
+    and ``range.reason`` says why. Each block's curve is fitted (:func:`fit_msd`) over the
+    range, giving ``D_blocks``.
+    ``D`` is their mean, which equals the fit of the block- and ion-averaged curve ``msd``
+    (the least-squares slope is linear in the data). ``D_err`` is the standard error of the
+    mean over blocks, ``std(D_blocks, ddof=1) / sqrt(n_eff)``, with
+    ``n_eff = min(n_blocks, 1 + (n_blocks - 1) * stride / window)`` so that overlapping
+    blocks are not counted as independent. Blocks should be long compared with the
+    correlation time of the displacements (check that ``D_err`` is stable when the window
+    doubles). Per-component ``D_dim`` use ``MSD_x / 2`` etc. and the same blocks.
+
+    ``gls=True`` also fits the whole trajectory's all-origin MSD over the same range by
+    generalised least squares with the covariance of the MSD of a random walk with
+    localisation noise, modelled analytically between every pair of lags and origins
+    (Bullerjahn, von Bülow & Hummer, J. Chem. Phys. 153, 024116 (2020)), and tests that model
+    against the spread of the per-ion estimates (:func:`hcanalysis.msd_fit.gls_diffusion`):
+    ``D_gls`` with ``D_gls_ci95``.
+
+    The non-Gaussian parameter ``α2(τ) = d <Δr⁴> / ((d + 2) <Δr²>²) - 1`` (``3/5`` for
+    ``d = 3``) and the self van Hove histograms use every ion and every ``origin_stride``-th
+    time origin of the whole trajectory (not the blocks), by direct summation at the lags
+    asked for.
     """
     pos = _as_positions(positions)
     n_frames = pos.shape[0]

@@ -84,11 +84,13 @@ class Hops(WindowedAnalysis):
                    remove_drift=cfg.msd.remove_drift)
 
     def params(self):
+        """The parameters given to ``__init__`` (JSON-serialisable)."""
         p = super().params()
         p.pop("cage_u2", None)
         return p
 
     def drift_species(self) -> str | None:
+        """The drift removed from the positions: ``remove_drift``."""
         return self.remove_drift
 
     def scale_sample(self, plan: WindowPlan) -> np.ndarray:

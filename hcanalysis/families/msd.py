@@ -113,12 +113,14 @@ class MSD(WindowedAnalysis):
                    alpha_range_ps=m.alpha_range_ps, remove_drift=m.remove_drift)
 
     def params(self) -> dict[str, Any]:
+        """The parameters given to ``__init__`` (JSON-serialisable)."""
         p = super().params()
         p.pop("fits", None)
         p.pop("diffusion", None)
         return p
 
     def drift_species(self) -> str | None:
+        """The drift removed from the positions: ``remove_drift``."""
         return self.remove_drift
 
     def lag_count(self, window: int) -> int:

@@ -82,6 +82,7 @@ class Structure(WindowedAnalysis):
                    frames_per_window=s.frames_per_window, seed=cfg.seed)
 
     def params(self):
+        """The parameters given to ``__init__`` (JSON-serialisable)."""
         p = super().params()
         p.pop("result", None)
         return p

@@ -94,6 +94,7 @@ class Tortuosity(WindowedAnalysis):
                    map_stride=v.map_stride)
 
     def params(self):
+        """The parameters given to ``__init__`` (JSON-serialisable)."""
         p = super().params()
         for k in ("maps", "global_result", "snapped"):
             p.pop(k, None)

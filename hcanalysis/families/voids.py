@@ -153,6 +153,7 @@ class Voids(WindowedAnalysis):
                    map_stride=v.map_stride, frames_per_window=v.frames_per_window)
 
     def params(self):
+        """The parameters given to ``__init__`` (JSON-serialisable)."""
         p = super().params()
         for k in ("maps", "per_frame"):
             p.pop(k, None)

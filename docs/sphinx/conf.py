@@ -68,6 +68,8 @@ MODULES = (
     ("mdrunner.sweep", "Sweeps"),
     ("mdrunner.h5md", "H5MD writer of mdrunner"),
 )
+#: Modules that re-export names documented under another module (not indexed twice).
+NO_INDEX = {"hcanalysis", "hcanalysis.io"}
 #: Typer applications of the command-line reference.
 CLIS = (("hcanalysis", "hcanalysis.cli"), ("mdrunner", "mdrunner.cli"))
 
@@ -77,7 +79,8 @@ def _write_api() -> None:
            "Generated from the docstrings (numpy style; units in the descriptions).", ""]
     for mod, title in MODULES:
         head = f"``{mod}``: {title}"
-        out += [head, "-" * len(head), "", f".. automodule:: {mod}", "   :members:", ""]
+        out += [head, "-" * len(head), "", f".. automodule:: {mod}", "   :members:"]
+        out += ["   :no-index:", ""] if mod in NO_INDEX else [""]
     (HERE / "api.rst").write_text("\n".join(out))
 
 

@@ -217,14 +217,15 @@ def complete_type_map(
             raise TrajectoryFormatError(
                 f"atom type {t} has no mass in the Masses section of {source} (types "
                 f"{', '.join(map(str, sorted(masses)))}), so its element is missing; is that "
-                "the data file of this run? Or pass type_map={...}",
+                "the data file of this run? Or give the elements: --type-map 1:C,2:Na "
+                "(Python: type_map={1: 'C', 2: 'Na'})",
                 path=path, frame=0, line=None if lines is None else int(lines[k]),
             )
     missing = [t for t in present if t not in tmap]
     if missing:
         notes.append(
             f"type(s) {', '.join(map(str, missing))} match no element by mass and keep their "
-            "type id as name; pass type_map= to name them"
+            "type id as name; name them with --type-map 1:C,2:Na (Python: type_map=)"
         )
         tmap = {**tmap, **{int(t): str(t) for t in missing}}
     return tmap
@@ -245,8 +246,8 @@ def species_from_types(
         if notes is not None:
             notes.append(
                 "no elements in the file: species are LAMMPS type ids "
-                f"({', '.join(map(str, np.unique(types)))}); pass type_map={{1: 'C', 2: 'Na'}} "
-                "or a data file as topology"
+                f"({', '.join(map(str, np.unique(types)))}); give --type-map 1:C,2:Na or a data "
+                "file as --topology (Python: type_map={1: 'C', 2: 'Na'}, topology=)"
             )
         return types.astype(str)
     missing = np.setdiff1d(np.unique(types), np.fromiter(type_map.keys(), dtype=np.int64))
@@ -256,7 +257,7 @@ def species_from_types(
         line = None if lines is None else int(lines[k])
         raise TrajectoryFormatError(
             f"atom type {t} has no element in the type map ({dict(sorted(type_map.items()))}); "
-            f"add it, e.g. type_map={{..., {t}: 'Na'}}",
+            f"add it, e.g. --type-map ...,{t}:Na (Python: type_map={{..., {t}: 'Na'}})",
             path=path, frame=frame, line=line,
         )
     lut = np.empty(int(types.max()) + 1, dtype=object)
@@ -284,7 +285,7 @@ def time_axis(
     if dt_ps is None:
         notes.append(
             f"time step not given: assumed dt_ps={DEFAULT_DT_PS} ps (LAMMPS metal units); "
-            "pass dt_ps= for other units or time steps"
+            "give --dt-ps (Python: dt_ps=) for other units or time steps"
         )
         dt_ps = DEFAULT_DT_PS
     return steps * float(dt_ps)

@@ -134,8 +134,8 @@ def resolve_type_map(
     masses = read_masses(topology)
     if not masses:
         raise TrajectoryFormatError(
-            "the topology has no Masses section, so elements cannot be guessed; pass "
-            "type_map={1: 'C', 2: 'Na'}",
+            "the topology has no Masses section, so elements cannot be guessed; give "
+            "--type-map 1:C,2:Na (Python: type_map={1: 'C', 2: 'Na'})",
             path=topology,
         )
     tmap, report = guess_elements(masses)

@@ -558,9 +558,15 @@ def local_per_window(
     Each sample uses the void map of its block of ``map_stride`` analysed frames
     (:func:`hcanalysis.voids.void_maps`, the carbon-frame stride of the void maps).
     """
+    import warnings
+
     from hcanalysis import voids
     from hcanalysis.windows import window_bounds
 
+    warnings.warn("tortuosity.local_per_window is deprecated: hcanalysis.families.Tortuosity "
+                  "is the one estimator of local_tortuosity (the one of `hcanalysis "
+                  "tortuosity` and `analyze`); this function keeps its older estimator",
+                  DeprecationWarning, stacklevel=2)
     fidx = np.arange(traj.n_frames)[frames] if isinstance(frames, slice) else np.asarray(frames)
     if fidx.size == 0:
         raise ValueError("no frames selected")

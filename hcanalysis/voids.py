@@ -739,8 +739,14 @@ def void_descriptors(
     on_frame : callable, optional
         Called with each analysed frame index (progress bars).
     """
+    import warnings
+
     from hcanalysis.windows import window_bounds
 
+    warnings.warn("voids.void_descriptors is deprecated: hcanalysis.families.Voids is the one "
+                  "estimator of these descriptors (the one of `hcanalysis voids` and "
+                  "`analyze`); this function keeps its older estimator (a map every "
+                  "map_stride frames, every frame averaged)", DeprecationWarning, stacklevel=2)
     fidx = np.arange(traj.n_frames)[frames] if isinstance(frames, slice) else np.asarray(frames)
     if fidx.size == 0:
         raise ValueError("no frames selected")

@@ -307,6 +307,7 @@ def _two_cavity_traj(rng, n_frames=8):
     return Trajectory.from_arrays(np.array(frames), box, species, dt_ps=0.5), c1, c2
 
 
+@pytest.mark.filterwarnings("ignore:voids.void_descriptors is deprecated:DeprecationWarning")
 def test_void_descriptors_windows_and_cache(rng, tmp_path):
     import h5py
 

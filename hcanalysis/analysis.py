@@ -499,6 +499,28 @@ class WindowedAnalysis:
         return ax
 
 
+def run_streamed(plan: WindowPlan, families: Sequence[WindowedAnalysis]) -> int:
+    """Run the streamed families (MSD, hops) in one pass over the ion chunks per drift
+    correction (each chunk read once for all of them); returns the number of chunks."""
+    groups: dict[str | None, list[WindowedAnalysis]] = {}
+    for fam in families:
+        groups.setdefault(fam.drift_species(), []).append(fam)
+    n_chunks = 0
+    for drift, fams in groups.items():
+        for fam in fams:
+            fam._begin(plan)
+            fam._prepare(plan)
+        for sl, pos in plan.ion_chunks(drift):
+            n_chunks += 1
+            for fam in fams:
+                fam._accumulate(plan, sl, pos)
+            del pos
+            plan.tick("dynamics", sl.stop, plan.n_ions)
+        for fam in fams:
+            fam._conclude(plan)
+    return n_chunks
+
+
 _RESULT_ATTRS = {"values", "arrays", "report", "meta", "bounds", "frames", "time_ps",
                  "ion_atoms", "dt_ps"}
 
@@ -521,4 +543,5 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-__all__ = ["ProgressFn", "WindowPlan", "WindowedAnalysis", "frame_indices", "sample_frames"]
+__all__ = ["ProgressFn", "WindowPlan", "WindowedAnalysis", "frame_indices", "run_streamed",
+           "sample_frames"]

@@ -29,11 +29,16 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from hcanalysis.analysis import ProgressFn, WindowedAnalysis, WindowPlan, sample_frames
+from hcanalysis.analysis import (
+    ProgressFn,
+    WindowedAnalysis,
+    WindowPlan,
+    run_streamed,
+    sample_frames,
+)
 from hcanalysis.config import AnalysisConfig
 from hcanalysis.errors import HCAnalysisError
 from hcanalysis.families.msd import MAX_STORED_LAGS, stored_lags
@@ -111,28 +116,6 @@ def families_for(cfg: AnalysisConfig) -> list[WindowedAnalysis]:
     from hcanalysis.families import FAMILIES
 
     return [FAMILIES[name].from_config(cfg) for name in STAGES if name in cfg.stages]
-
-
-def run_streamed(plan: WindowPlan, families: list[WindowedAnalysis]) -> int:
-    """Run the streamed families (MSD, hops) in one pass over the ion chunks per drift
-    correction (each chunk read once for all of them); returns the number of chunks."""
-    groups: dict[Any, list[WindowedAnalysis]] = {}
-    for fam in families:
-        groups.setdefault(fam.drift_species(), []).append(fam)
-    n_chunks = 0
-    for drift, fams in groups.items():
-        for fam in fams:
-            fam._begin(plan)
-            fam._prepare(plan)
-        for sl, pos in plan.ion_chunks(drift):
-            n_chunks += 1
-            for fam in fams:
-                fam._accumulate(plan, sl, pos)
-            del pos
-            plan.tick("dynamics", sl.stop, plan.n_ions)
-        for fam in fams:
-            fam._conclude(plan)
-    return n_chunks
 
 
 def compute(

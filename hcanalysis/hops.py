@@ -275,8 +275,10 @@ def auto_threshold(positions: np.ndarray, half_window: int, *, method: str = "p_
     xs = np.ascontiguousarray(x[:, scale_ions(x.shape[1], max_ions)])
     be = resolve_backend(backend)
     if method == "p_hop":
-        m = pooled_median(_finite_or_raise(_k.phop(xs, w, be, dtype=np.float64), xs, w),
-                          (w, x.shape[0] - w))
+        # p_hop in the dtype detection compares against (P_HOP_DTYPE): one compiled kernel
+        # (a float64 copy compiled a second, 4 s on a cold machine) and the same values
+        ph = _k.phop(xs, w, be, dtype=P_HOP_DTYPE)
+        m = pooled_median(_finite_or_raise(ph, xs, w).astype(np.float64), (w, x.shape[0] - w))
         return auto_factor * m, m / (1 + 1 / (w + 1))
     if method == "displacement":
         lag = w if lag is None else int(lag)

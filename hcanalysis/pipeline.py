@@ -356,13 +356,30 @@ def analyze(
         finally:
             client.close()
     else:
+        from hcanalysis.warmup import start_for
+
+        # a cold machine: a second process compiles the late steps' kernels meanwhile
+        warm = None if all(reused) else start_for(
+            cfg.stages, shell_radius=cfg.tortuosity.shell_radius)
+
+        def on_stage(stage: str, name: str) -> None:
+            if warm is not None and stage == "tortuosity":
+                warm.wait("tortuosity")
+            say(f"{name}: {stage}")
+
         tables = []
-        for i, (p, c) in enumerate(zip(paths, caches, strict=True)):
-            say(f"descriptors {i + 1}/{len(paths)}: {p.name}"
-                + (" (cached)" if reused[i] else ""))
-            tables.append(descriptor_job(
-                str(p), i, cfg_dict, opts, str(c),
-                on_stage=lambda stage, name=p.name: say(f"{name}: {stage}")))
+        try:
+            for i, (p, c) in enumerate(zip(paths, caches, strict=True)):
+                say(f"descriptors {i + 1}/{len(paths)}: {p.name}"
+                    + (" (cached)" if reused[i] else ""))
+                tables.append(descriptor_job(
+                    str(p), i, cfg_dict, opts, str(c),
+                    on_stage=lambda stage, name=p.name: on_stage(stage, name)))
+            if warm is not None:
+                warm.wait("umap")
+        finally:
+            if warm is not None:
+                warm.close()
     frame = pd.concat([t.frame for t in tables], ignore_index=True)
     result = AnalysisResult(table=frame, descriptors=tables, reused=reused)
     result.notes.extend(t.metadata["skipped"] for t in tables if t.metadata.get("skipped"))

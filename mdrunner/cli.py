@@ -242,18 +242,26 @@ def _run_ase(run_dir, structure, n_carbon, density, loading, seed, cfg, resume, 
     console.print(f"{out['n_frames']} frames, {out['s_per_step']:.3f} s/step -> {out['traj']}")
 
 
-def _md_log(steps: int):
+def _md_log(steps: int, n_points: int = 0):
     """A log callback that prints the engine's lines and reports its ``step N:`` lines as
-    progress (``MD: steps``, :mod:`hcanalysis.progress`)."""
+    progress (``MD: steps``, :mod:`hcanalysis.progress`), and for a sweep of ``n_points``
+    the points finished (``sweep: points``, from the ``NAME: done|interrupted|skipped``
+    lines of :func:`mdrunner.sweep.run_sweep`)."""
     import re
 
     from hcanalysis.progress import current
 
+    finished = [0]
+
     def log(msg: str) -> None:
         console.print(msg, markup=False, highlight=False)
-        m = re.match(r"\s*step (\d+):", str(msg))
+        text = str(msg)
+        m = re.match(r"\s*step (\d+):", text)
         if m:
             current()("MD: steps", min(int(m.group(1)), steps), steps)
+        elif n_points and re.match(r"\S+: (done|interrupted|failed|skipped \(done\))$", text):
+            finished[0] += 1
+            current()("sweep: points", min(finished[0], n_points), n_points)
 
     return log
 
@@ -359,7 +367,7 @@ def sweep_cmd(
     points = make_points(_floats(densities), [x.strip() for x in loadings.split(",")], seeds,
                          n_carbon=n_carbon, potential=potential, model=model, device=device,
                          dtype=dtype, threads=threads, md=md, engine=engine, lammps=lmp)
-    res = run_sweep(points, output, workers=workers, log=lambda m: console.print(m),
+    res = run_sweep(points, output, workers=workers, log=_md_log(steps, len(points)),
                     engine=engine, batch_size=batch_size)
     done = sum(r.get("status") == "done" for r in res)
     console.print(f"{done}/{len(res)} points done in {output}")

@@ -88,3 +88,20 @@ def test_reader_uses_installed_callback(h5, tmp_path):
     seen.clear()
     hca.write_h5md(hca.load(h5), tmp_path / "d.h5", show_progress=True)  # nothing installed
     assert seen == []
+
+
+def test_mdrunner_log_reports_md_steps_and_sweep_points(capsys):
+    """mdrunner's engines print ``step N: ...`` lines and the sweep ``NAME: done``: the CLI's
+    log callback turns them into progress (and still prints them)."""
+    from mdrunner.cli import _md_log
+
+    seen = []
+    with progress.use(lambda stage, done, total: seen.append((stage, done, total))):
+        log = _md_log(200, n_points=2)
+        log("step 0: T = 600.0 K, Epot = -1.0 eV")
+        log("step 100: T = 601.2 K, Epot = -1.1 eV")
+        log("rho1.3_NaC8_s0: done")
+        log("rho1.3_NaC8_s1: skipped (done)")
+    assert seen == [("MD: steps", 0, 200), ("MD: steps", 100, 200), ("sweep: points", 1, 2),
+                    ("sweep: points", 2, 2)]
+    assert "step 100: T = 601.2 K" in capsys.readouterr().err

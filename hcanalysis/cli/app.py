@@ -14,6 +14,7 @@ from rich.console import Console
 
 from hcanalysis import __version__
 from hcanalysis.errors import HCAnalysisError, HCAnalysisWarning
+from hcanalysis.warmup import kernels_cached
 
 
 @dataclass
@@ -90,21 +91,6 @@ def progress():
         console=console,
         transient=True,
     )
-
-
-def kernels_cached(folder: Path | None = None) -> bool:
-    """Whether Numba has compiled hcanalysis' kernels on this machine before (its on-disk
-    cache: ``*.nbi`` index files in the ``__pycache__`` folders under the kernel sources,
-    ``folder`` (default: the ``hcanalysis.kernels`` package, found without importing it and
-    Numba), or under ``NUMBA_CACHE_DIR``)."""
-    import importlib.util
-
-    if folder is None:
-        folder = Path(importlib.util.find_spec("hcanalysis.kernels").origin).parent
-    places = [folder]
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
-    return any(next(p.rglob("*.nbi"), None) is not None for p in places if p.is_dir())
 
 
 def compile_notice(prog: str, args: list[str]) -> None:

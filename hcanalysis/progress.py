@@ -159,10 +159,12 @@ class RichProgress:
         self._message: int | None = None
 
     def __enter__(self) -> RichProgress:
+        """Start the live display."""
         self._bar.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
+        """Stop the live display (its bars are removed)."""
         self._bar.__exit__(*exc)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
@@ -213,17 +215,21 @@ class Counter:
         self.done = 0
 
     def __enter__(self) -> Counter:
+        """Report the start (0 done)."""
         self.fn(self.stage, 0, self.total)
         return self
 
     def advance(self, n: int = 1) -> None:
+        """Count ``n`` more done and report."""
         self.done += int(n)
         self.fn(self.stage, min(self.done, self.total) if self.total else self.done, self.total)
 
     def update(self, done: int) -> None:
+        """Set the count done and report."""
         self.done = int(done)
         self.fn(self.stage, self.done, self.total)
 
     def __exit__(self, exc_type, *exc) -> None:
+        """Report the end (all done) unless an exception stopped the work."""
         if exc_type is None and self.total and self.done < self.total:
             self.fn(self.stage, self.total, self.total)

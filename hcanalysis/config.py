@@ -120,10 +120,11 @@ class ModesConfig:
     # naming thresholds (hcanalysis.modes.NamingThresholds; None = from the data)
     min_hop_fraction: float = 0.5  # hopping: fraction of the mode's rows with >= 1 hop
     min_hop_length: float = 2.0  # Å, hopping: median hop length (a site spacing)
-    min_contact_fraction: float = 0.8  # clustering: median Na–Na contact fraction
+    min_partner_persistence: float = 0.8  # clustering: same Na partner most of the window
+    min_nana_enrichment: float = 2.0  # clustering: Na–Na coordination / random expectation
     void_wall_distance: float = 1.2  # Å, void trapping: median distance to the carbon surface
     void_net_displacement: float | None = None  # Å; None: pore diameter, else 10 Å
-    max_hop_fraction: float = 0.2  # void trapping / caged: at most this fraction hop
+    max_hop_fraction: float = 0.5  # void trapping / caged: at most this fraction hop
     cage_radius: float | None = None  # Å; None: half the median nearest Na–C distance
 
 

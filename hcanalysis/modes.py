@@ -11,11 +11,13 @@ Pipeline of :meth:`ModeFinder.fit` (details and the validation in docs/modes.md)
    names; positive, skewed lengths and volumes are log10-transformed; columns with ties
    (counts, fractions of sampled frames) are dequantised with uniform noise of one
    resolution step (Hunter's "jittering"; point masses would otherwise attract degenerate
-   components); then robust scaling and PCA whitening of the continuous block (components
-   up to ``explained`` of the variance, at most ``max_dims``).
+   components); pore-level descriptors (one value per pore) stay out; then
+   standardisation, and a column nearly collinear (|r| > ``max_corr``) with a
+   higher-priority one is left out (at most ``max_dims`` columns; PCA whitening was tried
+   and lost real modes, docs/modes.md).
 2. **Rows are not independent**: the windows of one ion are correlated. The design effect
    (Kish 1965) deff = 1 + (m − 1) ICC, with m the windows per ion and ICC the intra-ion
-   correlation (one-way ANOVA estimator, mean over the whitened dimensions), gives the
+   correlation (one-way ANOVA estimator, mean over the mixture columns), gives the
    effective sample size n_eff = n / deff. The BIC of each component count uses it:
    BIC_eff(k) = −2 (n_eff / n) log L_k + p_k log n_eff.
 3. **Null test**: a k > 1 answer must beat a reference distribution without modes, the
@@ -60,13 +62,17 @@ MODE_NAMES = (HOPPING, CLUSTERING, VOID_TRAPPING, CAGED, UNASSIGNED)
 
 #: mobility columns in order of preference (the first present is the mixture's mobility)
 MOBILITY = ("log_msd_lag", "msd_lag", "msd_plateau", "log_D")
-#: never mixture features (the names use them): zero-inflated (hop rate and length), a
+#: never mixture features (the names use them): pore-level descriptors (one value shared by
+#: every ion of a pore: point masses, and a framework's pore sizes are a continuum that a
+#: mixture would cut at random; the per-ion wall_distance carries the Na–C signal),
+#: zero-inflated (hop rate and length), a
 #: ratio or an end-to-end distance that is multimodal within one behaviour (alpha,
 #: path_tortuosity, net_displacement: a hopper's displacement is 0, 1 or 2 site spacings),
 #: integer counts and fractions (point masses at 0 or 1; their continuous counterparts
 #: d_NaNa_min, d_NaC_min carry the Na–Na and Na–C signals), and D (mobility is log MSD)
 EXCLUDED = ("hop_rate", "hop_length", "D", "alpha", "path_tortuosity", "net_displacement",
-            "n_NaNa", "cluster_size", "nana_contact_fraction", "pores_visited",
+            "n_NaNa", "cluster_size", "nana_contact_fraction", "nana_partner_persistence",
+            "nana_enrichment", "pore_radius", "pore_volume", "pores_visited",
             "pore_throats", "n_NaC", "sp2_fraction", "shell_reachable")
 #: positive, right-skewed descriptors that enter as log10
 LOG10 = ("msd_plateau", "msd_lag", "p_hop_max", "d_NaNa_min", "d_NaC_min", "pore_volume",
@@ -173,7 +179,7 @@ class ModeFeatures:
         return out
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, features, max_corr: float = 0.9, max_dims: int = 8,
+    def fit(cls, frame: pd.DataFrame, features, max_corr: float = 0.97, max_dims: int = 8,
             rng: np.random.Generator | None = None) -> tuple[ModeFeatures, np.ndarray, list]:
         """Fit the transform on a table; returns it, the scaled matrix and the left-out
         columns with the reason."""
@@ -241,8 +247,14 @@ class NamingThresholds:
         of mean length >= ``min_hop_length``): most rows
     min_hop_length : Å, a site spacing (Na sites in carbon hosts are >= ~2.5 Å apart; 2 Å
         leaves a margin): shorter detected jumps are moves inside a cage or pore
-    min_contact_fraction : clustering: median fraction of sampled frames with >= 1 Na within
-        the Na–Na cutoff (a sustained contact, not an encounter)
+    min_partner_persistence : clustering: median fraction of the window in which the ion keeps
+        one same Na partner within the Na–Na cutoff (``nana_partner_persistence``; the cutoff
+        is the first minimum of the data's Na–Na RDF): a cluster-partner lifetime covering
+        most of the window, not passing encounters
+    min_nana_enrichment : clustering: median Na–Na coordination over its value for a random
+        arrangement at the cell's Na density (``nana_enrichment``): twice the random
+        expectation. In a crowded cell every Na has neighbours within the cutoff (the any-
+        contact fraction is ~1 − exp(−n_random)); a cluster has more than crowding gives
     void_wall_distance : Å, void trapping: median distance to the carbon surface
         (``wall_distance``, else ``d_NaC_min`` − ``carbon_radius``); Na in contact with
         carbon sits at ~0.6–0.9 Å from the 1.7 Å carbon sphere
@@ -250,6 +262,8 @@ class NamingThresholds:
         must stay below it; None: the pore diameter (2 × the mode's median ``pore_radius``)
         when the table has it, else 10 Å (a large pore of hard carbon)
     max_hop_fraction : void trapping and caged: at most this fraction of rows with a site hop
+        (0.5: not most rows, the complement of hopping; a Na wandering in a pore shows
+        detected jumps >= 2 Å in 20-45 % of its windows on the planted suite)
     cage_radius : Å, caged: the MSD plateau must be below cage_radius²; None: half the
         median nearest Na–C distance of the whole table (an ion whose RMS excursion stays
         below half its distance to the carbon has not left its cage)
@@ -258,10 +272,11 @@ class NamingThresholds:
 
     min_hop_fraction: float = 0.5
     min_hop_length: float = 2.0
-    min_contact_fraction: float = 0.8
+    min_partner_persistence: float = 0.8
+    min_nana_enrichment: float = 2.0
     void_wall_distance: float = 1.2
     void_net_displacement: float | None = None
-    max_hop_fraction: float = 0.2
+    max_hop_fraction: float = 0.5
     cage_radius: float | None = None
     carbon_radius: float = 1.7
 
@@ -319,9 +334,12 @@ def mode_evidence(rows: pd.DataFrame, th: dict) -> dict[str, list[dict]]:
         hop_len = float(np.median(length[hop > 0])) if np.any(hop > 0) else float("nan")
     else:
         hop_frac = hop_len = float("nan")
-    ev[CLUSTERING] = [_crit("median Na–Na contact fraction",
-                            _median(rows, "nana_contact_fraction"), ">=",
-                            th["min_contact_fraction"])]
+    ev[CLUSTERING] = [_crit("median Na–Na partner persistence",
+                            _median(rows, "nana_partner_persistence"), ">=",
+                            th["min_partner_persistence"]),
+                      _crit("median Na–Na coordination / random",
+                            _median(rows, "nana_enrichment"), ">=",
+                            th["min_nana_enrichment"])]
     ev[HOPPING] = [_crit("fraction of rows with site hops", hop_frac, ">=",
                          th["min_hop_fraction"]),
                    _crit("median hop length", hop_len, ">=", th["min_hop_length"], "Å")]
@@ -416,7 +434,8 @@ def _priority(col: str) -> int:
 
 
 _NAMING_COLUMNS = ("msd_plateau", "log_msd_lag", "hop_rate", "hop_length", "p_hop_max",
-                   "nana_contact_fraction", "n_NaNa", "d_NaNa_min", "d_NaC_min",
+                   "nana_partner_persistence", "nana_enrichment", "n_NaNa", "d_NaNa_min",
+                   "d_NaC_min",
                    "wall_distance", "pore_radius", "net_displacement", "alpha")
 
 
@@ -574,6 +593,9 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         Mixture restarts per component count.
     max_corr, max_dims : float, int
         A column with |Pearson r| > ``max_corr`` with a higher-priority column is left out
+        (0.97: near-duplicates only; at 0.9 the correlation that the modes themselves create
+        across a pooled table removed p_hop_max, the column that tells hopping from
+        wandering in a pore: planted suite median ARI 0.64 -> 0.86, docs/modes.md)
         (priority: mobility, hop activity, Na–Na, Na–C, displacement, the rest); at most
         ``max_dims`` columns.
     max_fit_rows : int
@@ -628,7 +650,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         max_modes: int = 6,
         covariance_type: str = "diag",
         n_init: int = 4,
-        max_corr: float = 0.9,
+        max_corr: float = 0.97,
         max_dims: int = 8,
         max_fit_rows: int = 3000,
         max_embed_rows: int = 3000,

@@ -396,7 +396,8 @@ def analyze(
         min_stability=mc.min_stability, random_state=cfg.seed,
         thresholds=NamingThresholds(
             min_hop_fraction=mc.min_hop_fraction, min_hop_length=mc.min_hop_length,
-            min_contact_fraction=mc.min_contact_fraction,
+            min_partner_persistence=mc.min_partner_persistence,
+            min_nana_enrichment=mc.min_nana_enrichment,
             void_wall_distance=mc.void_wall_distance,
             void_net_displacement=mc.void_net_displacement,
             max_hop_fraction=mc.max_hop_fraction, cage_radius=mc.cage_radius),

@@ -45,6 +45,7 @@ __all__ = [
     "ring_statistics",
     "cluster_labels",
     "cluster_lifetimes",
+    "partner_persistence",
     "cluster_size_distribution",
     "first_minimum",
     "rdf",
@@ -455,6 +456,57 @@ def cluster_lifetimes(
                                                 dtype=np.int64).astype(np.uint64)
     b = np.asarray(bounds, dtype=np.int64)
     return _membership_runs(lab, keys, b[:, 0].copy(), b[:, 1].copy(), float(dt_ps))
+
+
+def partner_persistence(
+    positions: np.ndarray, box: np.ndarray | None, cutoff: float,
+    frame_groups: list[np.ndarray], backend: str | None = "auto",
+) -> np.ndarray:
+    """Fraction of the frames of each group (window) in which an ion keeps the same Na
+    partner within ``cutoff``: for ion i and window w, the largest, over the other ions j,
+    of the fraction of the window's frames with |r_i − r_j| ≤ ``cutoff`` (minimum image).
+
+    A cluster partner that stays all window gives 1; passing encounters with changing
+    neighbours (a crowded cell, a liquid) give the fraction of the most frequent one. This
+    is the cluster-partner lifetime as a fraction of the window (a contact lifetime measured
+    on one partner, unlike the any-contact fraction).
+
+    Parameters
+    ----------
+    positions : (n_frames, n_ions, 3) float
+        Ion positions, Å.
+    box : (3, 3) or None
+        Cell matrix (rows are cell vectors), Å; None = open boundaries.
+    cutoff : float
+        Na–Na contact distance, Å (the first minimum of the Na–Na RDF).
+    frame_groups : list of int arrays
+        Rows of ``positions`` in each window.
+
+    Returns
+    -------
+    (n_windows, n_ions) float
+    """
+    pos = np.asarray(positions, dtype=np.float64)
+    n_frames, n = pos.shape[:2]
+    pairs = []
+    for f in range(n_frames):
+        i, j, _ = neighbor_pairs(pos[f], None, box, cutoff, backend)
+        i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
+        pairs.append(np.concatenate([i * n + j, j * n + i]))
+    out = np.zeros((len(frame_groups), n))
+    for w, rows in enumerate(frame_groups):
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            out[w] = np.nan
+            continue
+        keys = np.concatenate([pairs[r] for r in rows]) if len(rows) else np.empty(0, int)
+        if not keys.size:
+            continue
+        uniq, counts = np.unique(keys, return_counts=True)
+        best = np.zeros(n)
+        np.maximum.at(best, uniq // n, counts)
+        out[w] = best / len(rows)
+    return out
 
 
 # --------------------------------------------------------------------------- carbon

@@ -6,7 +6,7 @@ hand-made rows; the contract; errors. The full planted suite is test_modes_plant
 import numpy as np
 import pandas as pd
 import pytest
-from modes_suite import EXPECTED, Case, permuted, score, table
+from modes_suite import CASES, EXPECTED, NULL_CASES, permuted, score, table
 from sklearn.metrics import adjusted_rand_score
 
 from hcanalysis.modes import (
@@ -25,7 +25,7 @@ from hcanalysis.modes import (
 
 @pytest.fixture(scope="module")
 def planted():
-    return table(Case({"void": 24, "caged": 24, "cluster": 4}, 4, 0.15, 21))
+    return table(CASES[2])  # cluster20+void20 in the melt-quenched a-C
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +72,13 @@ def test_column_permuted_table_is_one_mode(planted):
     assert n_modes == [1, 1, 1, 1]
 
 
-@pytest.mark.parametrize("behaviour,name", [("free", VOID_TRAPPING), ("caged", CAGED)])
-def test_homogeneous_population_is_one_mode(behaviour, name):
-    frame, _ = table(Case({behaviour: 48}, 3, 0.15, 5))
+@pytest.mark.parametrize("case,name", [
+    pytest.param(0, VOID_TRAPPING, marks=pytest.mark.xfail(
+        strict=True, reason="known defect (docs/modes.md): Na wandering in the pores of a "
+        "real framework split by the local environment")),
+    (1, CAGED)])
+def test_homogeneous_population_is_one_mode(case, name):
+    frame, _ = table(NULL_CASES[case])
     mf = ModeFinder(random_state=0, embed=False).fit(frame)
     assert mf.n_modes_ == 1 and set(mf.labels_) == {0}
     assert mf.status_.startswith("one mode")
@@ -87,17 +91,20 @@ def _rows(n, **cols):
 
 def test_naming_rules_on_hand_made_rows():
     """The rules themselves (absolute thresholds), on rows built to sit on either side."""
-    base = dict(msd_plateau=0.05, hop_rate=0.0, hop_length=0.0, nana_contact_fraction=0.0,
-                d_NaC_min=2.4, net_displacement=0.3)
+    base = dict(msd_plateau=0.05, hop_rate=0.0, hop_length=0.0, nana_partner_persistence=0.0,
+                nana_enrichment=0.0, d_NaC_min=2.4, net_displacement=0.3)
     hop = {**base, "msd_plateau": 9.0, "hop_rate": 0.1, "hop_length": 3.5}
-    clus = {**base, "nana_contact_fraction": 1.0, "msd_plateau": 0.6}
+    clus = {**base, "nana_partner_persistence": 1.0, "nana_enrichment": 8.0, "msd_plateau": 0.6}
+    # crowded: the same neighbours all window, but no more of them than at random
+    crowd = {**base, "nana_partner_persistence": 1.0, "nana_enrichment": 1.1}
     void = {**base, "msd_plateau": 6.0, "d_NaC_min": 3.5, "net_displacement": 2.0}
     short = {**hop, "hop_length": 1.0}  # hops shorter than a site spacing: not hopping
-    frame = pd.concat([_rows(10, **r) for r in (hop, clus, void, base, short)],
+    frame = pd.concat([_rows(10, **r) for r in (hop, clus, void, base, short, crowd)],
                       ignore_index=True)
-    labels = np.repeat(np.arange(5), 10)
+    labels = np.repeat(np.arange(6), 10)
     names, rules, evidence, th = name_modes(frame, labels)
-    assert names == {0: HOPPING, 1: CLUSTERING, 2: VOID_TRAPPING, 3: CAGED, 4: UNASSIGNED}
+    assert names == {0: HOPPING, 1: CLUSTERING, 2: VOID_TRAPPING, 3: CAGED, 4: UNASSIGNED,
+                     5: CAGED}
     # cage radius from the data: half the median nearest Na–C distance
     assert th["cage_radius"] == pytest.approx(0.5 * np.median(frame["d_NaC_min"]))
     assert "hop length 1" in rules[4] and "✗" in rules[4]

@@ -375,3 +375,26 @@ def test_ring_statistics_of_graphene_and_diamond():
     d = bulk("C", "diamond", a=3.567, cubic=True).repeat((3, 3, 3))
     rc = st.ring_statistics(d.get_positions(), np.asarray(d.cell), backend="cpu")
     assert rc[6] == 2 * len(d) and rc.sum() == rc[6]  # 12 chair six-rings per atom
+
+
+def test_partner_persistence_counts_one_same_partner():
+    """A pair that stays together all window gives 1; an ion whose neighbour changes every
+    frame (a different one each time) gives 1/n_frames; each of those neighbours 1/n."""
+    from hcanalysis.structure import partner_persistence
+
+    box = np.eye(3) * 50.0
+    n_frames = 4
+    pos = np.zeros((n_frames, 7, 3))
+    pos[:, 0] = [5, 5, 5]
+    pos[:, 1] = [8, 5, 5]  # partner of 0, 3 Å, every frame
+    pos[:, 2] = [25, 25, 25]  # ion 2: meets ions 3..6 in turn
+    for f in range(n_frames):
+        for k in range(4):
+            pos[f, 3 + k] = [25, 25, 28] if k == f else [5 + 10 * k, 40, 10]
+    out = partner_persistence(pos, box, 3.5, [np.arange(4), np.arange(2)])
+    assert out.shape == (2, 7)
+    assert out[0, 0] == out[0, 1] == 1.0
+    assert out[0, 2] == pytest.approx(0.25)
+    assert out[1, 2] == pytest.approx(0.5)
+    assert out[0, 3:] == pytest.approx(0.25)
+    assert out[1, 5:] == pytest.approx(0.0)

@@ -6,7 +6,8 @@
 :class:`Hops`        cage jumps -> ``hop_rate``, ``hop_length``, ``p_hop_max``,
                      ``path_tortuosity``, ``net_displacement``
 :class:`Structure`   coordination, clusters, local carbon -> ``n_NaNa``,
-                     ``nana_contact_fraction``, ``n_NaC``, ``cluster_size``, ``d_NaNa_min``,
+                     ``nana_contact_fraction``, ``nana_partner_persistence``,
+                     ``nana_enrichment``, ``n_NaC``, ``cluster_size``, ``d_NaNa_min``,
                      ``d_NaC_min``, ``carbon_density``, ``sp2_fraction``
 :class:`Voids`       void map -> ``pore_radius``, ``pore_volume``, ``wall_distance``,
                      ``pore_throats``, ``pores_visited``, ``voronoi_volume``

@@ -22,7 +22,11 @@ PER_FRAME = {
 class Structure(WindowedAnalysis):
     """Local structure per (ion, window) (docs/structure.md): Na–Na and Na–C coordination
     within cutoffs (default the first minima of the RDFs, reported), the fraction of sampled
-    frames with a Na–Na contact, Na cluster size, nearest distances, carbon mass density and
+    frames with a Na–Na contact, the same-partner persistence (largest fraction of the
+    window's sampled frames with one same Na within the cutoff,
+    :func:`hcanalysis.structure.partner_persistence`), the Na–Na coordination over its value
+    for a random arrangement at the cell's Na density (``nana_enrichment`` = n_NaNa /
+    (ρ_Na 4/3 π r_c³)), Na cluster size, nearest distances, carbon mass density and
     sp² fraction within ``density_radius``.
 
     Sampled at up to ``frames_per_window`` evenly spaced frames of each window (they change
@@ -49,8 +53,9 @@ class Structure(WindowedAnalysis):
     """
 
     family = "structure"
-    columns = ("nana_contact_fraction", "n_NaNa", "n_NaC", "cluster_size", "d_NaNa_min",
-               "d_NaC_min", "carbon_density", "sp2_fraction")
+    columns = ("nana_contact_fraction", "nana_partner_persistence", "nana_enrichment",
+               "n_NaNa", "n_NaC", "cluster_size", "d_NaNa_min", "d_NaC_min", "carbon_density",
+               "sp2_fraction")
 
     def __init__(self, *, ions: str | Sequence[str] = "Na", framework: str | Sequence[str] = "C",
                  cutoff_NaNa: float | None = _D.cutoff_NaNa,
@@ -106,8 +111,22 @@ class Structure(WindowedAnalysis):
         per = {"nana_contact_fraction":
                (np.asarray(res.n_ion_ion, dtype=float) >= 1).astype(float)}
         per.update({c: np.asarray(getattr(res, a), dtype=float) for c, a in PER_FRAME.items()})
+        # clustering's criteria (docs/modes.md): one same partner over the window, and more
+        # Na–Na neighbours than a random arrangement at the cell's Na density gives (an
+        # any-contact fraction is high in any crowded cell)
+        rc = float(res.cutoffs["ion-ion"])
+        box = np.asarray(plan.traj.box(int(plan.frames[0])), dtype=float)
+        volume = abs(float(np.linalg.det(box)))
+        ideal = (plan.n_ions - 1) / volume * 4.0 / 3.0 * np.pi * rc**3 if volume > 0 else 0.0
+        per["nana_enrichment"] = per["n_NaNa"] / ideal if ideal > 0 else per["n_NaNa"] * np.nan
+        na = plan.traj.positions(self.ions, frames=plan.frames[local])
+        persistence = structure.partner_persistence(
+            na, box, rc, [np.asarray(r, dtype=np.int64) for r in rows], plan.backend).T
         self.values = {}
         for col in self.columns:
+            if col == "nana_partner_persistence":
+                self.values[col] = persistence
+                continue
             w = np.full((plan.n_ions, plan.n_windows), np.nan)
             for k, r in enumerate(rows):
                 with np.errstate(invalid="ignore"):

@@ -79,7 +79,8 @@ def start_point(point: SweepPoint, run_dir: Path, cfg: MDConfig,
         from mdrunner.builders import read_structure
 
         atoms, rep = read_structure(point.structure)
-        if "Na" not in rep.composition and point.loading:
+        own_na = "Na" in rep.composition
+        if not own_na and point.loading:
             atoms, rep = insert_na(atoms, point.loading, seed=point.seed)
     else:
         carbon, _ = build_fragments(point.n_carbon, point.density, seed=point.seed)
@@ -87,10 +88,13 @@ def start_point(point: SweepPoint, run_dir: Path, cfg: MDConfig,
     from ase.io import write
 
     write(run_dir / "start.extxyz", atoms)
+    from_file = point.structure is not None
     meta = dict(
-        density=point.density,
+        # a structure file sets its own density (and loading, when it carries Na): the
+        # command-line values were not used and are not recorded
+        density=rep.carbon_density if from_file else point.density,
         carbon_density=rep.carbon_density,
-        loading=point.loading,
+        loading=None if from_file and own_na else point.loading,
         n_na=rep.composition.get("Na", 0),
         n_carbon=rep.composition.get("C", 0),
         temperature_K=cfg.temperature_K,

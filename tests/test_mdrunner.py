@@ -439,3 +439,27 @@ def test_sweep_stops_when_a_point_is_interrupted(tmp_path, monkeypatch):
     pts = sweep.make_points([1.0, 1.2], ["NaC8"], 1, n_carbon=40, potential="lj")
     res = sweep.run_sweep(pts, tmp_path, log=lambda m: None)
     assert len(res) == 1 and calls == [pts[0].name]
+
+
+def test_start_point_records_the_structure_files_density_and_loading(tmp_path):
+    """A point started from a structure file records that file's carbon density and, when
+    the file carries its own Na, no command-line loading (``mdrunner run --structure`` used
+    to record the --density default, 1.5, for a 1.1 g/cm³ file)."""
+    from ase.io import write
+
+    from mdrunner.points import start_point
+
+    carbon, rep = build_fragments(48, 1.1, seed=3)
+    loaded, _ = insert_na(carbon, "NaC12", seed=3)
+    write(tmp_path / "loaded.extxyz", loaded)
+    write(tmp_path / "bare.extxyz", carbon)
+    cfg = MDConfig(steps=1)
+    for name, want_loading, want_na in (("loaded", None, 4), ("bare", "NaC24", 2)):
+        point = SweepPoint(density=1.5, loading="NaC24", seed=0, n_carbon=48, potential="lj",
+                           structure=str(tmp_path / f"{name}.extxyz"))
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        _, meta = start_point(point, run_dir, cfg)
+        assert meta["density"] == pytest.approx(rep.carbon_density, rel=1e-6)
+        assert meta["density"] == pytest.approx(1.1, rel=1e-6)
+        assert meta["loading"] == want_loading and meta["n_na"] == want_na

@@ -7,6 +7,8 @@ window and threshold, :func:`hcanalysis.hops.detect` defaults), the ion-averaged
 found by :func:`hcanalysis.msd_fit.find_fit_range` (slope 1 ± 0.1 over a factor >= 3 in lag)
 with the generalised-least-squares D and its 95 % interval where one exists
 (:func:`hcanalysis.msd.diffusion`), the mean potential energy per Na and the engine's speed.
+With ``--frameworks``, also ``carbon_report`` of each distinct framework (one per density and
+seed: every loading of a seed shares its carbon) into ``<out>_frameworks.csv``.
 
     python -m benchmarks.lammps_sweep SWEEP_DIR --out benchmarks/results/lammps_sweep
 """
@@ -71,6 +73,25 @@ def summarise_run(run_dir: Path, skip_ps: float) -> dict | None:
     )
 
 
+def framework_row(run_dir: Path) -> dict:
+    """:func:`mdrunner.lammps_builders.carbon_report` of a run's start structure's carbon."""
+    from ase.io import read
+
+    from mdrunner.lammps_builders import carbon_report
+
+    meta = json.loads((run_dir / "run.json").read_text())
+    rep, notes = carbon_report(read(run_dir / "start.extxyz"), warn=False)
+    rings = rep.pop("rings", None)
+    row = {"carbon_density": round(meta["carbon_density"], 3), "seed": meta["seed"],
+           "n_c": meta["n_carbon"], **{k: v for k, v in rep.items() if np.isscalar(v)}}
+    if rings is not None:
+        get = (lambda k: rings.get(k, rings.get(str(k), 0))) if isinstance(rings, dict) \
+            else (lambda k: rings[k])
+        row["rings_5_6_7"] = "/".join(str(int(get(k))) for k in (5, 6, 7))
+    row["not_hard_carbon_like"] = "; ".join(notes)
+    return row
+
+
 def _markdown(df: pd.DataFrame) -> str:
     def fmt(v) -> str:
         return f"{v:.3g}" if isinstance(v, float) else str(v)
@@ -86,7 +107,23 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/lammps_sweep"))
     ap.add_argument("--skip-ps", type=float, default=50.0,
                     help="equilibration discarded at the start of each run, ps")
+    ap.add_argument("--frameworks", action="store_true",
+                    help="also carbon_report each distinct framework")
     args = ap.parse_args(argv)
+    if args.frameworks:
+        seen, fw = set(), []
+        for d in sorted(args.sweep.glob("*/run.json")):
+            m = json.loads(d.read_text())
+            key = (round(m["carbon_density"], 2), m["seed"])
+            if key not in seen:
+                seen.add(key)
+                fw.append(framework_row(d.parent))
+        fdf = pd.DataFrame(fw).sort_values(["carbon_density", "seed"])
+        stem = args.out.with_name(args.out.name + "_frameworks")
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        fdf.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
+        stem.with_suffix(".md").write_text(_markdown(fdf))
+        print(fdf.to_string(index=False))
     rows = [r for d in sorted(args.sweep.glob("*/run.json"))
             if (r := summarise_run(d.parent, args.skip_ps)) is not None]
     df = pd.DataFrame(rows)

@@ -192,7 +192,7 @@ def carbon_report(atoms, *, warn: bool = True) -> tuple[dict, list[str]]:
         notes.append(f"C-C first peak at {peak:.3f} Å, outside {lo}-{hi} Å (graphene-like "
                      "sp2 bonds give 1.42-1.44 Å)")
     lo, hi = ref["density_g_cm3"]
-    if not lo <= dens <= hi:
+    if not lo - 1e-6 <= dens <= hi + 1e-6:  # a cell built at 1.2 measures 1.1999999999999995
         notes.append(f"carbon density {dens:.2f} g/cm³ outside the hard-carbon range "
                      f"{lo}-{hi} g/cm³")
     if n_rings and out["six_ring_fraction"] < ref["six_ring_fraction_min"]:

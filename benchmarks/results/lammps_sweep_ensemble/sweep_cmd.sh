@@ -1,0 +1,1 @@
+/work/main/.venv/bin/mdrunner sweep --engine lammps -o /work/sweep-ref/runs --densities 1.2,1.5,1.8 --loadings NaC8,NaC16,NaC32 --seeds 2 --n-carbon 1000 --temperature 600 --timestep 2.0 --steps 275000 --save-every 250 --checkpoint-every 25000 --workers 2

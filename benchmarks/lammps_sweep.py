@@ -82,6 +82,9 @@ def framework_row(run_dir: Path) -> dict:
     meta = json.loads((run_dir / "run.json").read_text())
     rep, notes = carbon_report(read(run_dir / "start.extxyz"), warn=False)
     rings = rep.pop("rings", None)
+    psd = rep.pop("psd", {})
+    rep.update({f"pore_{k}": psd[k] for k in ("void_fraction", "median_radius_A", "max_radius_A")
+                if k in psd})
     row = {"carbon_density": round(meta["carbon_density"], 3), "seed": meta["seed"],
            "n_c": meta["n_carbon"], **{k: v for k, v in rep.items() if np.isscalar(v)}}
     if rings is not None:

@@ -152,8 +152,9 @@ def carbon_report(atoms, *, warn: bool = True) -> tuple[dict, list[str]]:
         ``density_g_cm3``, ``sp``, ``sp2``, ``sp3``, ``other`` fractions,
         ``mean_coordination``, ``rings`` (count by size 3..8), ``six_ring_fraction``,
         ``cc_peak_A`` (first maximum of the C–C RDF), ``largest_void_radius_A`` (largest
-        distance from a 0.5 Å grid point to the nearest C); and the warnings (also issued as
-        ``UserWarning`` when ``warn``).
+        distance from a 0.5 Å grid point to the nearest C), ``psd`` (pore-size distribution
+        by local thickness, see :func:`_pore_size_distribution`); and the warnings (also
+        issued as ``UserWarning`` when ``warn``).
     """
     from hcanalysis.structure import carbon_hybridisation, rdf_from_positions, ring_statistics
     from mdrunner.builders import describe
@@ -179,6 +180,7 @@ def carbon_report(atoms, *, warn: bool = True) -> tuple[dict, list[str]]:
                rings={int(s): int(rings[s]) for s in range(3, len(rings)) if rings[s]},
                six_ring_fraction=float(rings[6] / n_rings) if n_rings else 0.0,
                cc_peak_A=peak, largest_void_radius_A=float(dist.max()))
+    out["psd"] = _pore_size_distribution(pos, box)
     ref = HARD_CARBON_REFERENCE
     notes = []
     if out["sp2"] < ref["sp2_min"]:
@@ -202,6 +204,29 @@ def carbon_report(atoms, *, warn: bool = True) -> tuple[dict, list[str]]:
         for n in notes:
             warnings.warn(n, UserWarning, stacklevel=2)
     return out, notes
+
+
+def _pore_size_distribution(pos: np.ndarray, box: np.ndarray, spacing: float = 0.5,
+                            bin_A: float = 0.25) -> dict:
+    """Pore-size distribution of a carbon cell by local thickness
+    (:meth:`hcanalysis.voids.VoidMap.psd`; C radius 1.7 Å, probe 0, grid ``spacing`` Å).
+
+    Returns ``radius_edges_A`` (bins of ``bin_A`` Å), ``volume_fraction`` per bin (of the
+    void volume), ``void_fraction`` (of the cell), ``median_radius_A`` and ``max_radius_A``
+    (local-thickness radius: the largest C-free sphere, measured from the C surfaces, that
+    covers a void point).
+    """
+    from hcanalysis import voids
+
+    vm = voids.tessellate(pos, box, spacing=spacing, backend="cpu")
+    lt = vm.local_thickness[vm.mask]
+    top = float(lt.max()) if lt.size else 0.0
+    frac, edges = vm.psd(bins=np.arange(0.0, top + bin_A + 1e-9, bin_A))
+    return dict(radius_edges_A=[round(float(e), 4) for e in edges],
+                volume_fraction=[round(float(f), 5) for f in frac],
+                void_fraction=float(vm.mask.mean()),
+                median_radius_A=float(np.median(lt)) if lt.size else float("nan"),
+                max_radius_A=top)
 
 
 def _child(commands_path: str) -> int:

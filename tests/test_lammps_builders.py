@@ -32,6 +32,12 @@ def test_report_flags_the_fragment_builder():
         rep, notes = carbon_report(atoms)
     assert rep["sp2"] < 0.6 and any("sp2" in n for n in notes)
     assert abs(sum(rep[k] for k in ("sp", "sp2", "sp3", "other")) - 1) < 1e-9
+    # pore-size distribution (local thickness) against the k-d tree's largest void: the
+    # largest inscribed radius from the C surfaces is the largest centre distance - 1.7 Å
+    psd = rep["psd"]
+    assert sum(psd["volume_fraction"]) == pytest.approx(1.0, abs=1e-9)
+    assert psd["max_radius_A"] == pytest.approx(rep["largest_void_radius_A"] - 1.7, abs=0.5)
+    assert 0 < psd["median_radius_A"] < psd["max_radius_A"] and 0 < psd["void_fraction"] < 1
 
 
 def test_report_density_at_the_range_edge_is_inside():

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,13 @@ try:  # Python >= 3.11
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+
+#: Parameters that older releases accepted and that are gone: a configuration that still sets
+#: one gets a warning (and the value is ignored) instead of an "unknown parameter" error.
+REMOVED_PARAMETERS: dict[str, str] = {
+    "tortuosity.max_start_points": "it was never used by the tortuosity computation",
+}
 
 
 @dataclass
@@ -227,6 +235,10 @@ class AnalysisConfig:
             setattr(self, section, check_type(key, field_annotation(type(self), section), value))
             return
         sub = getattr(self, section, None)
+        if key in REMOVED_PARAMETERS:
+            warnings.warn(f"parameter {key!r} is ignored: {REMOVED_PARAMETERS[key]}; "
+                          "remove it from your configuration", UserWarning, stacklevel=2)
+            return
         if not dataclasses.is_dataclass(sub) or not hasattr(sub, name):
             raise KeyError(f"unknown parameter {key!r}")
         setattr(sub, name, check_type(key, field_annotation(type(sub), name), value))

@@ -91,3 +91,21 @@ def test_cli_set_error_before_any_work(tmp_path, capsys):
                  "--set", "voids.spacing=abc"]) == 2
     err = capsys.readouterr().err
     assert "voids.spacing = 'abc': expected float" in err and "Traceback" not in err
+
+
+def test_removed_parameter_warns_and_is_ignored(tmp_path):
+    """A configuration written for an older release that still sets a removed parameter
+    (tortuosity.max_start_points, never read) loads with a one-line warning; a parameter
+    that never existed is still an error."""
+    import pytest
+
+    from hcanalysis.config import AnalysisConfig
+
+    path = tmp_path / "old.toml"
+    path.write_text("[tortuosity]\nmax_start_points = 200\nshell_radius = 5.0\n")
+    with pytest.warns(UserWarning, match="max_start_points.*ignored"):
+        cfg = AnalysisConfig.from_toml(path)
+    assert cfg.tortuosity.shell_radius == 5.0
+    assert not hasattr(cfg.tortuosity, "max_start_points")
+    with pytest.raises(KeyError, match="unknown parameter"):
+        AnalysisConfig().set("tortuosity.max_start_pointz", 1)

@@ -70,3 +70,26 @@ def test_cli_framework_option(files, tmp_path, capsys):
                str(files / "wrong_cell.extxyz")])
     assert rc != 0
     assert "differs from the cell of the framework" in capsys.readouterr().err
+
+
+def test_family_commands_take_the_framework_file(files, tmp_path, capsys):
+    """``--framework FILE`` means the same in the family commands as in ``analyze``: the
+    structure command on the ion-only file + framework writes the numbers it writes for the
+    trajectory that holds the framework in every frame; a species there is a clear error."""
+    import h5py
+
+    a, b = tmp_path / "whole.h5", tmp_path / "joined.h5"
+    common = ["--window", "40", "--frames-per-window", "4"]
+    assert main(["structure", str(files / "whole.h5"), "-o", str(a), *common]) == 0
+    assert main(["structure", str(files / "ions.h5"), "-o", str(b), *common, "--framework",
+                 str(files / "framework.extxyz")]) == 0
+    with h5py.File(a) as fa, h5py.File(b) as fb:
+        names = [k for k in fa["per_ion"] if isinstance(fa["per_ion"][k], h5py.Dataset)]
+        assert "n_NaC" in names
+        for k in names:
+            np.testing.assert_allclose(fa["per_ion"][k][()], fb["per_ion"][k][()],
+                                       rtol=1e-4, atol=1e-4, err_msg=k)
+    capsys.readouterr()
+    assert main(["structure", str(files / "ions.h5"), "-o", str(tmp_path / "x.h5"),
+                 "--framework", "C"]) != 0
+    assert "--framework C: no such file" in capsys.readouterr().err

@@ -120,6 +120,7 @@ def hops_cmd(
     output: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file (.h5)."),
     species: str = opt.ions_option(),
     framework: str = opt.framework_option(),
+    framework_file: Path | None = opt.framework_file_option(),
     half_window: int = typer.Option(None, "--half-window", "-w",
                                     help="p_hop half-window, frames (default: --half-window-ps)."),
     half_window_ps: float = typer.Option(
@@ -170,7 +171,7 @@ def hops_cmd(
             raise HCAnalysisError(
                 f"--threshold {threshold!r}: give 'auto' or a number"
             ) from None
-    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps, framework_file)
     drift = opt.resolve_drift(remove_drift, traj)
     # the half-window and threshold of the Hops family (the estimator of `analyze`): one cage
     # time and one population threshold from up to hops.SCALE_IONS ions

@@ -152,6 +152,7 @@ def msd_cmd(
     output: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file (.h5)."),
     species: str = opt.ions_option(),
     framework: str = opt.framework_option(),
+    framework_file: Path | None = opt.framework_file_option(),
     start: int = opt.start_option(),
     stop: int = opt.stop_option(),
     step: int = opt.step_option(),
@@ -197,7 +198,7 @@ def msd_cmd(
     inputs = [traj_path, topology]
     for p in [output] + ([png] if plots else []):
         check_output(p, inputs, force)
-    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps, framework_file)
     fsl = opt.resolve_frames(start, stop, step, frames)
     if fit_lo is not None or fit_hi is not None:
         if fit_ps is not None:

@@ -1,7 +1,8 @@
 """The options every command shares: one vocabulary, one set of defaults (issue 20).
 
-Names: ``--ions`` (aliases ``--species``, ``--ion``), ``--framework`` (alias ``--carbon``) for
-species; frames by ``--start/--stop/--step`` (``--frames start:stop:step`` kept as an alias);
+Names: ``--ions`` (aliases ``--species``, ``--ion``) and ``--carbon`` for species;
+``--framework FILE`` is, in every command, the structure file of an ion-only trajectory's
+framework; frames by ``--start/--stop/--step`` (``--frames start:stop:step`` kept as an alias);
 ``--window``/``--stride`` in analysed frames with the default of
 :func:`hcanalysis.windows.resolve_window`; ``--max-memory 512MiB`` (``--max-memory-mb 512``
 kept); ``--remove-drift`` with the default of :class:`hcanalysis.config.MSDConfig`. The old names
@@ -57,9 +58,17 @@ def ions_option(default: str = "Na"):
 
 
 def framework_option(default: str = "C"):
-    """``--framework`` (alias ``--carbon``): framework species, comma list."""
-    return typer.Option(default, "--framework", "--carbon",
-                        help="Framework species, comma list (alias --carbon).")
+    """``--carbon``: framework species, comma list (``--framework`` names a structure file)."""
+    return typer.Option(default, "--carbon",
+                        help="Framework species, comma list (default C; --framework names a "
+                             "framework file).")
+
+
+def framework_file_option():
+    """``--framework FILE``: the framework of an ion-only trajectory, as in ``analyze``."""
+    return typer.Option(None, "--framework",
+                        help="Ion-only trajectories: structure file (LAMMPS data, extxyz, ...) "
+                             "holding the framework, added to every frame.")
 
 
 def species_list(text: str) -> str | list[str]:
@@ -220,13 +229,18 @@ def dt_ps_option():
 
 
 def load_trajectory(path: Path, format: str | None = None, topology: Path | None = None,
-                    type_map: str | None = None, dt_ps: float | None = None):
-    """:func:`hcanalysis.load` with the shared loading options."""
+                    type_map: str | None = None, dt_ps: float | None = None,
+                    framework: Path | None = None):
+    """:func:`hcanalysis.load` with the shared loading options (``framework``: the structure
+    file of an ion-only trajectory's framework)."""
     from hcanalysis.cli.io_cmds import parse_type_map
     from hcanalysis.io import load
 
+    if framework is not None and not Path(framework).is_file():
+        raise HCAnalysisError(f"--framework {framework}: no such file (it takes a structure "
+                              "file; the framework species is --carbon)")
     return load(path, format=format, topology=topology, dt_ps=dt_ps,
-                type_map=parse_type_map(type_map))
+                type_map=parse_type_map(type_map), framework=framework)
 
 
 def seed_option():

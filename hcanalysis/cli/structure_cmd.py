@@ -182,6 +182,7 @@ def structure_cmd(
     output: Path = typer.Option(..., "--output", "-o", help="Output HDF5 file (.h5)."),
     ion: str = opt.ions_option(),
     carbon: str = opt.framework_option(),
+    framework_file: Path | None = opt.framework_file_option(),
     cutoff_ion_ion: float = typer.Option(
         None, "--cutoff-nana", help="Na–Na cutoff, Å (default: first minimum of g_NaNa)."),
     cutoff_ion_c: float = typer.Option(
@@ -221,7 +222,7 @@ def structure_cmd(
     inputs = [traj_path, topology]
     for p in [output] + ([png] if plots else []):
         check_output(p, inputs, force)
-    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps, framework_file)
     fsl = opt.resolve_frames(start, stop, step, frames)
     if len(range(traj.n_frames)[fsl]) == 0:
         raise HCAnalysisError(f"--start/--stop/--step select no frames of {traj.n_frames}")

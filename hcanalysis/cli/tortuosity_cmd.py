@@ -77,6 +77,7 @@ def tortuosity_cmd(
     dt_ps: float = opt.dt_ps_option(),
     ions: str = opt.ions_option(),
     framework: str = opt.framework_option(),
+    framework_file: Path | None = opt.framework_file_option(),
     radius: list[str] = typer.Option(None, "--radius", help="Atom radius per species, C:1.7."),
     spacing: float = typer.Option(_V.spacing, "--spacing", help="Void grid spacing, Å."),
     probe: float = typer.Option(_V.probe, "--probe", help="Probe radius of the void, Å."),
@@ -119,7 +120,7 @@ def tortuosity_cmd(
     from hcanalysis.families import Tortuosity
 
     check_output(out_path, [traj_path, topology], force)
-    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps, framework_file)
     fsl = opt.resolve_frames(start, stop, step, frames)
     fam = Tortuosity(ions=opt.species_list(ions), framework=opt.species_list(framework),
                      shell_radius=shell_radius, frames_per_window=frames_per_window,

@@ -116,6 +116,7 @@ def voids_cmd(
     dt_ps: float = opt.dt_ps_option(),
     ions: str = opt.ions_option(),
     framework: str = opt.framework_option(),
+    framework_file: Path | None = opt.framework_file_option(),
     radius: list[str] = typer.Option(None, "--radius", help="Radius per species, e.g. C:1.7."),
     spacing: float = typer.Option(_V.spacing, "--spacing", help="Grid spacing, Å."),
     probe: float = typer.Option(_V.probe, "--probe", help="Probe radius of the void, Å."),
@@ -150,7 +151,7 @@ def voids_cmd(
 
     check_output(out_path, [traj_path, topology], force or reuse_maps,
                  hint="pass --force to overwrite it or --reuse-maps to reuse its void maps")
-    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps)
+    traj = opt.load_trajectory(traj_path, format, topology, type_map, dt_ps, framework_file)
     fsl = opt.resolve_frames(start, stop, step, frames)
     mode = "a" if (reuse_maps and out_path.exists() and not force) else "w"
     with atomic_output(out_path, copy_existing=mode == "a") as tmp, h5py.File(tmp, mode) as h5:

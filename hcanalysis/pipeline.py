@@ -71,12 +71,23 @@ def cache_key(path: str | os.PathLike, cfg: AnalysisConfig, load_options: Mappin
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def trajectory_labels(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Names for the trajectories in progress lines: the file name, or ``folder/file`` when
+    several share a file name (every run of an mdrunner sweep is ``traj.h5``)."""
+    names = [Path(p).name for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{Path(p).parent.name}/{Path(p).name}" for p in paths]
+
+
 def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
                    cache_file: str | None,
-                   on_stage: Callable[[str], None] | None = None) -> DescriptorTable:
+                   on_stage: Callable[[str], None] | None = None,
+                   label: str | None = None) -> DescriptorTable:
     """Compute (or read from the cache) one trajectory's descriptor table. A plain function of
     plain arguments, so Dask can ship it to a worker (``on_stage``: called with each stage's
-    name as it starts, in this process only)."""
+    name as it starts, in this process only; ``label``: the trajectory's name in progress
+    lines, by default the file name)."""
     from hcanalysis import load
     from hcanalysis.descriptors import compute
 
@@ -93,7 +104,7 @@ def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
     traj = load(path, **load_options)
     cfg, skipped = without_framework(traj, AnalysisConfig.from_dict(cfg_dict))
     report = current_progress()
-    name = Path(path).name
+    name = label or Path(path).name
     table = compute(traj, cfg, trajectory_index=index, on_stage=on_stage,
                     progress=lambda stage, done, total: report(f"{name}: {stage}", done, total))
     if skipped:
@@ -369,12 +380,14 @@ def analyze(
 
         tables = []
         try:
+            labels = trajectory_labels(paths)
             for i, (p, c) in enumerate(zip(paths, caches, strict=True)):
-                say(f"descriptors {i + 1}/{len(paths)}: {p.name}"
+                say(f"descriptors {i + 1}/{len(paths)}: {labels[i]}"
                     + (" (cached)" if reused[i] else ""))
                 tables.append(descriptor_job(
                     str(p), i, cfg_dict, opts, str(c),
-                    on_stage=lambda stage, name=p.name: on_stage(stage, name)))
+                    on_stage=lambda stage, name=labels[i]: on_stage(stage, name),
+                    label=labels[i]))
             if warm is not None:
                 warm.wait("umap")
         finally:

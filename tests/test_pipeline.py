@@ -222,3 +222,12 @@ def test_jobqueue_cluster_builds_a_slurm_job():
         cluster.close()
     with pytest.raises(ValueError, match="use one of slurm"):
         jobqueue_cluster("condorx", cores=1, memory="1GB", jobs=0)
+
+
+def test_progress_labels_tell_sweep_runs_apart():
+    """Every run of an mdrunner sweep is ``traj.h5``: progress lines name the run folder."""
+    from hcanalysis.pipeline import trajectory_labels
+
+    assert trajectory_labels(["a/x.h5", "b/y.h5"]) == ["x.h5", "y.h5"]
+    assert trajectory_labels(["s/rho1.2_s0/traj.h5", "s/rho1.5_s0/traj.h5"]) == [
+        "rho1.2_s0/traj.h5", "rho1.5_s0/traj.h5"]

@@ -8,6 +8,10 @@ import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Where results are written: ``benchmarks/results`` (committed), or the folder named by the
 #: environment variable ``HCANALYSIS_BENCH_RESULTS`` (the test suite's smoke run writes there,
@@ -68,3 +72,13 @@ def write_results(name: str, data: dict) -> Path:
     payload = {"machine": machine_info(), **data}
     out.write_text(json.dumps(payload, indent=2, default=float) + "\n")
     return out
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub Markdown table, floats to 3 significant digits."""
+    def fmt(v) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

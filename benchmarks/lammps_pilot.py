@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.common import markdown_table
+
 
 def summarise_run(run_dir: Path) -> dict | None:
     import hcanalysis
@@ -52,15 +54,6 @@ def summarise_run(run_dir: Path) -> dict | None:
     )
 
 
-def _markdown(df: pd.DataFrame) -> str:
-    def fmt(v) -> str:
-        return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv=None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("sweep", type=Path)
@@ -71,7 +64,7 @@ def main(argv=None) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out.with_suffix(".csv"), index=False, float_format="%.4g")
-    args.out.with_suffix(".md").write_text(_markdown(df))
+    args.out.with_suffix(".md").write_text(markdown_table(df))
     print(df.to_string(index=False))
     return df
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.common import markdown_table
+
 
 def _epot_per_na(run_dir: Path, n_na: int) -> float:
     """Mean Epot per Na over the logged production steps, eV (rigid framework: Epot is the
@@ -95,15 +97,6 @@ def framework_row(run_dir: Path) -> dict:
     return row
 
 
-def _markdown(df: pd.DataFrame) -> str:
-    def fmt(v) -> str:
-        return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
 def main(argv=None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("sweep", type=Path)
@@ -125,14 +118,14 @@ def main(argv=None) -> pd.DataFrame:
         stem = args.out.with_name(args.out.name + "_frameworks")
         stem.parent.mkdir(parents=True, exist_ok=True)
         fdf.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
-        stem.with_suffix(".md").write_text(_markdown(fdf))
+        stem.with_suffix(".md").write_text(markdown_table(fdf))
         print(fdf.to_string(index=False))
     rows = [r for d in sorted(args.sweep.glob("*/run.json"))
             if (r := summarise_run(d.parent, args.skip_ps)) is not None]
     df = pd.DataFrame(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out.with_suffix(".csv"), index=False, float_format="%.4g")
-    args.out.with_suffix(".md").write_text(_markdown(df))
+    args.out.with_suffix(".md").write_text(markdown_table(df))
     print(df.to_string(index=False))
     return df
 

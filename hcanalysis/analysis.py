@@ -72,6 +72,18 @@ def frame_indices(n_frames: int, frames: FrameSpec = None) -> np.ndarray:
     return idx
 
 
+def window_ids(n_ions: int, n_windows: int, bounds: np.ndarray, ion_atoms: np.ndarray,
+               time_ps: np.ndarray) -> pd.DataFrame:
+    """The id columns of per-(ion, window) rows, ion-major: ``ion``, ``window``,
+    ``atom_index``, ``t_start_ps``, ``t_stop_ps`` (ps; ``bounds``: frame ranges [a, b))."""
+    ion = np.repeat(np.arange(n_ions), n_windows)
+    win = np.tile(np.arange(n_windows), n_ions)
+    a, b = bounds[win, 0], bounds[win, 1] - 1
+    return pd.DataFrame({
+        "ion": ion, "window": win, "atom_index": ion_atoms[ion],
+        "t_start_ps": time_ps[a], "t_stop_ps": time_ps[b],
+    })
+
 class WindowPlan:
     """What every family needs from one trajectory: the analysed frames, the windows, the
     ions, the centre-of-mass drift, the memory budget, shared void maps and progress.
@@ -219,13 +231,8 @@ class WindowPlan:
     def ids(self) -> pd.DataFrame:
         """The id columns of the long rows, ion-major: ``ion``, ``window``, ``atom_index``,
         ``t_start_ps``, ``t_stop_ps``."""
-        ion = np.repeat(np.arange(self.n_ions), self.n_windows)
-        win = np.tile(np.arange(self.n_windows), self.n_ions)
-        a, b = self.bounds[win, 0], self.bounds[win, 1] - 1
-        return pd.DataFrame({
-            "ion": ion, "window": win, "atom_index": self.ion_atoms[ion],
-            "t_start_ps": self.time_ps[a], "t_stop_ps": self.time_ps[b],
-        })
+        return window_ids(self.n_ions, self.n_windows, self.bounds, self.ion_atoms,
+                          self.time_ps)
 
 
 def sample_frames(bounds: np.ndarray, per_window: int) -> list[np.ndarray]:
@@ -395,13 +402,8 @@ class WindowedAnalysis:
 
     def ids(self) -> pd.DataFrame:
         """Id columns of :meth:`to_frame` (ion-major)."""
-        ion = np.repeat(np.arange(self.n_ions), self.n_windows)
-        win = np.tile(np.arange(self.n_windows), self.n_ions)
-        a, b = self.bounds[win, 0], self.bounds[win, 1] - 1
-        return pd.DataFrame({
-            "ion": ion, "window": win, "atom_index": self.ion_atoms[ion],
-            "t_start_ps": self.time_ps[a], "t_stop_ps": self.time_ps[b],
-        })
+        return window_ids(self.n_ions, self.n_windows, self.bounds, self.ion_atoms,
+                          self.time_ps)
 
     def to_frame(self) -> pd.DataFrame:
         """Long rows, one per (ion, window), ion-major: the id columns and the family's

@@ -9,7 +9,7 @@ import numpy as np
 
 from hcanalysis.analysis import WindowedAnalysis, WindowPlan
 from hcanalysis.config import TortuosityConfig, VoidsConfig
-from hcanalysis.families.voids import window_void_maps
+from hcanalysis.families.voids import framework_radii, window_void_maps
 
 _D = TortuosityConfig()
 _V = VoidsConfig()
@@ -102,10 +102,7 @@ class Tortuosity(WindowedAnalysis):
 
     def map_radii(self) -> dict[str, float]:
         """Radius per framework species, Å."""
-        fw = [self.framework] if isinstance(self.framework, str) else list(self.framework)
-        out = {s: self.carbon_radius for s in fw}
-        out.update(self.radii or {})
-        return out
+        return framework_radii(self.framework, self.carbon_radius, self.radii)
 
     def _run(self, plan: WindowPlan) -> None:
         from hcanalysis import tortuosity

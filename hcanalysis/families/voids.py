@@ -81,6 +81,16 @@ def window_void_maps(plan: WindowPlan, *, spacing: float = _D.spacing,
     return maps, made
 
 
+
+def framework_radii(framework: str | Sequence[str], carbon_radius: float,
+                    radii: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Radius per framework species for the void map, Å: ``carbon_radius`` for each, then
+    ``radii`` where given."""
+    fw = [framework] if isinstance(framework, str) else list(framework)
+    out = {s: carbon_radius for s in fw}
+    out.update(radii or {})
+    return out
+
 class Voids(WindowedAnalysis):
     """Per-ion void descriptors per (ion, window) (docs/voids.md): ``pore_radius``,
     ``pore_volume``, ``wall_distance``, ``pore_throats``, ``pores_visited``,
@@ -161,10 +171,7 @@ class Voids(WindowedAnalysis):
 
     def map_radii(self) -> dict[str, float]:
         """Radius per framework species, Å."""
-        fw = [self.framework] if isinstance(self.framework, str) else list(self.framework)
-        out = {s: self.carbon_radius for s in fw}
-        out.update(self.radii or {})
-        return out
+        return framework_radii(self.framework, self.carbon_radius, self.radii)
 
     def window_maps(self, plan: WindowPlan) -> tuple[list, list[int]]:
         """The plan's void maps with these parameters (see :func:`window_void_maps`)."""

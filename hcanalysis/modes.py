@@ -185,7 +185,10 @@ class ModeFeatures:
         columns with the reason."""
         rng = rng or np.random.default_rng(0)
         cols, transforms, left = cls.choose(frame, features)
-        check_values(frame, cols)
+        # the features and the columns the names read (pore-level and zero-inflated columns
+        # left out of the mixture still decide the names and their evidence)
+        check_values(frame, cols + [c for c in _NAMING_COLUMNS
+                                    if c in frame.columns and c not in cols])
         x = cls.raw(frame, cols, transforms)
         finite = np.isfinite(x)
         fill = np.array([np.median(x[finite[:, j], j]) if finite[:, j].any() else 0.0

@@ -82,3 +82,11 @@ def markdown_table(df: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, stem: Path) -> None:
+    """Write ``stem.csv`` (4 significant digits) and ``stem.md`` and print the table."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
+    stem.with_suffix(".md").write_text(markdown_table(df))
+    print(df.to_string(index=False))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import markdown_table
+from benchmarks.common import write_table
 
 
 def summarise_run(run_dir: Path) -> dict | None:
@@ -62,10 +62,7 @@ def main(argv=None) -> pd.DataFrame:
     rows = [r for d in sorted(args.sweep.glob("*/run.json"))
             if (r := summarise_run(d.parent)) is not None]
     df = pd.DataFrame(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.out.with_suffix(".csv"), index=False, float_format="%.4g")
-    args.out.with_suffix(".md").write_text(markdown_table(df))
-    print(df.to_string(index=False))
+    write_table(df, args.out)
     return df
 
 

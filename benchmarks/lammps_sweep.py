@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import markdown_table
+from benchmarks.common import write_table
 
 
 def _epot_per_na(run_dir: Path, n_na: int) -> float:
@@ -116,17 +116,11 @@ def main(argv=None) -> pd.DataFrame:
                 fw.append(framework_row(d.parent))
         fdf = pd.DataFrame(fw).sort_values(["carbon_density", "seed"])
         stem = args.out.with_name(args.out.name + "_frameworks")
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        fdf.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
-        stem.with_suffix(".md").write_text(markdown_table(fdf))
-        print(fdf.to_string(index=False))
+        write_table(fdf, stem)
     rows = [r for d in sorted(args.sweep.glob("*/run.json"))
             if (r := summarise_run(d.parent, args.skip_ps)) is not None]
     df = pd.DataFrame(rows)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.out.with_suffix(".csv"), index=False, float_format="%.4g")
-    args.out.with_suffix(".md").write_text(markdown_table(df))
-    print(df.to_string(index=False))
+    write_table(df, args.out)
     return df
 
 

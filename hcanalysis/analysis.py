@@ -185,16 +185,12 @@ class WindowPlan:
         idx = self.traj.indices(select)
         w = _masses(self.traj.species[idx])
         w = w / w.sum()
-        com = np.empty((len(self.frames), 3))
-        row = 0
-        # frames per read sized by the budget: unwrapping holds about eight float64 copies
-        # of the block (measured with tracemalloc), so a factor 10 keeps it under
+        # frames per read sized by the budget: unwrapping by image flags holds about eight
+        # float64 copies of the block (measured with tracemalloc), so a factor 10 keeps it
+        # under; continuity unwrapping sums the steps in one pass (Trajectory.centre_of_mass)
         per_read = int(np.clip(self.memory_budget() // (max(1, len(idx)) * 3 * 8 * 10),
                                1, 256))
-        for _f, pos in self.traj.iter_chunks(select, unwrap=True, frames=self.frames,
-                                             chunk_frames=per_read):
-            com[row:row + len(pos)] = np.einsum("fai,a->fi", pos, w)
-            row += len(pos)
+        com = self.traj.centre_of_mass(select, w, frames=self.frames, chunk_frames=per_read)
         return com - com[0]
 
     # ---------------------------------------------------------------------- ion chunks

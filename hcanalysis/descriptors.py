@@ -192,6 +192,7 @@ def compute(
         elif fam.family == "voids":
             arrays["psd_edges"] = fam.arrays["psd_edges"]
             arrays["psd_fraction"] = fam.arrays["psd_fraction"]
+            arrays["first_map_pores"] = fam.arrays["first_map_pores"]
         elif fam.family == "tortuosity":
             arrays["global_tau"] = fam.arrays["global_tau"]
     meta = {

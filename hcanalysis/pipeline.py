@@ -239,8 +239,9 @@ def diffusion_summary(frame: pd.DataFrame, tables: Sequence[DescriptorTable]) ->
 def cell_view(path: Path, load_options: Mapping[str, Any], cfg: AnalysisConfig,
               frame: pd.DataFrame, table: DescriptorTable) -> dict:
     """The report's 3D view of the first trajectory (:func:`report_view3d.cell_data`): its
-    framework at the first analysed frame, its pores (a void map of that frame with the
-    ``voids`` parameters, when the voids stage ran) and ion paths coloured by mode."""
+    framework at the first analysed frame, its pores (those of the voids stage's first map,
+    ``arrays["first_map_pores"]``, the void map of that frame; tables cached before it was
+    stored tessellate the frame again) and ion paths coloured by mode."""
     from hcanalysis import load
     from hcanalysis.report import MODE_COLOURS
     from hcanalysis.report_view3d import cell_data
@@ -250,7 +251,11 @@ def cell_view(path: Path, load_options: Mapping[str, Any], cfg: AnalysisConfig,
     fr = c.get("frames", {}) if isinstance(c.get("frames"), dict) else {}
     frames = np.arange(traj.n_frames)[slice(fr.get("start"), fr.get("stop"), fr.get("step"))]
     pores = None
-    if "voids" in (c.get("stages") or cfg.stages) and "pore_radius" in frame:
+    if "first_map_pores" in table.arrays:  # the voids stage's first map: no second tessellation
+        from hcanalysis.families.voids import POR_COLUMNS
+
+        pores = pd.DataFrame(table.arrays["first_map_pores"], columns=list(POR_COLUMNS))
+    elif "voids" in (c.get("stages") or cfg.stages) and "pore_radius" in frame:
         from hcanalysis.voids import tessellate
 
         sel = traj.indices(cfg.carbon)

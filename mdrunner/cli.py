@@ -131,9 +131,10 @@ def run_cmd(
         None, help="Production thermostat. ase engine: nose-hoover (default, global chain) | "
         "langevin | nve; lammps engine: csvr (default, global) | nose-hoover | langevin | nve"),
     equilibration_steps: int = typer.Option(
-        None, "--equilibration-steps", help="ase engine: Langevin steps (--friction) before "
-        "production, not saved; their temperature and energy drift are reported (default "
-        "1000)."),
+        None, "--equilibration-steps", help="Steps before production, not saved; their "
+        "temperature, energy drift (and, lammps, conserved-quantity drift) are reported. ase "
+        "engine: Langevin (--friction), default 1000; lammps engine: the production "
+        "thermostat (CSVR for nve), default 5000, report in RUN_DIR/equilibration.json."),
     steps: int = typer.Option(1000),
     timestep: float = typer.Option(1.0, help="fs"),
     friction: float = typer.Option(5.0, help="Langevin friction, 1/ps."),
@@ -159,13 +160,11 @@ def run_cmd(
     if engine not in ("ase", "lammps"):
         raise typer.BadParameter(f"unknown engine {engine!r}: ase or lammps")
     lmp = engine == "lammps"
-    if lmp and equilibration_steps:
-        raise typer.BadParameter("--equilibration-steps is for the ase engine; with lammps, "
-                                 "drop the first frames (mdrunner.export.export_window)")
     cfg = MDConfig(temperature_K=temperature, steps=steps, timestep_fs=timestep,
                    thermostat=thermostat or ("csvr" if lmp else "nose-hoover"),
-                   equilibration_steps=0 if lmp else (1000 if equilibration_steps is None
-                                                      else equilibration_steps),
+                   equilibration_steps=((LAMMPS_EQUILIBRATION_STEPS if lmp else 1000)
+                                        if equilibration_steps is None
+                                        else equilibration_steps),
                    friction_per_ps=friction, tdamp_fs=tdamp,
                    temperature_end_K=temperature_end, save_every=save_every,
                    checkpoint_every=checkpoint_every, seed=seed,
@@ -266,6 +265,8 @@ def _md_log(steps: int, n_points: int = 0):
     return log
 
 
+#: Default equilibration of ``mdrunner run --engine lammps`` (steps before production).
+LAMMPS_EQUILIBRATION_STEPS = 5000
 #: LammpsConfig fields that define the physics (a resume must keep them; ``np`` may change).
 LAMMPS_PHYSICS = ("framework", "carbon_potential", "lj_cutoff", "mixing")
 
@@ -300,6 +301,11 @@ def _run_lammps(run_dir: Path, structure, n_carbon, density, loading, seed, cfg,
     meta = run_point(point, run_dir.parent, run_dir=run_dir, log=_md_log(cfg.steps))
     write_json(run_dir / "run.json", meta)
     out = meta["result"]
+    if out.get("equilibration"):
+        from mdrunner.lammps_engine import describe_equilibration
+
+        console.print(describe_equilibration(out["equilibration"]), markup=False,
+                      highlight=False)
     console.print(f"{out['n_frames']} frames, {out['ns_per_day']:.1f} ns/day "
                   f"({out['atom_steps_per_s']:.3g} atom-steps/s) -> {out['traj']}")
 
@@ -321,7 +327,8 @@ def sweep_cmd(
     thermostat: str = typer.Option(
         None, help="Default: nose-hoover (ase), csvr (lammps), langevin (torchsim)."),
     equilibration_steps: int = typer.Option(
-        1000, "--equilibration-steps", help="ase engine: Langevin steps before production."),
+        1000, "--equilibration-steps", help="Steps before production, not saved (ase: "
+        "Langevin; lammps: the production thermostat, report in equilibration.json)."),
     steps: int = typer.Option(1000),
     timestep: float = typer.Option(1.0),
     save_every: int = typer.Option(10),
@@ -352,7 +359,7 @@ def sweep_cmd(
     md = dict(temperature_K=temperature,
               thermostat=thermostat or {"lammps": "csvr", "torchsim": "langevin"}.get(
                   engine, "nose-hoover"),
-              equilibration_steps=equilibration_steps if engine == "ase" else 0,
+              equilibration_steps=equilibration_steps if engine in ("ase", "lammps") else 0,
               steps=steps, timestep_fs=timestep, save_every=save_every,
               checkpoint_every=checkpoint_every, relax_steps=relax_steps)
     lmp = {}

@@ -28,6 +28,17 @@ Physics model
   ``chain_length``), ``"langevin"`` (``fix langevin``, friction ``friction_per_ps``, local)
   or ``"nve"``. In a rigid framework the thermostat acts on the ions only.
 
+Equilibration
+-------------
+``MDConfig.equilibration_steps`` > 0 runs that many steps after the start velocities and
+before production (step 0 of the trajectory), not saved: with the production thermostat
+(CSVR, a Nosé-Hoover chain or Langevin; CSVR with ``tdamp_fs`` when production is NVE), its
+own seed. Its report (:func:`equilibration_report`: temperature mean and standard deviation
+and the potential-energy drift over the second half, the drift of the thermostat's conserved
+quantity over the whole stage, a ``settled`` verdict) goes to ``equilibration.json`` in the
+run directory, into the trajectory's metadata and into the summary. A resumed run never
+repeats it (it lies before the first checkpoint).
+
 Checkpoints and resume
 ----------------------
 The run advances in segments of ``checkpoint_every`` steps. Each segment starts with a full
@@ -290,7 +301,8 @@ def run_lammps_md(atoms, run_dir, config=None, lammps_config: LammpsConfig | Non
     config : mdrunner.md.MDConfig
         ``thermostat`` one of :data:`THERMOSTATS` (``"langevin"`` too); ``steps``,
         ``timestep_fs``, ``save_every``, ``checkpoint_every``, ``seed``, ``tdamp_fs``,
-        ``friction_per_ps``, ``chain_length``, ``relax_steps``, ``position_dtype``.
+        ``friction_per_ps``, ``chain_length``, ``relax_steps``, ``equilibration_steps`` (not
+        saved; reported in ``equilibration.json``), ``position_dtype``.
     lammps_config : LammpsConfig
     resume : bool
         Continue from ``checkpoint.restart`` (error if absent).
@@ -302,7 +314,8 @@ def run_lammps_md(atoms, run_dir, config=None, lammps_config: LammpsConfig | Non
     -------
     dict like :func:`mdrunner.md.run_md`'s: ``steps_done``, ``step``, ``n_frames``,
     ``seconds``, ``s_per_step``, ``ns_per_day``, ``atom_steps_per_s``, ``interrupted``,
-    ``energy_drift_eV_per_atom_ps``, paths.
+    ``energy_drift_eV_per_atom_ps``, ``equilibration`` (the report of
+    :func:`equilibration_report`, None without the stage), paths.
     """
     from mdrunner.md import MDConfig
 
@@ -315,9 +328,6 @@ def run_lammps_md(atoms, run_dir, config=None, lammps_config: LammpsConfig | Non
         raise ValueError(f"thermostat {cfg.thermostat!r}: one of {', '.join(THERMOSTATS)}")
     if cfg.temperature_end_K is not None:
         raise ValueError("the LAMMPS engine has no temperature ramp (temperature_end_K)")
-    if cfg.equilibration_steps:
-        raise ValueError("equilibration_steps is for the ASE engine; with LAMMPS drop the "
-                         "first frames (mdrunner.export.export_window)")
     if cfg.checkpoint_every % cfg.save_every:
         cfg.checkpoint_every += cfg.save_every - cfg.checkpoint_every % cfg.save_every
     run_dir = Path(run_dir).resolve()
@@ -334,7 +344,7 @@ def run_lammps_md(atoms, run_dir, config=None, lammps_config: LammpsConfig | Non
         if (run_dir / "traj.h5").exists():
             raise FileExistsError(f"{run_dir / 'traj.h5'} exists: use resume, or a new run "
                                   "directory")
-        for stale in ("checkpoint.restart", "checkpoint.json"):
+        for stale in ("checkpoint.restart", "checkpoint.json", "equilibration.json"):
             (run_dir / stale).unlink(missing_ok=True)
         symbols = atoms.get_chemical_symbols()
         types = species_types(symbols)
@@ -353,6 +363,7 @@ def run_lammps_md(atoms, run_dir, config=None, lammps_config: LammpsConfig | Non
             seed=int(cfg.seed), tdamp_fs=float(cfg.tdamp_fs),
             friction_per_ps=float(cfg.friction_per_ps), chain_length=int(cfg.chain_length),
             relax_steps=int(cfg.relax_steps), skin=float(lcfg.skin),
+            equilibration_steps=int(cfg.equilibration_steps),
             position_dtype=cfg.position_dtype, metadata=meta,
         )
     spec["resume"] = bool(resume)
@@ -437,25 +448,158 @@ def _state(lmp, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (x - lo) + img @ cell, v, cell
 
 
-def _thermostat_cmds(spec: dict, segment: int, group: str) -> list[str]:
+def _thermostat_cmds(spec: dict, segment: int, group: str, fix_id: str | None = None
+                     ) -> list[str]:
     """Thermostat fixes for one segment (the stochastic ones re-seeded per segment)."""
     t = spec["temperature_K"]
     th = spec["thermostat"]
     seed = 1 + (int(spec["seed"]) * 100003 + 7919 * segment) % 900000000
+    fid = fix_id or f"tstat{segment}"
     if th == "csvr":
-        return [f"fix tstat{segment} {group} temp/csvr {t} {t} {spec['tdamp_fs'] / 1000.0} {seed}"]
+        return [f"fix {fid} {group} temp/csvr {t} {t} {spec['tdamp_fs'] / 1000.0} {seed}"]
     if th == "langevin":
         damp = 1.0 / spec["friction_per_ps"]
-        return [f"fix tstat{segment} {group} langevin {t} {t} {damp} {seed} tally yes"]
+        return [f"fix {fid} {group} langevin {t} {t} {damp} {seed} tally yes"]
     return []
 
 
-def _integrator_cmd(spec: dict, group: str) -> str:
+def _integrator_cmd(spec: dict, group: str, fix_id: str = "integ") -> str:
     t = spec["temperature_K"]
     if spec["thermostat"] == "nose-hoover":
-        return (f"fix integ {group} nvt temp {t} {t} {spec['tdamp_fs'] / 1000.0} "
+        return (f"fix {fix_id} {group} nvt temp {t} {t} {spec['tdamp_fs'] / 1000.0} "
                 f"tchain {spec['chain_length']}")
-    return f"fix integ {group} nve"
+    return f"fix {fix_id} {group} nve"
+
+
+#: An equilibration has ``settled`` when the fitted change of the potential energy over its
+#: second half is at most this many standard deviations of the potential energy there ...
+SETTLED_EPOT_SIGMAS = 1.0
+#: ... and the mean temperature of the second half is within this many standard errors of
+#: the target (block averaging over :data:`SETTLED_BLOCKS` blocks of the second half) ...
+SETTLED_T_SEMS = 3.0
+#: ... or within this fraction of the target.
+SETTLED_T_FRACTION = 0.02
+SETTLED_BLOCKS = 5
+
+
+def equilibration_report(t_ps, temperature, epot, conserved, *, n_integrated: int,
+                         target_K: float, thermostat: str, steps: int, timestep_fs: float,
+                         coupling: str) -> dict:
+    """The report of an equilibration stage, from its samples.
+
+    Parameters
+    ----------
+    t_ps, temperature, epot, conserved : (n,) float
+        Time (ps), temperature of the integrated atoms (K), potential energy (eV) and the
+        thermostat's conserved quantity (total energy + energy exchanged with the bath, eV)
+        at the sampled steps.
+    n_integrated : int
+        Atoms integrated (the ions in a rigid framework): the energies are per these atoms.
+    target_K, thermostat, steps, timestep_fs, coupling
+        The stage's settings, copied into the report.
+
+    Returns
+    -------
+    dict with ``temperature_mean_K`` and ``temperature_std_K`` (second half),
+    ``temperature_std_canonical_K`` (the canonical ensemble's ``T sqrt(2 / N_f)`` with
+    ``N_f = 3 n_integrated - 3`` for comparison), ``epot_drift_eV_per_atom_ps`` (least-squares
+    slope of the potential energy over the second half, per integrated atom),
+    ``epot_std_eV_per_atom`` (second half), ``conserved_drift_eV_per_atom_ps`` (slope over the
+    whole stage; near zero for a correct integration), and ``settled``: the fitted change of
+    the potential energy over the second half is at most :data:`SETTLED_EPOT_SIGMAS` of its
+    standard deviation, and the mean temperature of the second half is within
+    :data:`SETTLED_T_SEMS` standard errors (``temperature_sem_K``, from the means of
+    :data:`SETTLED_BLOCKS` consecutive blocks: Flyvbjerg & Petersen, J. Chem. Phys. 91, 461
+    (1989)) or :data:`SETTLED_T_FRACTION` of the target. ``NaN`` where there are too few
+    samples.
+    """
+    t = np.asarray(t_ps, dtype=np.float64)
+    temp = np.asarray(temperature, dtype=np.float64)
+    ep = np.asarray(epot, dtype=np.float64) / max(n_integrated, 1)
+    cons = np.asarray(conserved, dtype=np.float64) / max(n_integrated, 1)
+    nan = float("nan")
+    h = len(t) // 2
+    th, temp_h, ep_h = t[h:], temp[h:], ep[h:]
+
+    def slope(x, y):
+        return float(np.polyfit(x, y, 1)[0]) if len(x) >= 3 and np.ptp(x) > 0 else nan
+
+    epot_drift = slope(th, ep_h)
+    epot_std = float(ep_h.std()) if len(ep_h) >= 2 else nan
+    t_mean = float(temp_h.mean()) if len(temp_h) else nan
+    change = abs(epot_drift) * (float(np.ptp(th)) if len(th) else 0.0)
+    n_f = 3 * n_integrated - 3
+    blocks = np.array_split(temp_h, SETTLED_BLOCKS) if len(temp_h) >= SETTLED_BLOCKS else []
+    t_sem = float(np.std([b.mean() for b in blocks], ddof=1) / np.sqrt(len(blocks))) \
+        if len(blocks) else nan
+    t_ok = abs(t_mean - target_K) <= max(SETTLED_T_SEMS * t_sem, SETTLED_T_FRACTION * target_K)
+    settled = bool(np.isfinite(epot_drift) and change <= SETTLED_EPOT_SIGMAS * epot_std
+                   and t_ok)
+    return {
+        "steps": int(steps), "time_ps": steps * timestep_fs / 1000.0,
+        "thermostat": thermostat, "coupling": coupling, "target_K": float(target_K),
+        "samples": int(len(t)), "n_integrated": int(n_integrated),
+        "temperature_mean_K": t_mean,
+        "temperature_std_K": float(temp_h.std()) if len(temp_h) >= 2 else nan,
+        "temperature_sem_K": t_sem,
+        "temperature_std_canonical_K": float(target_K * np.sqrt(2.0 / n_f)) if n_f > 0 else nan,
+        "epot_first_half_eV_per_atom": float(ep[:h].mean()) if h else nan,
+        "epot_second_half_eV_per_atom": float(ep_h.mean()) if len(ep_h) else nan,
+        "epot_std_eV_per_atom": epot_std,
+        "epot_drift_eV_per_atom_ps": epot_drift,
+        "conserved_drift_eV_per_atom_ps": slope(t, cons),
+        "settled": settled,
+        "settled_rule": (f"|Epot drift| x (second-half span) <= {SETTLED_EPOT_SIGMAS:g} std(Epot) "
+                         f"and |<T> - target| <= max({SETTLED_T_SEMS:g} standard errors, "
+                         f"{SETTLED_T_FRACTION:.0%} of the target), over the second half"),
+    }
+
+
+def describe_equilibration(rep: dict | None) -> str:
+    """One line for logs and the CLI."""
+    if not rep:
+        return "equilibration: none (production starts from the start velocities)"
+    return (f"equilibration: {rep['steps']} steps ({rep['time_ps']:g} ps, {rep['coupling']}); "
+            f"second half T = {rep['temperature_mean_K']:.1f} ± {rep['temperature_std_K']:.1f} K "
+            f"(target {rep['target_K']:g} K, canonical ± {rep['temperature_std_canonical_K']:.1f}"
+            f" K), Epot drift {rep['epot_drift_eV_per_atom_ps']:.2e} eV/atom/ps, conserved "
+            f"quantity drift {rep['conserved_drift_eV_per_atom_ps']:.2e} eV/atom/ps "
+            f"({'settled' if rep['settled'] else 'NOT settled: lengthen it'})")
+
+
+def _equilibrate(lmp, spec: dict, group: str, n_integrated: int) -> dict:
+    """Run the equilibration stage (not saved) and return its report; the time step is reset
+    to 0 afterwards so that production starts at step 0."""
+    n = int(spec["equilibration_steps"])
+    th = spec["thermostat"] if spec["thermostat"] in ("csvr", "langevin", "nose-hoover") \
+        else "csvr"
+    eq = dict(spec, thermostat=th)
+    coupling = {"csvr": f"CSVR, tau {spec['tdamp_fs']:g} fs",
+                "langevin": f"Langevin, friction {spec['friction_per_ps']:g}/ps",
+                "nose-hoover": f"Nose-Hoover chain of {spec['chain_length']}, tau "
+                               f"{spec['tdamp_fs']:g} fs"}[th]
+    lmp.command(_integrator_cmd(eq, group, fix_id="eqinteg"))
+    fixes = _thermostat_cmds(eq, -1, group, fix_id="eqtstat")
+    for c in fixes:
+        lmp.command(c)
+    every = max(1, n // 200)
+    rows = []
+    done = 0
+    while done < n:
+        k = min(every, n - done)
+        lmp.command(f"run {k} pre {'yes' if done == 0 else 'no'} post no")
+        done += k
+        th_ = lmp.last_thermo()
+        rows.append((done * spec["timestep_fs"] / 1000.0, th_["c_tmob"], th_["PotEng"],
+                     th_["TotEng"] + th_["Ecouple"]))
+    if fixes:
+        lmp.command("unfix eqtstat")
+    lmp.command("unfix eqinteg")
+    lmp.command("reset_timestep 0")
+    t, temp, ep, cons = np.array(rows).T
+    return equilibration_report(t, temp, ep, cons, n_integrated=n_integrated,
+                                target_K=spec["temperature_K"], thermostat=th, steps=n,
+                                timestep_fs=spec["timestep_fs"], coupling=coupling)
 
 
 def _worker(spec_path: str) -> int:
@@ -527,6 +671,15 @@ def _worker(spec_path: str) -> int:
         lmp.command("velocity all set 0.0 0.0 0.0")
         lmp.command(f"velocity {group} create {spec['temperature_K']} {seed} mom yes rot no "
                     "dist gaussian loop geom temp tmob")
+        if spec.get("equilibration_steps", 0) > 0:
+            n_int = len(spec["symbols"]) if not rigid else sum(
+                s in MOBILE_SPECIES for s in spec["symbols"])
+            eq_report = _equilibrate(lmp, spec, group, n_int)
+            say(describe_equilibration(eq_report))
+            spec["metadata"]["equilibration"] = eq_report
+            if rank == 0:
+                with atomic_output(run_dir / "equilibration.json") as tmpj:
+                    tmpj.write_text(json.dumps(eq_report, indent=1))
     lmp.command(_integrator_cmd(spec, group))
     dtype = np.dtype(spec["position_dtype"])
     dt_ps = spec["timestep_fs"] / 1000.0
@@ -645,6 +798,8 @@ def _worker(spec_path: str) -> int:
         ns_per_day=spec["timestep_fs"] * 1e-6 * 86400 / sps if done else float("nan"),
         atom_steps_per_s=n / sps if done else float("nan"), n_atoms=n,
         interrupted=interrupted, energy_drift_eV_per_atom_ps=drift, engine="lammps",
+        equilibration=(json.loads((run_dir / "equilibration.json").read_text())
+                       if (run_dir / "equilibration.json").exists() else None),
         traj=str(traj_path), checkpoint=str(ck_restart),
     )
     say("summary " + json.dumps(summary))

@@ -34,6 +34,8 @@ def _run_point_lammps(point: SweepPoint, run_dir: Path, meta: dict | None, stop_
                         stop_after=stop_after, log=log)
     meta["status"] = "interrupted" if out["interrupted"] else "done"
     meta["result"] = out
+    if out.get("equilibration"):
+        meta["equilibration"] = out["equilibration"]
     write_json(run_dir / "run.json", meta)
     return meta
 

@@ -106,20 +106,80 @@ def test_resume_equals_uninterrupted_frame_for_frame(cell, tmp_path):
     from mdrunner.lammps_engine import LammpsConfig, run_lammps_md
     from mdrunner.md import MDConfig
 
-    def cfg():
+    def cfg():  # with an equilibration stage: a resume must not repeat it
         return MDConfig(thermostat="csvr", temperature_K=600.0, steps=1000, save_every=20,
-                        checkpoint_every=200, seed=4, position_dtype="float64")
+                        checkpoint_every=200, seed=4, position_dtype="float64",
+                        equilibration_steps=300)
 
     a, b = tmp_path / "a", tmp_path / "b"
     run_lammps_md(cell, a, cfg(), LammpsConfig())
     part = run_lammps_md(cell, b, cfg(), LammpsConfig(), stop_after=530)
     assert part["interrupted"] and part["n_frames"] == 21  # back to the checkpoint at 400
     run_lammps_md(None, b, cfg(), LammpsConfig(), resume=True)
+    assert json.loads((a / "equilibration.json").read_text()) == \
+        json.loads((b / "equilibration.json").read_text())
     with h5py.File(a / "traj.h5") as fa, h5py.File(b / "traj.h5") as fb:
         for key in ("particles/all/position/value", "particles/all/velocity/value",
                     "particles/all/image/value", "particles/all/position/step",
                     "observables/conserved_energy/value"):
             assert np.array_equal(fa[key][:], fb[key][:]), key
+
+
+def test_equilibration_report_known_answers():
+    """The report on synthetic series: a stationary canonical series settles with zero drift;
+    a potential-energy ramp is measured exactly and fails the rule; so does a wrong mean T."""
+    from mdrunner.lammps_engine import equilibration_report
+
+    rng = np.random.default_rng(0)
+    n_ions, target = 50, 600.0
+    t = np.arange(400) * 0.025  # ps
+    canon = target * np.sqrt(2.0 / (3 * n_ions - 3))
+    temp = target + canon * rng.standard_normal(t.size)
+    ep = -5.0 + 0.01 * rng.standard_normal(t.size)
+    cons = 3.0 + 1e-6 * rng.standard_normal(t.size)
+    kw = dict(n_integrated=n_ions, target_K=target, thermostat="csvr", steps=10000,
+              timestep_fs=1.0, coupling="CSVR, tau 100 fs")
+    ok = equilibration_report(t, temp, ep, cons, **kw)
+    assert ok["settled"]
+    assert ok["temperature_std_canonical_K"] == pytest.approx(canon)
+    assert ok["temperature_std_K"] == pytest.approx(canon, rel=0.15)
+    assert abs(ok["epot_drift_eV_per_atom_ps"]) < 1e-4
+    assert abs(ok["conserved_drift_eV_per_atom_ps"]) < 1e-7
+    ramp = equilibration_report(t, temp, ep - 0.5 * t, cons + 0.2 * t, **kw)
+    assert not ramp["settled"]
+    # least squares on a ramp plus noise: the slope within the noise's standard error
+    assert ramp["epot_drift_eV_per_atom_ps"] == pytest.approx(-0.5 / n_ions, rel=0.02)
+    assert ramp["conserved_drift_eV_per_atom_ps"] == pytest.approx(0.2 / n_ions, rel=1e-3)
+    hot = equilibration_report(t, temp + 100.0, ep, cons, **kw)
+    assert not hot["settled"] and hot["temperature_mean_K"] == pytest.approx(700, abs=10)
+
+
+def test_equilibration_stage_reports_and_precedes_production(cell, tmp_path):
+    """A 2 ps CSVR equilibration (rigid framework, 10 Na) before 0.5 ps of production: the
+    report has its fields, a temperature near the target with about the canonical spread, a
+    conserved quantity that does not drift, and production starts at step 0 after it."""
+    from mdrunner.lammps_engine import LammpsConfig, run_lammps_md
+    from mdrunner.md import MDConfig
+
+    cfg = MDConfig(thermostat="csvr", temperature_K=600.0, steps=500, save_every=50,
+                   checkpoint_every=500, seed=5, equilibration_steps=2000)
+    out = run_lammps_md(cell, tmp_path, cfg, LammpsConfig())
+    rep = json.loads((tmp_path / "equilibration.json").read_text())
+    assert out["equilibration"] == rep
+    assert rep["steps"] == 2000 and rep["time_ps"] == 2.0 and rep["n_integrated"] == 10
+    assert rep["thermostat"] == "csvr" and rep["samples"] == 200
+    assert abs(rep["temperature_mean_K"] - 600.0) < 150.0  # 10 ions: sem ~ 50 K
+    assert 0.4 < rep["temperature_std_K"] / rep["temperature_std_canonical_K"] < 1.6
+    assert abs(rep["conserved_drift_eV_per_atom_ps"]) < 1e-4
+    for key in ("epot_drift_eV_per_atom_ps", "epot_std_eV_per_atom", "temperature_sem_K"):
+        assert np.isfinite(rep[key]), key
+    with h5py.File(tmp_path / "traj.h5") as f:
+        steps = f["particles/all/position/step"][:]
+        temp0 = f["observables/temperature/value"][0]
+        meta = json.loads(f["parameters/mdrunner"].attrs["json"])
+    assert steps.tolist() == list(range(0, 501, 50))
+    assert meta["equilibration"] == rep
+    assert temp0 > 100.0  # production continues the equilibrated velocities
 
 
 def _workers(spec: Path) -> list[int]:
@@ -149,7 +209,7 @@ def test_killed_run_resumes(cell, tmp_path):
                 "lammps", "--structure", str(tmp_path / "start.extxyz"), "--framework",
                 "flexible", "--thermostat", "nose-hoover", "-T", "500", "--steps", "2000",
                 "--save-every", "20", "--checkpoint-every", "200", "--relax-steps", "0",
-                "--position-dtype", "float64", *extra]
+                "--equilibration-steps", "200", "--position-dtype", "float64", *extra]
 
     ref, run = tmp_path / "ref", tmp_path / "run"
     subprocess.run(cmd(ref), env=env, check=True, capture_output=True)
@@ -206,9 +266,14 @@ def test_cli_run_and_extend(tmp_path):
     base = [sys.executable, "-m", "mdrunner.cli", "run", "-o", str(tmp_path / "r"),
             "--engine", "lammps", "--n-carbon", "100", "--loading", "NaC20", "-T", "600",
             "--save-every", "50"]
-    subprocess.run(base + ["--steps", "500"], env=env, check=True, capture_output=True)
+    first = subprocess.run(base + ["--steps", "500"], env=env, check=True,
+                           capture_output=True, text=True)
     meta = json.loads((tmp_path / "r" / "run.json").read_text())
     assert meta["status"] == "done" and meta["n_na"] == 5
+    # the default equilibration stage ran, is reported beside run.json and by the CLI
+    eq = json.loads((tmp_path / "r" / "equilibration.json").read_text())
+    assert eq["steps"] == 5000 and meta["equilibration"] == eq
+    assert "equilibration: 5000 steps" in " ".join((first.stdout + first.stderr).split())
     assert meta["potential"]["lj_pairs"]["C-Na"]["sigma_A"] == pytest.approx(3.0195, abs=1e-3)
     subprocess.run(base + ["--steps", "1000", "--resume"], env=env, check=True,
                    capture_output=True)

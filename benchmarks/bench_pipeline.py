@@ -54,6 +54,7 @@ def _ours(path: Path, out: Path, cfg, repeat: int) -> tuple[float, object, dict]
     """Best wall time of ``analyze``, its result, and the seconds of each of its steps
     (descriptors, modes, importance, report; from its progress messages) in that run."""
     from hcanalysis.pipeline import analyze
+    from hcanalysis.progress import messages
 
     best, res, steps = float("inf"), None, {}
     for _ in range(repeat):
@@ -62,7 +63,8 @@ def _ours(path: Path, out: Path, cfg, repeat: int) -> tuple[float, object, dict]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             r = analyze([path], out, cfg, force=True,
-                        on_progress=lambda m, acc=marks: acc.append((time.perf_counter(), m)))
+                        progress=messages(lambda m, acc=marks: acc.append(
+                            (time.perf_counter(), m))))
         t1 = time.perf_counter()
         if t1 - t0 < best:
             best, res = t1 - t0, r

@@ -36,4 +36,15 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
     return wrap
 
 
-__all__ = ["renamed"]
+def old_callback(func: str, old: str, fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
+    """An older progress keyword (``on_progress=``, ``on_stage=``, ``on_map=``, ...) given to
+    ``func``: warn (DeprecationWarning: use ``progress=``, :class:`hcanalysis.progress.ProgressFn`)
+    and return ``fn``, which the caller keeps calling as before; None passes silently."""
+    if fn is not None:
+        warnings.warn(f"{func}({old}=...) is deprecated; use progress=, a callable "
+                      "progress(stage, done, total) (hcanalysis.progress.ProgressFn)",
+                      DeprecationWarning, stacklevel=3)
+    return fn
+
+
+__all__ = ["old_callback", "renamed"]

@@ -33,15 +33,16 @@ from pathlib import Path
 import numpy as np
 
 from hcanalysis.analysis import (
-    ProgressFn,
     WindowedAnalysis,
     WindowPlan,
     run_streamed,
     sample_frames,
 )
 from hcanalysis.config import AnalysisConfig
+from hcanalysis.deprecation import old_callback
 from hcanalysis.errors import HCAnalysisError
 from hcanalysis.families.msd import MAX_STORED_LAGS, stored_lags
+from hcanalysis.progress import ProgressFn
 from hcanalysis.table import DescriptorTable
 from hcanalysis.trajectory import Trajectory
 from hcanalysis.windows import resolve_window as _resolve_window
@@ -123,8 +124,8 @@ def compute(
     config: AnalysisConfig | None = None,
     *,
     trajectory_index: int = 0,
-    on_stage: Callable[[str], None] | None = None,
     progress: ProgressFn | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> DescriptorTable:
     """Compute every descriptor of every (ion, window) of a trajectory.
 
@@ -136,10 +137,13 @@ def compute(
         Parameters (defaults documented in :mod:`hcanalysis.config`).
     trajectory_index : int
         Value of the ``trajectory`` column (for ensembles).
-    on_stage : callable, optional
-        Called with each stage name as it starts (progress display).
     progress : callable, optional
-        ``progress(stage, done, total)`` inside the stages (ion chunks, sampled frames).
+        ``progress(stage, done, total)`` (:class:`hcanalysis.progress.ProgressFn`): a message
+        ``(stage name, 0, 0)`` as each stage starts, then the counts inside the stages (ion
+        chunks, void maps, sampled frames); default the installed callback, else none.
+    on_stage : callable, optional
+        Deprecated (DeprecationWarning): ``on_stage(stage name)`` as each stage starts; use
+        ``progress``.
 
     Returns
     -------
@@ -157,8 +161,15 @@ def compute(
     unknown = sorted(set(cfg.stages) - set(STAGES))
     if unknown:
         raise HCAnalysisError(f"unknown stage(s) {unknown}; the stages are {list(STAGES)}")
+    on_stage = old_callback("descriptors.compute", "on_stage", on_stage)
     t0 = time.perf_counter()
     plan = plan_for(traj, cfg, progress)
+
+    def stage_starts(name: str) -> None:
+        if on_stage is not None:
+            on_stage(name)
+        plan.tick(name, 0, 0)
+
     families = families_for(cfg)
     frame = plan.ids()
     frame.insert(0, "trajectory", int(trajectory_index))
@@ -167,8 +178,7 @@ def compute(
     streamed = [f for f in families if f.streamed]
     if streamed:
         for fam in streamed:
-            if on_stage is not None:
-                on_stage(fam.family)
+            stage_starts(fam.family)
         ts = time.perf_counter()
         n_chunks = run_streamed(plan, streamed)
         plan.report["dynamics"] = (f"{n_chunks} ion chunk(s) of <= {plan.ion_chunk_size()} "
@@ -176,8 +186,7 @@ def compute(
         timings[streamed[0].family] = round(time.perf_counter() - ts, 3)
     for fam in families:
         if not fam.streamed:
-            if on_stage is not None:
-                on_stage(fam.family)
+            stage_starts(fam.family)
             ts = time.perf_counter()
             fam.compute(traj, plan=plan)
             timings[fam.family] = round(time.perf_counter() - ts, 3)

@@ -32,8 +32,8 @@ import pandas as pd
 
 from hcanalysis.atomic import atomic_output
 from hcanalysis.config import AnalysisConfig
-from hcanalysis.progress import ProgressFn
-from hcanalysis.progress import current as current_progress
+from hcanalysis.deprecation import old_callback
+from hcanalysis.progress import ProgressFn, messages, tee
 from hcanalysis.progress import resolve as resolve_progress
 from hcanalysis.table import DescriptorTable
 
@@ -83,11 +83,15 @@ def trajectory_labels(paths: Sequence[str | os.PathLike]) -> list[str]:
 def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
                    cache_file: str | None,
                    on_stage: Callable[[str], None] | None = None,
-                   label: str | None = None) -> DescriptorTable:
+                   label: str | None = None, *,
+                   progress: ProgressFn | None = None) -> DescriptorTable:
     """Compute (or read from the cache) one trajectory's descriptor table. A plain function of
-    plain arguments, so Dask can ship it to a worker (``on_stage``: called with each stage's
-    name as it starts, in this process only; ``label``: the trajectory's name in progress
-    lines, by default the file name)."""
+    plain arguments, so Dask can ship it to a worker (``label``: the trajectory's name in
+    progress lines, by default the file name; ``progress``: a
+    :class:`hcanalysis.progress.ProgressFn` that gets the stages of
+    :func:`hcanalysis.descriptors.compute` named ``"<label>: <stage>"``, in this process only,
+    default the installed one; ``on_stage``: deprecated, each stage's name as it starts)."""
+    on_stage = old_callback("descriptor_job", "on_stage", on_stage)
     from hcanalysis import load
     from hcanalysis.descriptors import compute
 
@@ -103,9 +107,9 @@ def descriptor_job(path: str, index: int, cfg_dict: dict, load_options: dict,
             return table
     traj = load(path, **load_options)
     cfg, skipped = without_framework(traj, AnalysisConfig.from_dict(cfg_dict))
-    report = current_progress()
+    report = tee(resolve_progress(progress), None if on_stage is None else messages(on_stage))
     name = label or Path(path).name
-    table = compute(traj, cfg, trajectory_index=index, on_stage=on_stage,
+    table = compute(traj, cfg, trajectory_index=index,
                     progress=lambda stage, done, total: report(f"{name}: {stage}", done, total))
     if skipped:
         table.metadata["skipped"] = skipped
@@ -309,8 +313,8 @@ def analyze(
     n_workers: int | None = None,
     jobqueue: dict | None = None,
     force: bool = False,
-    on_progress: Callable[[str], None] | None = None,
     progress: ProgressFn | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> AnalysisResult:
     """Run the whole analysis on one or more trajectories.
 
@@ -326,21 +330,24 @@ def analyze(
     jobqueue : keyword arguments of :func:`jobqueue_cluster` (kind, cores, memory, jobs) to run
         the Dask workers as batch jobs (SLURM, PBS, SGE, LSF).
     force : recompute even when a cached descriptor table matches.
-    on_progress : called with a short message at each step.
-    progress : ``progress(stage, done, total)`` (:mod:`hcanalysis.progress`) for the steps and
-        the long loops inside them; default the installed one (the command line's bar or
-        timestamped lines), else none.
+    progress : ``progress(stage, done, total)`` (:class:`hcanalysis.progress.ProgressFn`): a
+        message ``(text, 0, 0)`` at each step ("descriptors 1/2: run.h5", "run.h5: msd",
+        "modes", ...) and the counts of the long loops inside them; default the installed one
+        (the command line's bar or timestamped lines), else none.
+        ``progress=hcanalysis.progress.LineProgress()`` prints timestamped lines.
+    on_progress : deprecated (DeprecationWarning): called with each step's message; use
+        ``progress``.
     """
     from hcanalysis.ensemble import correlate, read_metadata, summarise
     from hcanalysis.importance import rank
     from hcanalysis.modes import ModeFinder, NamingThresholds
     from hcanalysis.report import ReportInputs, write_report
 
-    report = resolve_progress(progress)
+    on_progress = old_callback("analyze", "on_progress", on_progress)
+    report = tee(resolve_progress(progress),
+                 None if on_progress is None else messages(on_progress))
 
     def say(msg: str) -> None:
-        if on_progress is not None:
-            on_progress(msg)
         report(msg, 0, 0)
 
     cfg = config or AnalysisConfig()
@@ -378,10 +385,10 @@ def analyze(
         warm = None if all(reused) else start_for(
             cfg.stages, shell_radius=cfg.tortuosity.shell_radius)
 
-        def on_stage(stage: str, name: str) -> None:
-            if warm is not None and stage == "tortuosity":
-                warm.wait("tortuosity")
-            say(f"{name}: {stage}")
+        def job_progress(stage: str, done: int, total: int, name: str) -> None:
+            if warm is not None and total <= 0 and stage == f"{name}: tortuosity":
+                warm.wait("tortuosity")  # the warm-up process has compiled its kernels
+            report(stage, done, total)
 
         tables = []
         try:
@@ -391,8 +398,8 @@ def analyze(
                     + (" (cached)" if reused[i] else ""))
                 tables.append(descriptor_job(
                     str(p), i, cfg_dict, opts, str(c),
-                    on_stage=lambda stage, name=labels[i]: on_stage(stage, name),
-                    label=labels[i]))
+                    label=labels[i],
+                    progress=lambda s, d, t, name=labels[i]: job_progress(s, d, t, name)))
             if warm is not None:
                 warm.wait("umap")
         finally:

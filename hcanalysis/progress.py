@@ -30,7 +30,24 @@ from typing import IO, Protocol
 
 
 class ProgressFn(Protocol):
-    """``progress(stage, done, total)``; ``total`` 0 when unknown."""
+    """The one progress callback of the Python API: ``progress(stage, done, total)``.
+
+    Every public function or method with a long loop takes it as ``progress=`` (keyword-only):
+    :func:`hcanalysis.load` and the readers, :func:`hcanalysis.write_h5md`, the families'
+    ``compute``, :func:`hcanalysis.descriptors.compute`, :func:`hcanalysis.pipeline.analyze`,
+    :func:`hcanalysis.voids.void_maps`, ... Default (None): the callback installed with
+    :func:`use`, else nothing.
+
+    Parameters
+    ----------
+    stage : str
+        What runs and what is counted ("msd", "voids: frames", "indexing run.dump: MiB"); a
+        stage message when ``total`` is 0 (a step starts: "modes", "sample.h5: tortuosity").
+    done : int
+        How many are done (0 when the stage starts, ``total`` when it ends).
+    total : int
+        How many there are; 0 for a message or when unknown.
+    """
 
     def __call__(self, stage: str, done: int, total: int) -> None: ...
 
@@ -51,6 +68,30 @@ def current() -> Callable[[str, int, int], None]:
 def resolve(progress: Callable[[str, int, int], None] | None) -> Callable[[str, int, int], None]:
     """``progress`` when given, else the installed one."""
     return progress if progress is not None else _current.get()
+
+
+def messages(fn: Callable[[str], None]) -> Callable[[str, int, int], None]:
+    """A :class:`ProgressFn` that passes the stage messages (``total`` 0) to ``fn(message)``,
+    what the older ``on_progress=`` / ``on_stage=`` callbacks received."""
+
+    def call(stage: str, done: int, total: int) -> None:
+        if total <= 0 and done <= 0:
+            fn(stage)
+
+    return call
+
+
+def tee(*fns: Callable[[str, int, int], None] | None) -> Callable[[str, int, int], None]:
+    """One :class:`ProgressFn` that calls each of ``fns`` in turn (None entries skipped)."""
+    calls = [f for f in fns if f is not None]
+    if len(calls) == 1:
+        return calls[0]
+
+    def call(stage: str, done: int, total: int) -> None:
+        for f in calls:
+            f(stage, done, total)
+
+    return call
 
 
 @contextlib.contextmanager

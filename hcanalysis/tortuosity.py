@@ -33,9 +33,11 @@ from functools import cached_property
 
 import numpy as np
 
+from hcanalysis.deprecation import old_callback
 from hcanalysis.kernels import tortuosity as K
 from hcanalysis.kernels.backend import resolve_backend
 from hcanalysis.memory import check_memory
+from hcanalysis.progress import Counter, ProgressFn
 
 _METHODS = ("dijkstra", "fmm")
 
@@ -550,6 +552,7 @@ def local_per_window(
     method: str = "dijkstra",
     backend: str = "auto",
     cache=None,
+    progress: ProgressFn | None = None,
     on_sample=None,
 ) -> LocalPerWindow:
     """Local tortuosity of every ion sampled every ``sample_stride`` analysed frames and
@@ -557,6 +560,9 @@ def local_per_window(
 
     Each sample uses the void map of its block of ``map_stride`` analysed frames
     (:func:`hcanalysis.voids.void_maps`, the carbon-frame stride of the void maps).
+    ``progress``: :class:`hcanalysis.progress.ProgressFn` (``"void maps"``, then
+    ``"tortuosity: samples"``); ``on_sample``: deprecated (``on_sample(frame)`` after each
+    sample; use ``progress``).
     """
     import warnings
 
@@ -567,6 +573,7 @@ def local_per_window(
                   "is the one estimator of local_tortuosity (the one of `hcanalysis "
                   "tortuosity` and `analyze`); this function keeps its older estimator",
                   DeprecationWarning, stacklevel=2)
+    on_sample = old_callback("local_per_window", "on_sample", on_sample)
     fidx = np.arange(traj.n_frames)[frames] if isinstance(frames, slice) else np.asarray(frames)
     if fidx.size == 0:
         raise ValueError("no frames selected")
@@ -574,13 +581,15 @@ def local_per_window(
         raise ValueError(f"sample_stride={sample_stride}: must be >= 1 frame")
     maps = voids.void_maps(traj, fidx, framework=framework, map_stride=map_stride,
                            spacing=spacing, radii=radii, probe=probe, backend=backend,
-                           cache=cache)
+                           cache=cache, progress=progress)
     bounds = window_bounds(len(fidx), window, stride)
     ion_idx = traj.indices(ions)
     samples = np.arange(0, len(fidx), sample_stride)
     tau_s = np.full((len(samples), len(ion_idx)), np.nan)
     reach_s = np.full_like(tau_s, np.nan)
     snap_s = np.zeros_like(tau_s)
+    count = Counter(progress, "tortuosity: samples", len(samples))
+    count.update(0)
     for q, i in enumerate(samples):
         vm = maps[int(fidx[(i // map_stride) * map_stride])]
         pos = traj.positions(ion_idx, frames=[int(fidx[i])])[0]
@@ -588,6 +597,7 @@ def local_per_window(
         tau_s[q], reach_s[q], snap_s[q] = res.tau, res.reachable, res.snapped
         if on_sample is not None:
             on_sample(int(fidx[i]))
+        count.advance()
     nw = len(bounds)
     tau = np.full((len(ion_idx), nw), np.nan)
     reach = np.full_like(tau, np.nan)

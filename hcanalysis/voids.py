@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from hcanalysis.deprecation import old_callback
 from hcanalysis.kernels import voids as kv
 from hcanalysis.kernels.backend import resolve_backend
 from hcanalysis.memory import check_memory
+from hcanalysis.progress import Counter, ProgressFn
 
 #: Default atomic radii (Å) for the distance field: carbon van der Waals radius.
 DEFAULT_RADII: dict[str, float] = {"C": 1.7}
@@ -598,6 +600,7 @@ def void_maps(
     merge_delta: float = DEFAULT_MERGE_DELTA,
     backend: str = "auto",
     cache=None,
+    progress: ProgressFn | None = None,
     on_map=None,
 ) -> dict[int, VoidMap]:
     """Void maps of the framework every ``map_stride`` analysed frames.
@@ -605,7 +608,9 @@ def void_maps(
     Frame ``frames[i]`` uses the map of ``frames[(i // map_stride) * map_stride]`` (hard-carbon
     frameworks are nearly rigid at room temperature). ``cache`` is an open h5py group: maps
     found there with the same parameters are read back instead of recomputed, new ones are
-    written there.
+    written there. ``progress``: :class:`hcanalysis.progress.ProgressFn`, called as
+    ``progress("void maps", k, n_maps)`` (default the installed one); ``on_map``: deprecated
+    (``on_map(frame)`` after each map; use ``progress``).
 
     Returns
     -------
@@ -613,12 +618,16 @@ def void_maps(
     """
     if map_stride < 1:
         raise ValueError(f"map_stride={map_stride}: must be >= 1 frame")
+    on_map = old_callback("void_maps", "on_map", on_map)
     radii = dict(DEFAULT_RADII if radii is None else radii)
     key = params_key(spacing, radii, probe, merge_delta)
     fw = traj.indices(framework)
     species = traj.species[fw]
     out: dict[int, VoidMap] = {}
-    for f in np.asarray(frames)[::map_stride]:
+    todo = np.asarray(frames)[::map_stride]
+    count = Counter(progress, "void maps", len(todo))
+    count.update(0)
+    for f in todo:
         f = int(f)
         name = f"frame_{f:09d}"
         if cache is not None and name in cache and cache[name].attrs.get("params_key") == key:
@@ -636,6 +645,7 @@ def void_maps(
                 g.attrs["frame"] = f
         if on_map is not None:
             on_map(f)
+        count.advance()
     return out
 
 
@@ -713,6 +723,7 @@ def void_descriptors(
     voronoi: bool = True,
     backend: str = "auto",
     cache=None,
+    progress: ProgressFn | None = None,
     on_frame=None,
 ) -> VoidDescriptors:
     """Per-ion void descriptors per frame and their means per window.
@@ -736,8 +747,12 @@ def void_descriptors(
         Compute the ions' Voronoi volumes among all framework atoms and ions (freud).
     cache : h5py group, optional
         Void-map cache (see :func:`void_maps`).
+    progress : callable, optional
+        :class:`hcanalysis.progress.ProgressFn`: ``("void maps", k, n)`` while the maps are
+        made, then ``("voids: frames", i, n_frames)``; default the installed one.
     on_frame : callable, optional
-        Called with each analysed frame index (progress bars).
+        Deprecated (DeprecationWarning): called with each analysed frame index; use
+        ``progress``.
     """
     import warnings
 
@@ -747,13 +762,14 @@ def void_descriptors(
                   "estimator of these descriptors (the one of `hcanalysis voids` and "
                   "`analyze`); this function keeps its older estimator (a map every "
                   "map_stride frames, every frame averaged)", DeprecationWarning, stacklevel=2)
+    on_frame = old_callback("void_descriptors", "on_frame", on_frame)
     fidx = np.arange(traj.n_frames)[frames] if isinstance(frames, slice) else np.asarray(frames)
     if fidx.size == 0:
         raise ValueError("no frames selected")
     radii = dict(DEFAULT_RADII if radii is None else radii)
     maps = void_maps(traj, fidx, framework=framework, map_stride=map_stride, spacing=spacing,
                      radii=radii, probe=probe, merge_delta=merge_delta, backend=backend,
-                     cache=cache)
+                     cache=cache, progress=progress)
     fw = traj.indices(framework)
     ion_idx = traj.indices(ions)
     fw_rad = radii_for(traj.species[fw], radii)
@@ -763,6 +779,8 @@ def void_descriptors(
     per = {c: np.zeros((nf, ni), dtype=np.int64 if c in ("pore", "pore_throats") else float)
            for c in cols}
     map_frame = np.asarray([fidx[(i // map_stride) * map_stride] for i in range(nf)])
+    count = Counter(progress, "voids: frames", nf)
+    count.update(0)
     for i, f in enumerate(fidx):
         vm = maps[int(map_frame[i])]
         pos = traj.positions(None, frames=[int(f)])[0]
@@ -772,6 +790,7 @@ def void_descriptors(
             per[c][i] = desc[c].to_numpy()
         if on_frame is not None:
             on_frame(int(f))
+        count.advance()
     gid = global_pore_ids(maps)
     per["global_pore"] = np.where(per["pore"] >= 0, 0, -1)
     for i in range(nf):

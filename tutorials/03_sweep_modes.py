@@ -47,6 +47,7 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from hcanalysis import pipeline
 from hcanalysis.config import AnalysisConfig
+from hcanalysis.progress import messages
 from mdrunner import sweep
 
 # %% [markdown]
@@ -151,7 +152,7 @@ cfg.structure.density_radius = 4.5
 cfg.tortuosity.shell_radius = 4.5
 cfg.modes.max_modes = 4
 cfg.importance.model = "gradient_boosting"  # ~10x faster here than the default random forest
-result = pipeline.analyze(runs, "analysis", cfg, on_progress=print)
+result = pipeline.analyze(runs, "analysis", cfg, progress=messages(print))  # step lines
 table = result.table
 print(f"{len(table)} rows (trajectory, ion, window); notes: {result.notes}")
 print({k: str(v) for k, v in result.files.items()})

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hcanalysis.errors import TrajectoryFormatError
 from hcanalysis.io.trajectory import Trajectory
+from hcanalysis.progress import ProgressFn
 
 FORMATS = ("lammps-dump", "lammps-bin", "lammps-data", "h5md", "ase", "mdanalysis")
 
@@ -65,6 +66,7 @@ def load(
     type_map: Mapping[int, str] | None = None,
     overlap: str = "error",
     framework: str | os.PathLike | None = None,
+    progress: ProgressFn | None = None,
 ) -> Trajectory:
     """Open a trajectory file lazily.
 
@@ -93,6 +95,10 @@ def load(
         its first frame) whose atoms are added, at the same positions, to every frame (see
         :mod:`hcanalysis.io.framework`). A frame whose box differs from the file's cell is
         an error naming the frame.
+    progress : callable, optional
+        ``progress(stage, done, total)`` (:class:`hcanalysis.progress.ProgressFn`) for the
+        readers' indexing of large files ("indexing run.dump: MiB"); default the callback
+        installed with :func:`hcanalysis.progress.use`, else none.
 
     Returns
     -------
@@ -108,6 +114,12 @@ def load(
     """
     from hcanalysis.io.validate import check_dt_ps, validate_source
 
+    if progress is not None:  # the readers report to the installed callback
+        from hcanalysis.progress import use
+
+        with use(progress):
+            return load(path, format, topology=topology, dt_ps=dt_ps, type_map=type_map,
+                        overlap=overlap, framework=framework)
     check_dt_ps(dt_ps)
     p = Path(path)
     if not p.exists():

@@ -141,6 +141,7 @@ class WindowPlan:
             self.bounds = window_bounds(n, self.window, self.stride)
         self.n_windows = len(self.bounds)
         self.report: dict[str, str] = {}
+        self.report_chunk_ions: int | None = None  # ions per chunk of the last ion_chunks pass
         self.shared: dict[str, Any] = {}  # results families share (void maps, scale samples)
         self._drift: dict[str, np.ndarray | None] = {}
 
@@ -213,6 +214,7 @@ class WindowPlan:
     def ion_chunks(self, drift: str | None) -> Iterator[tuple[slice, np.ndarray]]:
         """Yield ``(ion slice, positions (n_frames, n_chunk, 3))`` within the budget."""
         size = self.ion_chunk_size()
+        self.report_chunk_ions = size  # the size used (the default budget follows free memory)
         for lo in range(0, self.n_ions, size):
             sl = slice(lo, min(lo + size, self.n_ions))
             yield sl, self.ion_positions(sl, drift)

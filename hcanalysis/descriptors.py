@@ -181,8 +181,8 @@ def compute(
             stage_starts(fam.family)
         ts = time.perf_counter()
         n_chunks = run_streamed(plan, streamed)
-        plan.report["dynamics"] = (f"{n_chunks} ion chunk(s) of <= {plan.ion_chunk_size()} "
-                                   "ions")
+        size = plan.report_chunk_ions or plan.ion_chunk_size()
+        plan.report["dynamics"] = f"{n_chunks} ion chunk(s) of <= {size} ions"
         timings[streamed[0].family] = round(time.perf_counter() - ts, 3)
     for fam in families:
         if not fam.streamed:

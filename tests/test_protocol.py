@@ -135,6 +135,21 @@ def test_cli_and_pipeline_give_the_same_numbers(traj, table, tmp_path):
         for col in ("D", "alpha", "msd_lag"):
             np.testing.assert_array_equal(f[f"per_ion_window/{col}"][()].ravel(), frame[col],
                                           err_msg=col)
+    # the files hold the family at /<family> (Family.from_h5) and the older names as views:
+    # soft links to the family's datasets, or arrays derived from its result
+    for fname, cls, col, old in (("m.h5", MSD, "D", "per_ion_window/D"),
+                                 ("t.h5", Tortuosity, "local_tortuosity", "tortuosity/local/tau"),
+                                 ("v.h5", Voids, "pore_radius", None)):
+        back = cls.from_h5(tmp_path / fname)
+        np.testing.assert_array_equal(back.values[col].ravel(), frame[col], err_msg=fname)
+        with h5py.File(tmp_path / fname) as f:
+            if old is not None:
+                assert isinstance(f.get(old, getlink=True), h5py.SoftLink)
+                np.testing.assert_array_equal(f[old][()], back.values[col])
+    with h5py.File(tmp_path / "m.h5") as f:
+        np.testing.assert_equal(f["system"].attrs["D"],
+                                MSD.from_h5(tmp_path / "m.h5").meta["system"]["D"])
+        assert f["curves/msd"].shape == f["msd/arrays/msd"].shape
     assert main(["structure", str(path), "-o", str(tmp_path / "s.h5"), "--window", "40",
                  "--frames-per-window", "3", "--cutoff-nana", "4.0", "--cutoff-nac", "3.0",
                  "--no-plots"]) == 0

@@ -7,89 +7,64 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from hcanalysis.atomic import atomic_output
 from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, results, sha256
+from hcanalysis.cli.layout import write_family_output
 from hcanalysis.config import MSDConfig
 from hcanalysis.errors import HCAnalysisError
 
 _M = MSDConfig()
 
 
-def _write_h5(out: Path, res, sysd, ion_atoms: np.ndarray, meta: dict) -> None:
-    import h5py
+def legacy_views(fam, meta: dict) -> tuple[dict, dict]:
+    """The views and attributes of the command's layout (``curves/``, ``per_ion_window/``,
+    ``fit_range/``, ``system/``, ``alpha2/``, ``van_hove/``; docs/msd.md) from the
+    :class:`hcanalysis.families.MSD` result written at ``/msd`` (see
+    :mod:`hcanalysis.cli.layout`)."""
+    from hcanalysis.msd import A2_PS_TO_CM2_S
 
-    from hcanalysis import __version__
-
-    comp = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["hcanalysis_version"] = __version__
-        for k, v in meta.items():
-            f.attrs[k] = "none" if v is None else v
-        g = f.create_group("curves")
-        g.attrs["description"] = (
+    a, v = "/msd/arrays/", "/msd/values/"
+    views: dict = {
+        "curves/lags": a + "system_lags", "curves/lag_ps": a + "system_lag_ps",
+        "curves/windows": "/msd/bounds", "curves/msd": a + "msd", "curves/msd_lags": a + "lags",
+        "curves/msd_mean": a + "system_msd", "curves/msd_err": a + "system_msd_err",
+        "curves/msd_dim": a + "system_msd_dim",
+        "per_ion_window/ion_atom_index": "/msd/ion_atoms",
+        **{f"per_ion_window/{c}": v + c for c in ("D", "alpha", "r2", "intercept", "msd_lag")},
+        "per_ion_window/D_cm2_s": np.asarray(fam.values["D"]) * A2_PS_TO_CM2_S,
+        "fit_range/grid_lag_ps": a + "fit_grid_lag_ps",
+        "fit_range/local_slope": a + "fit_local_slope",
+        **{f"system/{c}": a + f"system_{c}" for c in ("D_blocks", "D_dim", "D_dim_err")},
+        "alpha2/lags": a + "alpha2_lags", "alpha2/lag_ps": a + "alpha2_lag_ps",
+        "alpha2/alpha2": a + "alpha2",
+        **{f"van_hove/{c}": a + f"vanhove_{c}" for c in ("lags", "r", "p", "gs", "overflow")},
+    }
+    if "system_gls_fit_lags" in fam.arrays:
+        views["system/gls_fit_lags"] = a + "system_gls_fit_lags"
+    summary = fam.meta["msd"]
+    attrs = {
+        "": meta,
+        "curves": {"description": (
             "all-origin MSD, Å²; lags in frames and ps; msd[ion, window, lag]; msd_mean / "
-            "msd_err: ion- and window-averaged curve and its block standard error"
-        )
-        g.create_dataset("lags", data=sysd.lags)
-        g.create_dataset("lag_ps", data=sysd.lag_ps)
-        g.create_dataset("windows", data=res.windows)
-        g.create_dataset("msd", data=res.msd, chunks=(1,) + res.msd.shape[1:], **comp)
-        g.create_dataset("msd_lags", data=res.lags)  # lags of msd (log-spaced when many)
-        g.create_dataset("msd_mean", data=sysd.msd)
-        g.create_dataset("msd_err", data=sysd.msd_err)
-        g.create_dataset("msd_dim", data=sysd.msd_dim).attrs["dims"] = sysd.dims
-        g = f.create_group("per_ion_window")
-        g.attrs["description"] = (
+            "msd_err: ion- and window-averaged curve and its block standard error")},
+        "curves/msd_dim": {"dims": fam.dims},
+        "per_ion_window": {"description": (
             "one value per (ion, window): D (Å²/ps and cm²/s) = slope of MSD/(2d) over the fit "
             "range (NaN without a diffusive range, see fit_range); alpha = log-log slope over "
             "alpha_range_ps; r2 = R² of the line; intercept Å²; msd_lag = MSD (Å²) at "
-            "mobility_lag_ps"
-        )
-        g.create_dataset("ion_atom_index", data=ion_atoms)
-        for name in ("D", "D_cm2_s", "alpha", "r2", "intercept", "msd_lag"):
-            g.create_dataset(name, data=getattr(res, name))
-        for k, v in res.fits.summary(res.dt_ps).items():
-            if k in ("alpha_range_ps", "mobility_lag_ps", "windows_diffusive"):
-                g.attrs[k] = v
-        g = f.create_group("fit_range")
-        g.attrs["description"] = (
+            "mobility_lag_ps"),
+            **{k: summary[k] for k in ("alpha_range_ps", "mobility_lag_ps", "windows_diffusive")
+               if k in summary}},
+        "fit_range": {"description": (
             "fit range of D: found from the ion- and window-averaged MSD (local log-log slope "
-            "within 1 ± slope_tol over at least a factor min_span in lag), or given"
-        )
-        for k, v in sysd.range.as_dict().items():
-            g.attrs[k] = v
-        g.create_dataset("grid_lag_ps", data=sysd.range.grid_lags * sysd.dt_ps)
-        g.create_dataset("local_slope", data=sysd.range.local_slope)
-        g = f.create_group("system")
-        g.attrs["method"] = sysd.method
-        for name in ("D", "D_err", "D_cm2_s", "D_err_cm2_s", "alpha", "r2", "n_eff", "D_gls",
-                     "D_gls_err"):
-            g.attrs[name] = float(getattr(sysd, name))
-        g.attrs["D_gls_ci95"] = sysd.D_gls_ci95
-        if sysd.gls is not None:
-            g.attrs["gls_method"] = (
-                "generalised least squares over the fit range, whole trajectory, MSD covariance "
-                "of a random walk with noise (Bullerjahn et al. 2020); error from the model "
-                "unless the per-ion spread rejects it (chi-square, 5 %)"
-            )
-            g.attrs["gls_error_source"] = sysd.gls.error_source
-            g.attrs["gls_overdispersion_p"] = sysd.gls.overdispersion_p
-            g.create_dataset("gls_fit_lags", data=sysd.gls.fit_lags)
-        for name in ("D_blocks", "D_dim", "D_dim_err"):
-            g.create_dataset(name, data=getattr(sysd, name))
-        g = f.create_group("alpha2")
-        g.attrs["definition"] = "d<Δr⁴>/((d+2)<Δr²>²) - 1, all ions, all origins"
-        g.create_dataset("lags", data=sysd.alpha2_lags)
-        g.create_dataset("lag_ps", data=sysd.alpha2_lags * sysd.dt_ps)
-        g.create_dataset("alpha2", data=sysd.alpha2)
-        g = f.create_group("van_hove")
-        g.attrs["description"] = "p: density of |Δr| (1/Å); gs = G_s(r, τ) (Å⁻³); r: bin centres"
-        g.create_dataset("lags", data=sysd.vanhove_lags)
-        g.create_dataset("r", data=sysd.vanhove_r)
-        g.create_dataset("p", data=sysd.vanhove_p)
-        g.create_dataset("gs", data=sysd.vanhove_gs)
-        g.create_dataset("overflow", data=sysd.vanhove_overflow)
+            "within 1 ± slope_tol over at least a factor min_span in lag), or given"),
+            **fam.meta["fit_range"]},
+        "system": fam.meta["system"],
+        "alpha2": {"definition": "d<Δr⁴>/((d+2)<Δr²>²) - 1, all ions, all origins"},
+        "van_hove": {"description":
+                     "p: density of |Δr| (1/Å); gs = G_s(r, τ) (Å⁻³); r: bin centres"},
+    }
+    return views, attrs
 
 
 def plot_msd(path: Path, res, sysd, species: str) -> None:
@@ -262,7 +237,7 @@ def msd_cmd(
         "D_cm2_per_s": sysd.D_cm2_s,
         "D_err_cm2_per_s": sysd.D_err_cm2_s,
     }
-    _write_h5(output, res, sysd, ion_atoms, meta)
+    write_family_output(output, fam, *legacy_views(fam, meta))
     if plots:
         plot_msd(png, res, sysd, species)
     head = (f"{len(ion_atoms)} {species} ions, {len(fam.frames)} frames, {len(res.windows)} "

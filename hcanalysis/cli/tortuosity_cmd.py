@@ -8,15 +8,38 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from hcanalysis.atomic import atomic_output
 from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, progress
+from hcanalysis.cli.layout import write_family_output
 from hcanalysis.cli.voids_cmd import parse_radii
 from hcanalysis.config import TortuosityConfig, VoidsConfig
 from hcanalysis.errors import HCAnalysisError
 
 _T = TortuosityConfig()
 _V = VoidsConfig()
+
+
+def legacy_views(fam, ion_index: np.ndarray, top: dict, glob: dict) -> tuple[dict, dict]:
+    """The views and attributes of the command's layout (``tortuosity/global/*``,
+    ``tortuosity/local/*``, ``tortuosity/family``; docs/tortuosity.md) from the
+    :class:`hcanalysis.families.Tortuosity` result written at ``/tortuosity`` (see
+    :mod:`hcanalysis.cli.layout`)."""
+    a = "/tortuosity/arrays/"
+    keys = ["median", "std", "percolates", "start_fraction", "network_fraction", "lengths"]
+    keys += [f"{k}_{n}" for n in "abc" for k in ("samples", "starts")]
+    views: dict = {"tortuosity/global/tau": a + "global_tau",
+                   **{f"tortuosity/global/{k}": a + f"global_{k}" for k in keys},
+                   "tortuosity/family": "/tortuosity"}
+    if fam.local:
+        views.update({
+            "tortuosity/local/tau": "/tortuosity/values/local_tortuosity",
+            "tortuosity/local/reachable": "/tortuosity/values/shell_reachable",
+            "tortuosity/local/snapped": a + "snapped",
+            "tortuosity/local/window_bounds": "/tortuosity/bounds",
+            "tortuosity/local/frames": "/tortuosity/frames",
+            "tortuosity/local/sample_frames": a + "sample_frames",
+            "tortuosity/local/ion_index": np.asarray(ion_index)})
+    return views, {"tortuosity": top, "tortuosity/global": glob}
 
 
 def plot_geodesic_slice(vm, path: Path, axis: int = 0, plane_axis: int = 2,
@@ -115,8 +138,6 @@ def tortuosity_cmd(
     """Global geodesic tortuosity per cell axis of the void (first void map) and local
     tortuosity per ion and window (the estimator of `analyze`); writes OUT.h5 and
     OUT_geodesic.png."""
-    import h5py
-
     from hcanalysis.families import Tortuosity
 
     check_output(out_path, [traj_path, topology], force)
@@ -139,35 +160,17 @@ def tortuosity_cmd(
         fam.compute(traj, plan=plan)
     g = fam.global_result
     vm = fam.maps[0]
-    with atomic_output(out_path) as tmp, h5py.File(tmp, "w") as h5:
-        top = h5.create_group("tortuosity")
-        top.attrs.update({"trajectory": str(traj_path), "spacing_A": spacing, "probe_A": probe,
-                          "radii": str(fam.map_radii()), "ions": ions,
-                          "framework": framework, "method": method,
-                          "remap_rmsd_A": remap_rmsd,
-                          "map_stride": -1 if map_stride is None else map_stride,
-                          "frames_per_window": fam.frames_per_window,
-                          "shell_radius_A": shell_radius, "max_ratio": max_ratio})
-        gg = top.create_group("global")
-        gg.attrs["map_frame"] = int(fam.frames[fam.bounds[0, 0]])
-        for key in ("tau", "median", "std", "percolates", "start_fraction", "network_fraction",
-                    "lengths"):
-            gg.create_dataset(key, data=np.asarray(getattr(g, key)))
-        gg.attrs.update({"connected_fraction": g.connected_fraction, "porosity": g.porosity,
-                         "exact": g.exact, "max_starts": max_starts, "seed": seed})
-        for ax, name in enumerate("abc"):
-            gg.create_dataset(f"samples_{name}", data=g.samples[ax])
-            gg.create_dataset(f"starts_{name}", data=g.starts[ax])
-        if not no_local:
-            lg = top.create_group("local")
-            lg.create_dataset("tau", data=fam.values["local_tortuosity"])
-            lg.create_dataset("reachable", data=fam.values["shell_reachable"])
-            lg.create_dataset("snapped", data=fam.snapped)
-            lg.create_dataset("window_bounds", data=fam.bounds)
-            lg.create_dataset("frames", data=fam.frames)
-            lg.create_dataset("sample_frames", data=fam.arrays["sample_frames"])
-            lg.create_dataset("ion_index", data=traj.indices(opt.species_list(ions)))
-        fam.to_h5(top.create_group("family"))
+    top = {"trajectory": str(traj_path), "spacing_A": spacing, "probe_A": probe,
+           "radii": str(fam.map_radii()), "ions": ions, "framework": framework,
+           "method": method, "remap_rmsd_A": remap_rmsd,
+           "map_stride": -1 if map_stride is None else map_stride,
+           "frames_per_window": fam.frames_per_window, "shell_radius_A": shell_radius,
+           "max_ratio": max_ratio}
+    glob = {"map_frame": int(fam.frames[fam.bounds[0, 0]]),
+            "connected_fraction": g.connected_fraction, "porosity": g.porosity,
+            "exact": g.exact, "max_starts": max_starts, "seed": seed}
+    write_family_output(out_path, fam, *legacy_views(fam, traj.indices(opt.species_list(ions)),
+                                                     top, glob))
     plot_geodesic_slice(vm, Path(f"{out_path.with_suffix('')}_geodesic.png"))
     tau_txt = ", ".join("inf" if not np.isfinite(t) else f"{t:.3f}" for t in g.tau)
     extra = ""

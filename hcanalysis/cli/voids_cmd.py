@@ -10,6 +10,7 @@ import typer
 from hcanalysis.atomic import atomic_output
 from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, progress
+from hcanalysis.cli.layout import write_views
 from hcanalysis.cli.options import parse_frames  # noqa: F401  (kept importable here)
 from hcanalysis.config import VoidsConfig
 from hcanalysis.errors import HCAnalysisError
@@ -106,6 +107,28 @@ def plot_slice(vm, path: Path, ions: np.ndarray | None = None, axis: int = 2,
     plt.close(fig)
 
 
+def legacy_views(fam, top: dict) -> tuple[dict, dict]:
+    """The views and attributes of the command's layout (``voids/ions/*`` the long rows,
+    ``voids/per_frame/*``, ``voids/summary/*``, ``voids/family``; docs/voids.md) from the
+    :class:`hcanalysis.families.Voids` result written at ``/voids`` (see
+    :mod:`hcanalysis.cli.layout`)."""
+    table = fam.to_frame()
+    views: dict = {f"voids/ions/{c}": table[c].to_numpy() for c in table.columns}
+    views.update({f"voids/per_frame/{k}": v for k, v in fam.per_frame.items()})
+    maps = [fam.maps[int(np.searchsorted(fam.bounds[:, 0], a, side="right")) - 1]
+            for a in fam.arrays["map_windows"]]
+    views.update({
+        "voids/summary/frame": np.asarray(fam.meta["map_frames"]),
+        "voids/summary/porosity": np.asarray([m.porosity for m in maps]),
+        "voids/summary/lcd": np.asarray([m.lcd for m in maps]),
+        "voids/summary/pld": np.array([m.pld for m in maps]),
+        "voids/summary/n_pores": np.asarray([m.n_pores for m in maps]),
+        "voids/family": "/voids"})
+    attrs = {"voids": top, "voids/per_frame": {
+        "description": "the sampled frames (--frames-per-window per window)"}}
+    return views, attrs
+
+
 @app.command("voids")
 def voids_cmd(
     traj_path: Path = typer.Argument(..., help="Trajectory file.", metavar="TRAJ"),
@@ -155,42 +178,28 @@ def voids_cmd(
     fsl = opt.resolve_frames(start, stop, step, frames)
     mode = "a" if (reuse_maps and out_path.exists() and not force) else "w"
     with atomic_output(out_path, copy_existing=mode == "a") as tmp, h5py.File(tmp, mode) as h5:
-        cache = h5.require_group("voids/maps")
-        for name in ("ions", "per_frame", "summary", "family"):
-            if f"voids/{name}" in h5:
-                del h5[f"voids/{name}"]
+        g = h5.require_group("voids")
+        for name in list(g):  # a reused file: everything but the map cache is rewritten
+            if name != "maps":
+                del g[name]
         fam = Voids(ions=opt.species_list(ions), framework=opt.species_list(framework),
                     spacing=spacing, radii=parse_radii(radius), probe=probe,
                     merge_delta=merge_delta, remap_rmsd=remap_rmsd, map_stride=map_stride,
-                    frames_per_window=frames_per_window, voronoi=voronoi, cache=cache)
+                    frames_per_window=frames_per_window, voronoi=voronoi,
+                    cache=g.require_group("maps"))
         with progress() as bar:
             task = bar.add_task("voids", total=None)
             fam.compute(traj, frames=fsl, windows=(window, stride), backend=backend,
                         progress=lambda _s, d, n: bar.update(task, completed=d, total=n))
-        g = h5.require_group("voids")
-        g.attrs.update({"trajectory": str(traj_path), "spacing_A": spacing, "probe_A": probe,
-                        "merge_delta_A": merge_delta, "remap_rmsd_A": remap_rmsd,
-                        "map_stride": -1 if map_stride is None else map_stride,
-                        "frames_per_window": frames_per_window,
-                        "radii": str(fam.map_radii()), "ions": ions, "framework": framework})
-        table = fam.to_frame()
-        tab = g.create_group("ions")
-        for col in table.columns:
-            tab.create_dataset(col, data=table[col].to_numpy())
-        pf = g.create_group("per_frame")
-        pf.attrs["description"] = "the sampled frames (--frames-per-window per window)"
-        for k, v in fam.per_frame.items():
-            pf.create_dataset(k, data=v, compression="gzip" if v.ndim > 1 else None)
-        summ = g.create_group("summary")
-        made = fam.meta["map_frames"]
-        maps = [fam.maps[int(np.searchsorted(fam.bounds[:, 0], a, side="right")) - 1]
-                for a in fam.arrays["map_windows"]]
-        summ.create_dataset("frame", data=np.asarray(made))
-        summ.create_dataset("porosity", data=[m.porosity for m in maps])
-        summ.create_dataset("lcd", data=[m.lcd for m in maps])
-        summ.create_dataset("pld", data=np.array([m.pld for m in maps]))
-        summ.create_dataset("n_pores", data=[m.n_pores for m in maps])
-        fam.to_h5(g.create_group("family"))
+        fam.to_h5(g)
+        top = {"trajectory": str(traj_path), "spacing_A": spacing, "probe_A": probe,
+               "merge_delta_A": merge_delta, "remap_rmsd_A": remap_rmsd,
+               "map_stride": -1 if map_stride is None else map_stride,
+               "frames_per_window": frames_per_window, "radii": str(fam.map_radii()),
+               "ions": ions, "framework": framework}
+        write_views(h5, *legacy_views(fam, top))
+    made = fam.meta["map_frames"]
+    table = fam.to_frame()
     first = fam.maps[0]
     stem = out_path.with_suffix("")
     plot_psd(first, Path(f"{stem}_psd.png"))

@@ -212,6 +212,39 @@ class MSD(WindowedAnalysis):
         if rng.found and rng.source != "frames":
             sysd.range = rng  # report how the range was chosen (auto / ps), not "frames"
         self.diffusion = sysd
+        self._store_system(sysd)
+
+    def _store_system(self, sysd) -> None:
+        """The system-level results in ``arrays`` (``system_*``, ``fit_*``, ``alpha2*``,
+        ``vanhove_*``) and ``meta["system"]`` / ``meta["fit_range"]``, so that
+        :meth:`to_h5` saves them (``hcanalysis msd`` writes its file from them)."""
+        dt = sysd.dt_ps
+        self.arrays.update({
+            "system_lags": sysd.lags, "system_lag_ps": sysd.lag_ps, "system_msd": sysd.msd,
+            "system_msd_err": sysd.msd_err, "system_msd_dim": sysd.msd_dim,
+            "system_D_blocks": sysd.D_blocks, "system_D_dim": sysd.D_dim,
+            "system_D_dim_err": sysd.D_dim_err,
+            "fit_grid_lag_ps": sysd.range.grid_lags * dt, "fit_local_slope": sysd.range.local_slope,
+            "alpha2_lags": sysd.alpha2_lags, "alpha2_lag_ps": sysd.alpha2_lags * dt,
+            "alpha2": sysd.alpha2, "vanhove_lags": sysd.vanhove_lags, "vanhove_r": sysd.vanhove_r,
+            "vanhove_p": sysd.vanhove_p, "vanhove_gs": sysd.vanhove_gs,
+            "vanhove_overflow": sysd.vanhove_overflow,
+        })
+        system = {"method": sysd.method}
+        for name in ("D", "D_err", "D_cm2_s", "D_err_cm2_s", "alpha", "r2", "n_eff", "D_gls",
+                     "D_gls_err"):
+            system[name] = float(getattr(sysd, name))
+        system["D_gls_ci95"] = [float(v) for v in sysd.D_gls_ci95]
+        if sysd.gls is not None:
+            self.arrays["system_gls_fit_lags"] = sysd.gls.fit_lags
+            system["gls_method"] = (
+                "generalised least squares over the fit range, whole trajectory, MSD covariance "
+                "of a random walk with noise (Bullerjahn et al. 2020); error from the model "
+                "unless the per-ion spread rejects it (chi-square, 5 %)")
+            system["gls_error_source"] = sysd.gls.error_source
+            system["gls_overdispersion_p"] = float(sysd.gls.overdispersion_p)
+        self.meta["system"] = system
+        self.meta["fit_range"] = sysd.range.as_dict()
 
     # ---------------------------------------------------------------------- results
     @property

@@ -143,7 +143,20 @@ class Tortuosity(WindowedAnalysis):
         self.snapped = snap
         self.values = {"local_tortuosity": tau, "shell_reachable": reach}
         self.arrays = {"global_tau": np.asarray(g.tau, dtype=float),
-                       "sample_frames": np.asarray(sampled, dtype=np.int64), "snapped": snap}
+                       "sample_frames": np.asarray(sampled, dtype=np.int64), "snapped": snap,
+                       **global_arrays(g)}
         self.report = f"global τ (a, b, c) = {np.round(np.asarray(g.tau, float), 3).tolist()}"
         self.meta["global"] = {k: v for k, v in g.to_dict().items()
                                if not isinstance(v, (list, tuple)) or len(v) <= 3}
+
+
+def global_arrays(g) -> dict[str, np.ndarray]:
+    """The arrays of a :class:`hcanalysis.tortuosity.GlobalTortuosity` beyond ``tau``, as
+    ``arrays`` entries (``global_median``, ..., ``global_samples_a``, ``global_starts_a``,
+    ...), so that :meth:`Tortuosity.to_h5` saves them."""
+    out = {f"global_{k}": np.asarray(getattr(g, k)) for k in (
+        "median", "std", "percolates", "start_fraction", "network_fraction", "lengths")}
+    for ax, name in enumerate("abc"):
+        out[f"global_samples_{name}"] = np.asarray(g.samples[ax])
+        out[f"global_starts_{name}"] = np.asarray(g.starts[ax])
+    return out

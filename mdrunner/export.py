@@ -16,11 +16,17 @@ import numpy as np
 
 def export_window(src, dst, *, start_step: int = 0, stop_step: int | None = None,
                   every_step: int | None = None, extra_metadata: dict | None = None,
-                  overwrite: bool = False, dtype=np.float32) -> Path:
+                  overwrite: bool = False, dtype=np.float32,
+                  static_framework: bool = False) -> Path:
     """Write frames with ``start_step <= step <= stop_step`` (and ``step % every_step == 0``)
     of the mdrunner file ``src`` to ``dst``.
 
-    Times stay those of the run (ps since the start of the MD). Returns ``dst``.
+    Times stay those of the run (ps since the start of the MD). With ``static_framework``
+    (a rigid-framework run) the framework atoms (every species but the mobile ions) are
+    stored once, at full precision, in ``/particles/framework``
+    (:func:`hcanalysis.io.h5md.write_static_framework`) and only the ions in every frame;
+    :func:`hcanalysis.load` joins them again. It is an error if a framework atom moves or the
+    box changes within the window. Returns ``dst``.
     """
     from hcanalysis import Trajectory, write_h5md
 
@@ -52,11 +58,30 @@ def export_window(src, dst, *, start_step: int = 0, stop_step: int | None = None
                 obs[name] = (o["value"][()][sel], ostep[sel], o["time"][()][sel],
                              dict(o["value"].attrs))
         meta = json.loads(f["parameters/mdrunner"].attrs.get("json", "{}"))
+    fw = None
+    if static_framework:
+        from mdrunner.lammps_engine import MOBILE_SPECIES
+
+        is_fw = ~np.isin(species, MOBILE_SPECIES)
+        moved = np.abs(pos[:, is_fw] - pos[:1, is_fw]).max() if is_fw.any() else 0.0
+        if moved > 0 or np.any(img[:, is_fw]) or np.ptp(boxes, axis=0).max() > 0:
+            raise ValueError(f"{src}: the framework moves ({moved:.3g} Å) or the box changes "
+                             "in the window: static_framework is for rigid-framework runs")
+        fw = ([s for s, k in zip(species, is_fw, strict=True) if k], pos[0, is_fw],
+              boxes[0])
+        keep_atoms = ~is_fw
+        species = [s for s, k in zip(species, keep_atoms, strict=True) if k]
+        pos, img, vel = pos[:, keep_atoms], img[:, keep_atoms], vel[:, keep_atoms]
     traj = Trajectory.from_arrays(pos, boxes, species, time, images=img, velocities=vel)
     write_h5md(traj, dst, overwrite=overwrite, dtype=dtype)
+    if fw is not None:
+        from hcanalysis.io.h5md import write_static_framework
+
+        write_static_framework(dst, *fw)
     meta.update(extra_metadata or {})
     meta["export"] = dict(source=src.name, start_step=int(steps[idx[0]]),
-                          stop_step=int(steps[idx[-1]]), n_frames=int(idx.size))
+                          stop_step=int(steps[idx[-1]]), n_frames=int(idx.size),
+                          static_framework=bool(static_framework))
     with h5py.File(dst, "a") as f:
         og = f.require_group("observables")
         for name, (val, st, tm, attrs) in obs.items():

@@ -93,3 +93,33 @@ def test_family_commands_take_the_framework_file(files, tmp_path, capsys):
     assert main(["structure", str(files / "ions.h5"), "-o", str(tmp_path / "x.h5"),
                  "--framework", "C"]) != 0
     assert "--framework C: no such file" in capsys.readouterr().err
+
+
+def test_framework_stored_once_in_the_h5md_file(files, tmp_path):
+    """An H5MD file with the ions per frame and the rigid framework stored once
+    (/particles/framework, time-independent) loads as the whole system, without --framework:
+    the same atoms, positions and descriptors as the file with C in every frame."""
+    import shutil
+
+    from ase.io import read
+
+    from hcanalysis.io.h5md import read_static_framework, write_static_framework
+
+    once = tmp_path / "once.h5"
+    shutil.copy(files / "ions.h5", once)
+    fw = read(files / "framework.extxyz")
+    write_static_framework(once, fw.get_chemical_symbols(), fw.get_positions(), fw.cell[:])
+    sp, pos, cell = read_static_framework(once)
+    assert list(sp) == fw.get_chemical_symbols() and np.array_equal(pos, fw.get_positions())
+    assert read_static_framework(files / "ions.h5") is None
+    whole = hca.load(files / "whole.h5")
+    joined = hca.load(once)
+    assert list(joined.species) == list(whole.species)
+    assert np.allclose(joined.positions(frames=[0, 79]), whole.positions(frames=[0, 79]),
+                       atol=1e-4)
+    a = compute(whole, _config()).to_pandas()
+    b = compute(joined, _config()).to_pandas()
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),
+                                  check_exact=False, rtol=1e-4, atol=1e-4)
+    with pytest.raises(TrajectoryFormatError, match="stores its framework once"):
+        hca.load(once, framework=files / "framework.extxyz")

@@ -94,7 +94,9 @@ def load(
         For a trajectory of the mobile ions only: a structure file (LAMMPS data, extxyz, ...;
         its first frame) whose atoms are added, at the same positions, to every frame (see
         :mod:`hcanalysis.io.framework`). A frame whose box differs from the file's cell is
-        an error naming the frame.
+        an error naming the frame. An H5MD file that stores a rigid framework once
+        (``/particles/framework``, :func:`hcanalysis.io.h5md.write_static_framework`; the
+        bundled sample) gets it joined the same way without this argument.
     progress : callable, optional
         ``progress(stage, done, total)`` (:class:`hcanalysis.progress.ProgressFn`) for the
         readers' indexing of large files ("indexing run.dump: MiB"); default the callback
@@ -158,6 +160,18 @@ def load(
 
         src = MDAnalysisSource(p, topology=topology, dt_ps=dt_ps, type_map=tmap)
     src = validate_source(src, overlap)
+    if fmt == "h5md":
+        from hcanalysis.io.h5md import FRAMEWORK_GROUP, read_static_framework
+
+        static = read_static_framework(p)
+        if static is not None:  # a rigid framework stored once in the file
+            if framework is not None:
+                raise TrajectoryFormatError(
+                    f"the file stores its framework once (/particles/{FRAMEWORK_GROUP}); "
+                    f"drop framework={str(framework)!r} (--framework)", path=p)
+            from hcanalysis.io.framework import FrameworkSource
+
+            src = FrameworkSource(src, *static, f"{p}:/particles/{FRAMEWORK_GROUP}")
     if framework is not None:
         from hcanalysis.io.framework import with_framework
 

@@ -287,6 +287,74 @@ def check_finite(pos: np.ndarray, frames: np.ndarray, atoms: np.ndarray | None, 
     )
 
 
+#: Particle group of a rigid framework stored once (time-independent ``position``).
+FRAMEWORK_GROUP = "framework"
+
+
+def write_static_framework(path: str | os.PathLike, species, positions, cell) -> None:
+    """Add a rigid framework, stored once, to the H5MD file ``path`` (opened for appending).
+
+    ``/particles/framework`` gets H5MD time-independent datasets: ``position`` (n, 3) float64
+    Å, ``element`` (n,) strings, ``species`` (n,) int32 (atomic numbers, as in :func:`write`)
+    and ``box/edges`` (3, 3) Å. :func:`hcanalysis.load` joins these atoms to every frame of
+    the ``all`` group (after its atoms; :class:`hcanalysis.io.framework.FrameworkSource`), so
+    an ion-only trajectory of a rigid-framework run is read as the whole system.
+    """
+    import h5py
+
+    names = np.asarray(species).astype(str)
+    pos = np.asarray(positions, dtype=np.float64)
+    cell = np.asarray(cell, dtype=np.float64)
+    if pos.shape != (len(names), 3) or cell.shape != (3, 3):
+        raise ValueError(f"framework positions {pos.shape} / cell {cell.shape}: expected "
+                         f"({len(names)}, 3) and (3, 3)")
+    codes_per_atom, uniq, codes = _species_codes(names)
+    with h5py.File(path, "a") as f:
+        g = f.require_group("particles").create_group(FRAMEWORK_GROUP)
+        d = g.create_dataset("position", data=pos, compression="gzip", compression_opts=4,
+                             shuffle=True)
+        d.attrs["unit"] = "Angstrom"
+        g.create_dataset("element", data=names.astype(object),
+                         dtype=h5py.string_dtype("utf-8"))
+        sp = g.create_dataset("species", data=codes_per_atom.astype(np.int32))
+        sp.attrs["names"] = np.array(uniq, dtype=object)
+        sp.attrs["codes"] = np.array(codes, dtype=np.int32)
+        b = g.create_group("box")
+        b.attrs["dimension"] = 3
+        b.attrs["boundary"] = np.array(["periodic"] * 3, dtype=object)
+        e = b.create_dataset("edges", data=cell)
+        e.attrs["unit"] = "Angstrom"
+
+
+def read_static_framework(path: str | os.PathLike):
+    """``(species, positions, cell)`` of the framework stored once in ``path``
+    (:func:`write_static_framework`), or None when the file has none."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        g = f.get(f"particles/{FRAMEWORK_GROUP}")
+        if g is None or "position" not in g or hasattr(g["position"], "keys"):
+            return None  # absent, or an ordinary time-dependent group
+        pos = np.asarray(g["position"][()], dtype=np.float64)
+        pos = pos * {"nm": 10.0, "pm": 0.01}.get(
+            _str_attr(g["position"].attrs.get("unit", "Angstrom")).lower(), 1.0)
+        if "element" in g:
+            names = np.array([_str_attr(x) for x in g["element"][()]])
+        else:
+            raise TrajectoryFormatError(f"/particles/{FRAMEWORK_GROUP} has positions but no "
+                                        "element dataset", path=str(path))
+        if "box" not in g or "edges" not in g["box"]:
+            raise TrajectoryFormatError(f"/particles/{FRAMEWORK_GROUP} has no box/edges",
+                                        path=str(path))
+        cell = np.asarray(g["box/edges"][()], dtype=np.float64)
+        if cell.shape == (3,):
+            cell = np.diag(cell)
+    if pos.ndim != 2 or pos.shape != (len(names), 3):
+        raise TrajectoryFormatError(f"/particles/{FRAMEWORK_GROUP}/position has shape "
+                                    f"{pos.shape} for {len(names)} elements", path=str(path))
+    return names, pos, cell
+
+
 class H5MDSource:
     """Lazy reader of an H5MD file (see the module docstring for what it understands).
 
@@ -322,7 +390,8 @@ class H5MDSource:
             raise TrajectoryFormatError("no /particles group: not an H5MD trajectory", path=p)
         parts = f["particles"]
         if group is None:
-            cands = [k for k in parts if "position" in parts[k]]
+            cands = [k for k in parts if "position" in parts[k]
+                     and hasattr(parts[k]["position"], "keys")]  # not a static framework
             if not cands:
                 raise TrajectoryFormatError("no /particles/*/position: nothing to read", path=p)
             group = "all" if "all" in cands else cands[0]

@@ -32,9 +32,10 @@ Usage::
         --after /work/main --rounds 4 [--cases B1,B2] [--threads 1]
     python benchmarks/protocol_ab.py worker B1 --data /tmp/ab      # one timed case (internal)
 
-``run`` writes ``benchmarks/results/protocol_ab_cases.json`` and ``.md``: per case and tree the
-median of the timed rounds, the spread (max - min over the rounds, relative to the median), the
-ratio after / before, and the load average over the run.
+``run`` adds the run to ``benchmarks/results/protocol_ab.json`` (key ``b1_b6_interleaved``)
+and writes ``protocol_ab.md``: per case and tree the median of the timed rounds, the spread
+(max - min over the rounds, relative to the median), the ratio after / before, the paired
+ratios (after / before within each round, the same load), and the load average over the run.
 """
 
 from __future__ import annotations
@@ -240,22 +241,7 @@ def run(data: Path, trees: dict[str, Path], cases: list[str], rounds: int, threa
                 print(f"round {r} {case} {n:6s} cpu {rec['cpu_s']:7.2f} s  wall "
                       f"{rec['wall_s']:7.2f} s  load {rec['load_average'][0]:.2f}"
                       + ("  (compile round, dropped)" if r == 0 else ""), flush=True)
-    summary = {}
-    for case in cases:
-        row: dict = {}
-        for n in names:
-            for key in ("cpu_s", "wall_s"):
-                v = np.array([x[key] for x in recs[case][n]])
-                med = float(np.median(v))
-                row[f"{n}_{key}"] = round(med, 3)
-                row[f"{n}_{key}_spread"] = round(float((v.max() - v.min()) / med), 3)
-            row[f"{n}_check"] = recs[case][n][0]["check"]
-        b, a = names
-        for key in ("cpu_s", "wall_s"):
-            row[f"ratio_{key}"] = round(row[f"{a}_{key}"] / row[f"{b}_{key}"], 3)
-        row["same_result"] = bool(np.isclose(row[f"{a}_check"], row[f"{b}_check"],
-                                             rtol=1e-6, equal_nan=True))
-        summary[case] = row
+    summary = summarise(recs, names)
     result = {
         "benchmark": "B1-B6 (ours only), before vs after in one interleaved run (issue 17)",
         "method": __doc__.split("\n\n")[1].replace("\n", " "),
@@ -266,11 +252,58 @@ def run(data: Path, trees: dict[str, Path], cases: list[str], rounds: int, threa
         "run_wall_s": round(time.perf_counter() - t0, 1),
         "summary": summary, "runs": recs,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(result))
+    record(result, out)
     print(markdown(result))
     return result
+
+
+def summarise(recs: dict[str, dict[str, list[dict]]], names: list[str]) -> dict:
+    """Per case: each tree's median CPU and wall time and spread ((max - min) / median), the
+    ratio of the medians after / before, the paired ratios (after / before of each round,
+    both under that round's load: median, min, max) and whether both trees gave the same
+    result (the worker's checksum)."""
+    b, a = names
+    summary = {}
+    for case, by_tree in recs.items():
+        row: dict = {}
+        for n in names:
+            for key in ("cpu_s", "wall_s"):
+                v = np.array([x[key] for x in by_tree[n]])
+                med = float(np.median(v))
+                row[f"{n}_{key}"] = round(med, 3)
+                row[f"{n}_{key}_spread"] = round(float((v.max() - v.min()) / med), 3)
+            row[f"{n}_check"] = by_tree[n][0]["check"]
+        for key in ("cpu_s", "wall_s"):
+            row[f"ratio_{key}"] = round(row[f"{a}_{key}"] / row[f"{b}_{key}"], 3)
+            paired = np.array([y[key] / x[key] for x, y in zip(by_tree[b], by_tree[a],
+                                                               strict=True)])
+            row[f"paired_ratio_{key}"] = round(float(np.median(paired)), 3)
+            row[f"paired_ratio_{key}_range"] = [round(float(paired.min()), 3),
+                                                round(float(paired.max()), 3)]
+        row["same_result"] = bool(np.isclose(row[f"{a}_check"], row[f"{b}_check"],
+                                             rtol=1e-6, equal_nan=True))
+        summary[case] = row
+    return summary
+
+
+def record(result: dict, out: Path) -> None:
+    """Add the run to ``out.json`` under ``"b1_b6_interleaved"`` (keeping what the file held:
+    the earlier descriptors.compute before/after) and write ``out.md`` with both."""
+    path = out.with_suffix(".json")
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data["b1_b6_interleaved"] = result
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    lines = [markdown(result)]
+    if "summary" in data:  # the descriptors.compute comparison recorded before
+        lines += ["", "## descriptors.compute on the sample (recorded earlier)", "",
+                  data.get("benchmark", ""), "", data.get("method", ""), "",
+                  "| tree | CPU s (mean) | wall s (mean) | CPU ratio | wall ratio |",
+                  "|---|---|---|---|---|"]
+        for tree, row in data["summary"].items():
+            lines.append(f"| {tree} | {row['cpu_s_mean']} | {row['wall_s_mean']} | "
+                         f"{row.get('cpu_ratio_vs_before', 1.0)} | "
+                         f"{row.get('wall_ratio_vs_before', 1.0)} |")
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
 def markdown(result: dict) -> str:
@@ -287,13 +320,16 @@ def markdown(result: dict) -> str:
         f"1-min load average during the run: {ld['min']:.2f}-{ld['max']:.2f} (median "
         f"{ld['median']:.2f}) on {os.cpu_count()} cores; run {result['run_wall_s']:.0f} s.",
         "",
-        "| case | before CPU s | after CPU s | CPU ratio | CPU spread b / a | before wall s | "
-        "after wall s | wall ratio | wall spread b / a | same result |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| case | before CPU s | after CPU s | CPU ratio | paired CPU ratio (range) | "
+        "CPU spread b / a | before wall s | after wall s | wall ratio | wall spread b / a | "
+        "same result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for case, r in result["summary"].items():
+        lo, hi = r["paired_ratio_cpu_s_range"]
         lines.append(
             f"| {case} | {r[f'{b}_cpu_s']:.2f} | {r[f'{a}_cpu_s']:.2f} | {r['ratio_cpu_s']:.3f} | "
+            f"{r['paired_ratio_cpu_s']:.3f} ({lo:.2f}-{hi:.2f}) | "
             f"{r[f'{b}_cpu_s_spread']:.0%} / {r[f'{a}_cpu_s_spread']:.0%} | "
             f"{r[f'{b}_wall_s']:.2f} | {r[f'{a}_wall_s']:.2f} | {r['ratio_wall_s']:.3f} | "
             f"{r[f'{b}_wall_s_spread']:.0%} / {r[f'{a}_wall_s_spread']:.0%} | "
@@ -317,9 +353,18 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--rounds", type=int, default=4, help="rounds incl. the compile round 0")
     r.add_argument("--cases", default=",".join(CASES))
     r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--out", type=Path, default=HERE / "results" / "protocol_ab_cases")
+    r.add_argument("--out", type=Path, default=HERE / "results" / "protocol_ab")
+    t = sub.add_parser("table", help="re-summarise and record a run's JSON (its 'runs')")
+    t.add_argument("run_json", type=Path)
+    t.add_argument("--out", type=Path, default=HERE / "results" / "protocol_ab")
     args = ap.parse_args(argv)
-    if args.cmd == "prepare":
+    if args.cmd == "table":
+        result = json.loads(args.run_json.read_text())
+        result = result.get("b1_b6_interleaved", result)
+        result["summary"] = summarise(result["runs"], list(result["trees"]))
+        record(result, args.out)
+        print(markdown(result))
+    elif args.cmd == "prepare":
         prepare(args.data)
     elif args.cmd == "worker":
         print(json.dumps(worker(args.case, args.data)))

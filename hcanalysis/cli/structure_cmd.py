@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from hcanalysis.atomic import atomic_output
 from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, sha256
+from hcanalysis.cli.layout import write_family_output
 from hcanalysis.config import StructureConfig
 from hcanalysis.errors import HCAnalysisError
 
@@ -37,72 +37,66 @@ def column_name(key: str, ion: str, carbon: str) -> str:
     return COLUMNS[key][0].format(ion=ion, c=carbon)
 
 
-def write_h5(out: Path, res, meta: dict, fam=None) -> None:
-    """Write a :class:`hcanalysis.structure.StructureResult` to HDF5 (layout: docs/structure.md);
-    with ``fam`` (a computed :class:`hcanalysis.families.Structure`) the ``per_ion`` rows are
-    the family's (the estimator of ``analyze``), ion-major."""
-    import h5py
-
-    from hcanalysis import __version__
+def legacy_views(fam, meta: dict) -> tuple[dict, dict]:
+    """The views and attributes of the command's layout (``cutoffs``, ``rdf/*``,
+    ``per_frame/*``, ``per_ion/*`` the long rows, ``windows``, ``family``;
+    docs/structure.md) from the :class:`hcanalysis.families.Structure` result written at
+    ``/structure`` (see :mod:`hcanalysis.cli.layout`)."""
+    from hcanalysis.columns import unit
     from hcanalysis.structure import HYBRID_NAMES
 
+    res = fam.result
     ion, c = res.ion, res.carbon
-    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["hcanalysis_version"] = __version__
-        for k, v in meta.items():
-            f.attrs[k] = "none" if v is None else v
-        g = f.create_group("cutoffs")
-        g.attrs["units"] = "Å"
-        for key, label in (("ion-ion", f"{ion}-{ion}"), ("ion-C", f"{ion}-{c}")):
-            g.attrs[label] = res.cutoffs[key]
-            g.attrs[f"{label} source"] = res.cutoff_source[key]
-        g.attrs["density_radius"] = res.density_radius
-        g.attrs["C-C"] = res.cc_cutoff
-        g = f.create_group("rdf")
-        for key, label in (("ion-ion", f"{ion}{ion}"), ("ion-C", f"{ion}{c}")):
-            r, fm = res.rdfs[key], res.minima[key]
-            s = g.create_group(label)
-            for name in ("edges", "r", "g", "n_cum", "counts"):
-                s.create_dataset(name, data=getattr(r, name))
-            s.attrs.update({"n_frames": r.n_frames, "mean_volume_A3": r.mean_volume,
-                            "first_minimum_A": fm.r_min, "first_peak_A": fm.r_peak,
-                            "first_minimum_found": fm.found, "smooth_A": fm.smooth,
-                            "cutoff_A": res.cutoffs[key]})
-        g = f.create_group("per_frame")
-        g.attrs["description"] = "(n_frames, n_ions) arrays; frames as in 'frame'"
-        g.create_dataset("frame", data=res.frames)
-        g.create_dataset("time_ps", data=res.time_ps)
-        g.create_dataset("ion_atom_index", data=res.ion_indices)
-        for key in res.PER_ION:
-            d = g.create_dataset(column_name(key, ion, c), data=getattr(res, key),
-                                 compression="gzip")
-            d.attrs["units"] = COLUMNS[key][1]
-        g.create_dataset("cluster_label", data=res.cluster_label, compression="gzip")
-        d = g.create_dataset("carbon_fractions", data=res.carbon_fractions)
-        d.attrs["columns"] = ",".join(HYBRID_NAMES)
-        g.create_dataset("carbon_mean_coordination", data=res.carbon_mean_cn)
-        d = g.create_dataset("cluster_size_distribution", data=res.cluster_sizes)
-        d.attrs["description"] = "[frame, s] = number of clusters with s ions"
-        if res.ring_counts is not None:
-            d = g.create_dataset("carbon_ring_counts", data=res.ring_counts)
-            d.attrs["description"] = "[frame, s] = distinct carbon rings of s atoms (King)"
-        if fam is not None:
-            _write_family_rows(f, fam, res)
-            return
-        # one row per (ion, window), as in the descriptor table
-        g = f.create_group("per_ion")
-        g.attrs["description"] = "one row per (ion, window): window means of the per-frame values"
-        nw, ni = res.windows.shape[0], len(res.ion_indices)
-        g.create_dataset("ion", data=np.tile(res.ion_indices, nw))
-        g.create_dataset("window", data=np.repeat(np.arange(nw), ni))
-        t = res.time_ps
-        g.create_dataset("t_start", data=np.repeat(t[res.windows[:, 0]], ni))
-        g.create_dataset("t_end", data=np.repeat(t[res.windows[:, 1] - 1], ni))
-        for key, arr in res.windowed.items():
-            d = g.create_dataset(column_name(key, ion, c), data=arr.reshape(-1))
-            d.attrs["units"] = COLUMNS[key][1]
-        f.create_dataset("windows", data=res.windows).attrs["description"] = (
-            "[start, stop) rows, indices into per_frame/frame")
+    views: dict = {"windows": "/structure/bounds", "family": "/structure"}
+    attrs: dict = {"": meta, "windows": {"description": (
+        "[start, stop) rows in analysed frames; per_frame holds the sampled frames")}}
+    cut = {"units": "Å", "density_radius": res.density_radius, "C-C": res.cc_cutoff}
+    for key, label in (("ion-ion", f"{ion}-{ion}"), ("ion-C", f"{ion}-{c}")):
+        cut[label] = res.cutoffs[key]
+        cut[f"{label} source"] = res.cutoff_source[key]
+    attrs["cutoffs"] = cut
+    for key, label in (("ion-ion", f"{ion}{ion}"), ("ion-C", f"{ion}{c}")):
+        r, fm = res.rdfs[key], res.minima[key]
+        for name in ("edges", "r", "g", "n_cum", "counts"):
+            views[f"rdf/{label}/{name}"] = getattr(r, name)
+        attrs[f"rdf/{label}"] = {"n_frames": r.n_frames, "mean_volume_A3": r.mean_volume,
+                                 "first_minimum_A": fm.r_min, "first_peak_A": fm.r_peak,
+                                 "first_minimum_found": fm.found, "smooth_A": fm.smooth,
+                                 "cutoff_A": res.cutoffs[key]}
+    pf = {"frame": res.frames, "time_ps": res.time_ps, "ion_atom_index": res.ion_indices}
+    for key in res.PER_ION:
+        pf[column_name(key, ion, c)] = getattr(res, key)
+        attrs[f"per_frame/{column_name(key, ion, c)}"] = {"units": COLUMNS[key][1]}
+    pf.update({"cluster_label": res.cluster_label, "carbon_fractions": res.carbon_fractions,
+               "carbon_mean_coordination": res.carbon_mean_cn,
+               "cluster_size_distribution": res.cluster_sizes})
+    attrs["per_frame"] = {"description": "(n_frames, n_ions) arrays; frames as in 'frame'"}
+    attrs["per_frame/carbon_fractions"] = {"columns": ",".join(HYBRID_NAMES)}
+    attrs["per_frame/cluster_size_distribution"] = {
+        "description": "[frame, s] = number of clusters with s ions"}
+    if res.ring_counts is not None:
+        pf["carbon_ring_counts"] = res.ring_counts
+        attrs["per_frame/carbon_ring_counts"] = {
+            "description": "[frame, s] = distinct carbon rings of s atoms (King)"}
+    views.update({f"per_frame/{k}": v for k, v in pf.items()})
+    # one row per (ion, window), ion-major, columns named as in the descriptor table
+    df = fam.to_frame()
+    rows = {"ion": fam.ion_atoms[df["ion"].to_numpy()], "ion_index": df["ion"].to_numpy(),
+            "window": df["window"].to_numpy(), "t_start": df["t_start_ps"].to_numpy(),
+            "t_end": df["t_stop_ps"].to_numpy()}
+    rows.update({col: df[col].to_numpy() for col in fam.columns})
+    rows["cluster_lifetime"] = np.asarray(fam.arrays["cluster_lifetime"]).ravel()
+    views.update({f"per_ion/{k}": v for k, v in rows.items()})
+    attrs["per_ion"] = {"description": (
+        "one row per (ion, window), ion-major: the descriptor table's structure columns "
+        "(means over the sampled frames of each window)")}
+    attrs.update({f"per_ion/{col}": {"units": unit(col)} for col in fam.columns})
+    attrs["per_ion/cluster_lifetime"] = {"units": "ps"}
+    for key, col in (("carbon_density", "carbon_density"), ("sp2_near", "sp2_fraction")):
+        old = column_name(key, ion, c)  # the older names of these columns
+        if f"per_ion/{old}" not in views:
+            views[f"per_ion/{old}"] = f"/per_ion/{col}"
+    return views, attrs
 
 
 def plot_rdfs(path: Path, res) -> None:
@@ -143,37 +137,6 @@ def plot_rdfs(path: Path, res) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def _write_family_rows(f, fam, res) -> None:
-    """``per_ion`` from the Structure family: one row per (ion, window), ion-major, columns
-    named as in the descriptor table (the old names of this file as links)."""
-    import h5py
-
-    from hcanalysis.columns import unit
-
-    g = f.create_group("per_ion")
-    g.attrs["description"] = ("one row per (ion, window), ion-major: the descriptor table's "
-                              "structure columns (means over the sampled frames of each window)")
-    df = fam.to_frame()
-    g.create_dataset("ion", data=fam.ion_atoms[df["ion"].to_numpy()])
-    g.create_dataset("ion_index", data=df["ion"].to_numpy())
-    g.create_dataset("window", data=df["window"].to_numpy())
-    g.create_dataset("t_start", data=df["t_start_ps"].to_numpy())
-    g.create_dataset("t_end", data=df["t_stop_ps"].to_numpy())
-    for col in fam.columns:
-        g.create_dataset(col, data=df[col].to_numpy()).attrs["units"] = unit(col)
-    g.create_dataset("cluster_lifetime",
-                     data=np.asarray(fam.arrays["cluster_lifetime"]).ravel()
-                     ).attrs["units"] = "ps"
-    ion, c = res.ion, res.carbon
-    for key, col in (("carbon_density", "carbon_density"), ("sp2_near", "sp2_fraction")):
-        old = column_name(key, ion, c)
-        if old not in g:
-            g[old] = h5py.SoftLink(f"/per_ion/{col}")
-    f.create_dataset("windows", data=fam.bounds).attrs["description"] = (
-        "[start, stop) rows in analysed frames; per_frame holds the sampled frames")
-    fam.to_h5(f.create_group("family"))
 
 
 @app.command("structure")
@@ -242,7 +205,7 @@ def structure_cmd(
         "rdf_frames": rdf_frames, "backend": backend,
         "rings": rings, "max_ring": max_ring,
     }
-    write_h5(output, res, meta, fam)
+    write_family_output(output, fam, *legacy_views(fam, meta))
     if plots:
         plot_rdfs(png, res)
     ion_c = f"{ion}–{carbon}"

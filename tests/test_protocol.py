@@ -157,6 +157,9 @@ def test_cli_and_pipeline_give_the_same_numbers(traj, table, tmp_path):
         for col in ("n_NaNa", "nana_contact_fraction", "n_NaC", "cluster_size", "d_NaNa_min",
                     "d_NaC_min", "carbon_density", "sp2_fraction"):
             np.testing.assert_array_equal(f[f"per_ion/{col}"][()], frame[col], err_msg=col)
+        assert isinstance(f.get("per_ion/rho_C_local", getlink=True), h5py.SoftLink)
+    np.testing.assert_array_equal(Structure.from_h5(tmp_path / "s.h5").values["n_NaC"].ravel(),
+                                  frame["n_NaC"])
     assert main(["hops", str(path), "-o", str(tmp_path / "h.h5"), "--window", "40",
                  "--no-plots"]) == 0
     with h5py.File(tmp_path / "h.h5") as f:

@@ -287,13 +287,18 @@ def summarise(recs: dict[str, dict[str, list[dict]]], names: list[str]) -> dict:
 
 
 def record(result: dict, out: Path) -> None:
-    """Add the run to ``out.json`` under ``"b1_b6_interleaved"`` (keeping what the file held:
-    the earlier descriptors.compute before/after) and write ``out.md`` with both."""
+    """Add the run to ``out.json`` under ``"b1_b6_interleaved"``, keyed by ``before..after``
+    commits (keeping what the file held: earlier runs, the descriptors.compute before/after),
+    and write ``out.md`` with all of them, the newest first."""
     path = out.with_suffix(".json")
     data = json.loads(path.read_text()) if path.is_file() else {}
-    data["b1_b6_interleaved"] = result
+    runs = data.get("b1_b6_interleaved", {})
+    if "summary" in runs:  # one run stored without a key
+        runs = {"..".join(t["commit"] for t in runs["trees"].values()): runs}
+    runs["..".join(t["commit"] for t in result["trees"].values())] = result
+    data["b1_b6_interleaved"] = runs
     path.write_text(json.dumps(data, indent=1) + "\n")
-    lines = [markdown(result)]
+    lines = [markdown(r) for r in reversed(list(runs.values()))]
     if "summary" in data:  # the descriptors.compute comparison recorded before
         lines += ["", "## descriptors.compute on the sample (recorded earlier)", "",
                   data.get("benchmark", ""), "", data.get("method", ""), "",
@@ -334,6 +339,9 @@ def markdown(result: dict) -> str:
             f"{r[f'{b}_wall_s']:.2f} | {r[f'{a}_wall_s']:.2f} | {r['ratio_wall_s']:.3f} | "
             f"{r[f'{b}_wall_s_spread']:.0%} / {r[f'{a}_wall_s_spread']:.0%} | "
             f"{'yes' if r['same_result'] else 'NO'} |")
+    notes = result.get("notes", [])
+    if notes:
+        lines += ["", *[f"- {n}" for n in notes]]
     return "\n".join(lines) + "\n"
 
 
@@ -360,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "table":
         result = json.loads(args.run_json.read_text())
-        result = result.get("b1_b6_interleaved", result)
+        runs = result.get("b1_b6_interleaved", result)
+        result = runs if "runs" in runs else list(runs.values())[-1]
         result["summary"] = summarise(result["runs"], list(result["trees"]))
         record(result, args.out)
         print(markdown(result))

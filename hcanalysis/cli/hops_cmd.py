@@ -10,6 +10,7 @@ import typer
 from hcanalysis.atomic import atomic_output
 from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, sha256
+from hcanalysis.cli.layout import write_views
 from hcanalysis.errors import HCAnalysisError
 
 
@@ -22,40 +23,37 @@ def mobility_order(positions: np.ndarray) -> np.ndarray:
 
 
 def _write_h5(out: Path, events, table, wt, corr, thresholds, ion_atoms, meta: dict) -> None:
+    """The command's layout (docs/hops.md), written by :func:`hcanalysis.cli.layout.write_views`
+    (this command's estimator has options the :class:`hcanalysis.families.Hops` family does
+    not: ``--min-separation``, ``--cage-size``, waiting times, correlated hops; so the family
+    itself is not written here)."""
     import h5py
 
     from hcanalysis import __version__
 
+    views: dict = {f"events/{c}": events[c].to_numpy() for c in events.columns}
+    views.update({f"per_ion/{c}": table[c].to_numpy() for c in table.columns})
+    views.update({"thresholds": thresholds, "ion_atom_index": ion_atoms})
+    views.update({f"waiting_times/{n}": getattr(wt, n)
+                  for n in ("complete", "first_censored", "last_censored", "no_hop")})
+    views.update({f"correlated/{n}": getattr(corr, n)
+                  for n in ("correlated", "partner", "distance")})
+    attrs = {
+        "": {"hcanalysis_version": __version__, **meta},
+        "events": {"description":
+                   "one row per hop event (see docs/hops.md); times ps, lengths Å"},
+        "per_ion": {"description": "one row per (ion, window); rates 1/ps, times ps, lengths Å"},
+        "thresholds": {"units": "Å^2 (p_hop)" if meta["method"] == "p_hop"
+                       else "Å (displacement)"},
+        "waiting_times": {"units": "ps", "residence_mle_ps": wt.residence_mle,
+                          "rate_per_ion_per_ps": wt.rate, "n_hops": wt.n_hops},
+        "correlated": {"fraction": corr.fraction, "cutoff_A": meta["cutoff_A"],
+                       "time_tolerance_ps": meta["time_tolerance_ps"]},
+    }
     with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["hcanalysis_version"] = __version__
-        for k, v in meta.items():
-            f.attrs[k] = "none" if v is None else v
-        g = f.create_group("events")
-        g.attrs["description"] = "one row per hop event (see docs/hops.md); times ps, lengths Å"
-        for col in events.columns:
-            g.create_dataset(col, data=events[col].to_numpy())
-        g = f.create_group("per_ion")
-        g.attrs["description"] = "one row per (ion, window); rates 1/ps, times ps, lengths Å"
-        for col in table.columns:
-            g.create_dataset(col, data=table[col].to_numpy())
-        f.create_dataset("thresholds", data=thresholds).attrs["units"] = (
-            "Å^2 (p_hop)" if meta["method"] == "p_hop" else "Å (displacement)"
-        )
-        f.create_dataset("ion_atom_index", data=ion_atoms)
-        g = f.create_group("waiting_times")
-        g.attrs["units"] = "ps"
-        g.attrs["residence_mle_ps"] = wt.residence_mle
-        g.attrs["rate_per_ion_per_ps"] = wt.rate
-        g.attrs["n_hops"] = wt.n_hops
-        for name in ("complete", "first_censored", "last_censored", "no_hop"):
-            g.create_dataset(name, data=getattr(wt, name))
-        g = f.create_group("correlated")
-        g.attrs["fraction"] = corr.fraction
-        g.attrs["cutoff_A"] = meta["cutoff_A"]
-        g.attrs["time_tolerance_ps"] = meta["time_tolerance_ps"]
-        g.create_dataset("correlated", data=corr.correlated)
-        g.create_dataset("partner", data=corr.partner)
-        g.create_dataset("distance", data=corr.distance)
+        for group in ("events", "per_ion"):  # present even when empty
+            f.require_group(group)
+        write_views(f, views, attrs)
 
 
 def _plot_phop(path: Path, time_ps, phop, events, order, thresholds, method: str) -> None:

@@ -80,6 +80,31 @@ def test_budget_sized_passes_give_the_same_descriptors(source, tmp_path):
     np.testing.assert_allclose(small.arrays["msd"], big.arrays["msd"], rtol=1e-10)
 
 
+def test_fits_over_every_lag_whatever_the_budget():
+    """Curves longer than MAX_STORED_LAGS lags that do not fit in the budget are refitted in a
+    second pass: D, alpha and msd_lag equal the all-lag fits of msd.windowed."""
+    from hcanalysis import msd
+
+    src = LazyHCSource(n_frames=2 * 1100, n_ions=12, n_carbon=60, seed=7)
+    traj = Trajectory(src)
+
+    def run(budget):
+        cfg = AnalysisConfig()
+        cfg.stages = ["msd"]
+        cfg.msd.remove_drift = None
+        cfg.windows.window = 1100  # 551 lags > MAX_STORED_LAGS
+        cfg.max_memory = budget
+        return compute(traj, cfg)
+
+    small, big = run(300_000), run(1 << 30)
+    assert "second pass" in small.metadata["reports"]["msd"]
+    assert "second pass" not in big.metadata["reports"]["msd"]
+    ref = msd.windowed(traj.positions("Na", unwrap=True), window=1100, dt_ps=src.dt_ps)
+    for col, want in (("D", ref.D), ("alpha", ref.alpha), ("msd_lag", ref.fits.msd_lag)):
+        np.testing.assert_allclose(small.frame[col], want.ravel(), rtol=1e-9)
+        np.testing.assert_allclose(big.frame[col], want.ravel(), rtol=1e-9)
+
+
 def test_stored_lags():
     np.testing.assert_array_equal(stored_lags(10), np.arange(10))
     lags = stored_lags(25_000)

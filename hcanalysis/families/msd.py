@@ -138,8 +138,9 @@ class MSD(WindowedAnalysis):
 
         self._n_lags = self.lag_count(plan.window) + 1
         self._nd = len(dims_indices(self.dims))
-        # the fits use every lag when all curves fit in a quarter of the budget (then they
-        # equal msd.windowed's exactly), else the stored log-spaced lags
+        # the fits use every lag (they equal msd.windowed's exactly, whatever the budget):
+        # when all curves fit in a quarter of the budget they are kept, else the stored
+        # log-spaced lags are kept and _conclude refits in a second pass over the ion chunks
         self._fit_all = (plan.n_ions * plan.n_windows * self._n_lags * 8
                          <= plan.memory_budget() // 4)
         self._keep = (np.arange(self._n_lags) if self._fit_all
@@ -159,14 +160,12 @@ class MSD(WindowedAnalysis):
         self._curves[sl] = c[..., self._keep]
 
     def _conclude(self, plan: WindowPlan) -> None:
-        from hcanalysis import msd
 
         curves, keep = self._curves, self._keep
         dt = plan.dt_ps
-        fits = msd.fit_windows(
-            curves, keep, dt, self._window_sum / plan.n_ions, self._nd, fit=self.fit,
-            fit_ps=self.fit_ps, slope_tol=self.slope_tol, min_span=self.min_span,
-            mobility_lag_ps=self.mobility_lag_ps, alpha_range_ps=self.alpha_range_ps)
+        fits = self._fit(curves, keep, dt, plan)
+        if not self._fit_all:
+            fits = self._refit_all_lags(plan, fits)
         self.fits = fits
         n_ok = int(fits.diffusive.sum())
         text = fits.range.describe()
@@ -175,7 +174,8 @@ class MSD(WindowedAnalysis):
         text += (f"; α over {fits.alpha_range[0] * dt:.4g}-{fits.alpha_range[1] * dt:.4g} ps; "
                  f"msd_lag at {fits.mobility_lag * dt:.4g} ps")
         if not self._fit_all:
-            text += f" (fits on {len(keep)} log-spaced lags)"
+            text += (f" (curves of {self._n_lags} lags over the budget: fits in a second pass "
+                     "over the ion chunks)")
         self.report = text
         d = np.asarray(fits.D, dtype=float)
         m = np.asarray(fits.msd_lag, dtype=float)
@@ -194,6 +194,37 @@ class MSD(WindowedAnalysis):
         del self._curves, self._window_sum
         if self.system:
             self._system(plan)
+
+    def _fit(self, curves: np.ndarray, lags: np.ndarray, dt: float, plan: WindowPlan):
+        from hcanalysis import msd
+
+        return msd.fit_windows(
+            curves, lags, dt, self._window_sum / plan.n_ions, self._nd, fit=self.fit,
+            fit_ps=self.fit_ps, slope_tol=self.slope_tol, min_span=self.min_span,
+            mobility_lag_ps=self.mobility_lag_ps, alpha_range_ps=self.alpha_range_ps)
+
+    def _refit_all_lags(self, plan: WindowPlan, fits):
+        """The fits over every lag when the curves did not fit in the budget: each ion chunk's
+        curves are computed again and fitted (the fit range, the per-window verdicts and the
+        lags come from the ion-averaged MSD, which the first pass summed at every lag), so D,
+        α and ``msd_lag`` do not depend on ``max_memory``."""
+        from hcanalysis.kernels import msd as _k
+
+        all_lags = np.arange(self._n_lags)
+        out = {k: np.empty((plan.n_ions, plan.n_windows))
+               for k in ("D", "intercept", "r2", "alpha", "msd_lag")}
+        for sl, pos in plan.ion_chunks(self.remove_drift):
+            c = _k.msd_windows(pos, plan.bounds[:, 0], plan.window, self._n_lags - 1,
+                               dims=self.dims, backend=plan.backend,
+                               max_memory=plan.memory_budget() // 2)
+            del pos
+            part = self._fit(c, all_lags, plan.dt_ps, plan)
+            for k, arr in out.items():
+                arr[sl] = getattr(part, k)
+            plan.tick("msd fits", sl.stop, plan.n_ions)
+        for k, arr in out.items():
+            setattr(fits, k, arr)
+        return fits
 
     def _system(self, plan: WindowPlan) -> None:
         from hcanalysis import msd

@@ -291,6 +291,7 @@ def record(result: dict, out: Path) -> None:
     commits (keeping what the file held: earlier runs, the descriptors.compute before/after),
     and write ``out.md`` with all of them, the newest first."""
     path = out.with_suffix(".json")
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = json.loads(path.read_text()) if path.is_file() else {}
     runs = data.get("b1_b6_interleaved", {})
     if "summary" in runs:  # one run stored without a key

@@ -1,10 +1,11 @@
 """Reproduce the bundled sample trajectories.
 
 ``python -m mdrunner.sample --engine lammps --run-dir DIR`` (the default sample,
-``hcanalysis/data/sample.h5``; parameters in :data:`SAMPLE_LAMMPS`) builds 1,500 C at
-1.3 g/cm³ (fragment generator, seed 1), inserts 94 Na (NaC16, Na–C >= 2.5 Å), and runs the
-LAMMPS engine (rigid framework, UFF Lennard-Jones Na, CSVR at 600 K, 1 fs, 310 ps);
-``--export FILE`` keeps the last 300 ps (every 0.2 ps). About 8 minutes on one core.
+``hcanalysis/data/sample.h5``; parameters in :data:`SAMPLE_LAMMPS`) builds 1,000 C at
+1.0 g/cm³ (fragment generator, seed 0), inserts 67 Na (NaC15), and runs the LAMMPS engine
+(rigid framework, UFF Lennard-Jones Na, CSVR at 600 K, 2 fs; 50 ps of equilibration, then
+1 ns of production, a frame every 1 ps); ``--export FILE`` writes the production frames with
+the framework stored once. About 6 minutes on one free core (15 on the shared machine).
 
 The CHGNet smoke-test sample (``hcanalysis/data/sample_chgnet.h5``, :data:`SAMPLE`;
 ``--engine chgnet``):
@@ -45,51 +46,60 @@ SAMPLE = dict(
 )
 
 #: The default sample (LAMMPS engine): see the module docstring and hcanalysis/data/README.md.
+#: The same run as ``mdrunner run --engine lammps -o RUN --n-carbon 1000 --density 1.0
+#: --loading NaC15 --seed 0 -T 600 --timestep 2.0 --steps 500000 --save-every 500
+#: --checkpoint-every 25000 --equilibration-steps 25000`` (the cell: ``build_fragments(1000,
+#: 1.0, seed=0)`` + ``insert_na(carbon, "NaC15", seed=0)``, 67 Na; 200 FIRE steps with the
+#: framework held; 50 ps of CSVR equilibration, not saved; then 1 ns of production, a frame
+#: every 1 ps, all of it exported with the framework stored once).
 SAMPLE_LAMMPS = dict(
-    n_carbon=1500,
-    density=1.3,
-    loading="NaC16",
-    build_seed=1,
-    min_na_c=2.5,
-    md_seed=1,
+    n_carbon=1000,
+    density=1.0,
+    loading="NaC15",
+    seed=0,
     temperature_K=600.0,
     thermostat="csvr",
     tdamp_fs=100.0,
-    steps=310000,
-    timestep_fs=1.0,
-    save_every=200,
-    checkpoint_every=10000,
+    steps=500_000,
+    timestep_fs=2.0,
+    save_every=500,
+    checkpoint_every=25_000,
     relax_steps=200,
+    equilibration_steps=25_000,
     framework="rigid",
-    production_start_step=10000,
+    production_start_step=0,
+    export_every_step=500,
 )
 
 
-def run_lammps_sample(run_dir, steps: int | None = None) -> dict:
-    """Build the default sample's cell and run (or resume) it with the LAMMPS engine."""
-    from mdrunner.builders import build_fragments
-    from mdrunner.insertion import insert_na
-    from mdrunner.lammps_engine import LammpsConfig, run_lammps_md
-    from mdrunner.md import MDConfig
+def _lammps_point(p: dict):
+    """The sample as a :class:`mdrunner.points.SweepPoint` (what ``mdrunner run`` builds)."""
+    from dataclasses import asdict
 
-    p = dict(SAMPLE_LAMMPS, steps=steps or SAMPLE_LAMMPS["steps"])
-    run_dir = Path(run_dir)
+    from mdrunner.lammps_engine import LammpsConfig
+    from mdrunner.md import MDConfig
+    from mdrunner.points import SweepPoint
+
     cfg = MDConfig(temperature_K=p["temperature_K"], steps=p["steps"],
                    timestep_fs=p["timestep_fs"], thermostat=p["thermostat"],
                    tdamp_fs=p["tdamp_fs"], save_every=p["save_every"],
-                   checkpoint_every=p["checkpoint_every"], seed=p["md_seed"],
-                   relax_steps=p["relax_steps"])
-    if (run_dir / "checkpoint.json").exists():
-        return run_lammps_md(None, run_dir, cfg, LammpsConfig(framework=p["framework"]),
-                             resume=True, log=print)
-    carbon, rep_c = build_fragments(p["n_carbon"], p["density"], seed=p["build_seed"])
-    atoms, rep = insert_na(carbon, p["loading"], seed=p["build_seed"], min_na_c=p["min_na_c"],
-                           method="kdtree")
-    meta = dict(sample=p, structure=rep.to_dict(), carbon=rep_c.to_dict(),
-                density=p["density"], loading=p["loading"], temperature_K=p["temperature_K"],
-                seed=p["md_seed"])
-    return run_lammps_md(atoms, run_dir, cfg, LammpsConfig(framework=p["framework"]),
-                         metadata=meta, log=print)
+                   checkpoint_every=p["checkpoint_every"], seed=p["seed"],
+                   relax_steps=p["relax_steps"], equilibration_steps=p["equilibration_steps"])
+    return SweepPoint(density=p["density"], loading=p["loading"], seed=p["seed"],
+                      n_carbon=p["n_carbon"], potential="lammps",
+                      md={k: v for k, v in asdict(cfg).items() if k != "seed"},
+                      engine="lammps", lammps=asdict(LammpsConfig(framework=p["framework"])))
+
+
+def run_lammps_sample(run_dir, steps: int | None = None) -> dict:
+    """Build the default sample's cell and run (or resume) it with the LAMMPS engine; returns
+    the run's summary."""
+    from mdrunner.sweep import run_point
+
+    p = dict(SAMPLE_LAMMPS, steps=steps or SAMPLE_LAMMPS["steps"])
+    run_dir = Path(run_dir)
+    meta = run_point(_lammps_point(p), run_dir.parent, run_dir=run_dir, log=print)
+    return meta["result"]
 
 
 def main(argv=None) -> dict:
@@ -112,8 +122,9 @@ def main(argv=None) -> dict:
         out = export_window(
             Path(args.run_dir) / "traj.h5", args.export,
             start_step=SAMPLE_LAMMPS["production_start_step"] if lmp else args.from_step,
-            every_step=SAMPLE_LAMMPS["save_every"] if lmp else args.every_step,
-            extra_metadata={"sample": SAMPLE_LAMMPS if lmp else SAMPLE}, overwrite=True)
+            every_step=SAMPLE_LAMMPS["export_every_step"] if lmp else args.every_step,
+            extra_metadata={"sample": SAMPLE_LAMMPS if lmp else SAMPLE}, overwrite=True,
+            static_framework=lmp)
         print(f"wrote {out}")
         return {"export": str(out)}
     if lmp:

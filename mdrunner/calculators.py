@@ -3,8 +3,9 @@
 ``get("chgnet")`` is the embedded default: CHGNet 0.3.0, whose weights ship inside the
 ``chgnet`` wheel, so it works offline on a CPU. ``get("mace", model=PATH)`` loads a MACE
 model file through mace-torch's ASE calculator (GPU when ``device="cuda"``). ``get("sevenn")``
-is SevenNet-0 (weights in the ``sevenn`` wheel), installed through its own extra because it
-needs e3nn >= 0.5 while mace-torch pins e3nn 0.4.4. Nothing is downloaded at run time.
+is SevenNet-0 (weights in the ``sevenn`` wheel; the ``sevenn`` extra), which runs beside
+mace-torch on mace's e3nn 0.4.4 (:func:`allow_e3nn_constants`). Nothing is downloaded at run
+time.
 """
 
 from __future__ import annotations
@@ -29,6 +30,22 @@ def import_mace():
             "the MACE calculator needs torch and mace-torch: pip install 'hcanalysis[md]'"
         ) from exc
     return MACECalculator
+
+
+def allow_e3nn_constants() -> None:
+    """Let e3nn 0.4.4 (the version mace-torch pins) load its own ``constants.pt`` under
+    torch >= 2.6's weights-only ``torch.load``: the file holds ``slice`` objects, which are
+    allow-listed here (nothing else). mace-torch does the same more broadly on import (it sets
+    ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``); SevenNet, which imports e3nn without mace, needs
+    this to share mace-torch's environment (measured: sevenn 0.10.4 + e3nn 0.4.4 + torch
+    2.13 then gives SevenNet-0's -9.09 eV/atom for diamond)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - depends on the environment
+        return
+    add = getattr(getattr(torch, "serialization", None), "add_safe_globals", None)
+    if add is not None:
+        add([slice])
 
 
 def set_threads(threads: int | None) -> None:
@@ -193,12 +210,11 @@ def get(name_or_calc="chgnet", *, model=None, device: str = "cpu", dtype: str = 
         return CHGNetMD(model=net, use_device=device, **kwargs)
     if name in ("sevenn", "7net", "sevennet"):
         try:
+            allow_e3nn_constants()
             from sevenn.calculator import SevenNetCalculator
         except ImportError as exc:
             raise ImportError(
-                "SevenNet is not installed: pip install 'hcanalysis[sevenn]' in an environment "
-                "WITHOUT the [md] extra (sevenn needs e3nn >= 0.5, mace-torch pins e3nn 0.4.4)"
-            ) from exc
+                "SevenNet is not installed: pip install 'hcanalysis[sevenn]'") from exc
         set_threads(threads)
         return SevenNetCalculator(model=str(model or "7net-0"), device=device, **kwargs)
     if name == "emt":

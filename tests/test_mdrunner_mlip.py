@@ -101,8 +101,8 @@ def test_mace_missing_file_is_clear(tmp_path):
 
 def test_sevenn_runs_md(cell, tmp_path):
     """SevenNet-0 (weights inside the sevenn wheel) through get("sevenn"): finite energy and
-    forces, and 10 MD steps. sevenn lives in its own [sevenn] extra (e3nn >= 0.5, which
-    mace-torch's pin excludes), so this runs only in such an environment."""
+    forces, and 10 MD steps. Runs where the [sevenn] extra is installed (beside [md]: e3nn
+    0.4.4 with calculators.allow_e3nn_constants)."""
     pytest.importorskip("sevenn", reason="sevenn not installed (pip install 'hcanalysis[sevenn]')")
     atoms = cell.copy()
     atoms.calc = calculators.get("sevenn", device="cpu", threads=1)

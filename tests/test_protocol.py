@@ -171,6 +171,10 @@ def test_cli_and_pipeline_give_the_same_numbers(traj, table, tmp_path):
         for ours, col in (("hop_rate", "hop_rate"), ("p_hop_max", "p_hop_max"),
                           ("tortuosity", "path_tortuosity")):
             np.testing.assert_array_equal(g[ours][()][order], frame[col], err_msg=col)
+        assert isinstance(f.get("events/length", getlink=True), h5py.SoftLink)
+    back = Hops.from_h5(tmp_path / "h.h5")
+    for col in ("hop_rate", "hop_length", "p_hop_max", "net_displacement"):
+        np.testing.assert_array_equal(back.values[col].ravel(), frame[col], err_msg=col)
 
 
 def test_old_keywords_still_work_with_a_warning(traj):

@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from hcanalysis.atomic import atomic_output
 from hcanalysis.cli import options as opt
 from hcanalysis.cli.app import app, check_output, console, sha256
-from hcanalysis.cli.layout import write_views
+from hcanalysis.cli.layout import write_family_output
 from hcanalysis.errors import HCAnalysisError
 
 
@@ -22,24 +21,21 @@ def mobility_order(positions: np.ndarray) -> np.ndarray:
     return np.argsort(np.einsum("tij,tij->i", d, d) / max(d.shape[0], 1), kind="stable")
 
 
-def _write_h5(out: Path, events, table, wt, corr, thresholds, ion_atoms, meta: dict) -> None:
-    """The command's layout (docs/hops.md), written by :func:`hcanalysis.cli.layout.write_views`
-    (this command's estimator has options the :class:`hcanalysis.families.Hops` family does
-    not: ``--min-separation``, ``--cage-size``, waiting times, correlated hops; so the family
-    itself is not written here)."""
-    import h5py
-
-    from hcanalysis import __version__
-
-    views: dict = {f"events/{c}": events[c].to_numpy() for c in events.columns}
-    views.update({f"per_ion/{c}": table[c].to_numpy() for c in table.columns})
-    views.update({"thresholds": thresholds, "ion_atom_index": ion_atoms})
+def legacy_views(fam, wt, corr, meta: dict) -> tuple[dict, dict]:
+    """The views and attributes of the command's layout (``events/*``, ``per_ion/*``,
+    ``thresholds``, ``ion_atom_index``, ``waiting_times/*``, ``correlated/*``; docs/hops.md)
+    from the :class:`hcanalysis.families.Hops` result (``keep_events=True``) written at
+    ``/hops`` (see :mod:`hcanalysis.cli.layout`)."""
+    a = "/hops/arrays/"
+    views: dict = {f"events/{c}": a + f"events_{c}" for c in fam.events.columns}
+    views.update({f"per_ion/{c}": a + f"per_ion_{c}" for c in fam.stats.columns})
+    views.update({"thresholds": a + "thresholds", "ion_atom_index": "/hops/ion_atoms"})
     views.update({f"waiting_times/{n}": getattr(wt, n)
                   for n in ("complete", "first_censored", "last_censored", "no_hop")})
     views.update({f"correlated/{n}": getattr(corr, n)
                   for n in ("correlated", "partner", "distance")})
     attrs = {
-        "": {"hcanalysis_version": __version__, **meta},
+        "": meta,
         "events": {"description":
                    "one row per hop event (see docs/hops.md); times ps, lengths Å"},
         "per_ion": {"description": "one row per (ion, window); rates 1/ps, times ps, lengths Å"},
@@ -50,10 +46,7 @@ def _write_h5(out: Path, events, table, wt, corr, thresholds, ion_atoms, meta: d
         "correlated": {"fraction": corr.fraction, "cutoff_A": meta["cutoff_A"],
                        "time_tolerance_ps": meta["time_tolerance_ps"]},
     }
-    with atomic_output(out) as tmp, h5py.File(tmp, "w") as f:
-        for group in ("events", "per_ion"):  # present even when empty
-            f.require_group(group)
-        write_views(f, views, attrs)
+    return views, attrs
 
 
 def _plot_phop(path: Path, time_ps, phop, events, order, thresholds, method: str) -> None:
@@ -175,31 +168,31 @@ def hops_cmd(
     # time and one population threshold from up to hops.SCALE_IONS ions
     fam = Hops(ions=opt.species_list(species), framework=opt.species_list(framework),
                half_window_ps="auto" if half_window_ps is None else half_window_ps,
-               half_window=half_window, threshold=thr, method=method, remove_drift=drift)
+               half_window=half_window, threshold=thr, method=method, remove_drift=drift,
+               min_separation=min_separation, cage_size=cage_size, keep_events=True)
     plan = fam.plan(traj, frames=opt.resolve_frames(start, stop, step, frames),
                     windows=(window, stride), backend=backend)
     ion_atoms = plan.ion_atoms
+    time_ps = plan.time_ps
+    with console.status(f"detecting hops of {len(ion_atoms)} {species} ions"):
+        fam.compute(traj, plan=plan)
+    events, table = fam.events, fam.stats
+    half_window = int(fam.meta["half_window_frames"])
+    scale_text = fam.meta["scale"]
+    rule_text = scale_text.split("; ", 1)[1]
+    source = (scale_text.split("(", 1)[1].rsplit(")", 1)[0] if "(" in scale_text
+              else scale_text)
+    events.attrs["half_window_source"] = source
+    if thr == "auto":
+        events.attrs["threshold_rule"] = rule_text
+        events.attrs["u2"] = fam.cage_u2
     with console.status(f"reading {len(ion_atoms)} {species} positions (unwrapped)"):
         x = plan.ion_positions(slice(None), drift)
-    time_ps = plan.time_ps
-    with console.status("detecting hops"):
-        half_window, thr_value, source = fam.scale(plan)
-        rule_text = source.split("; ", 1)[1]
-        source = source.split("(", 1)[1].rsplit(")", 1)[0] if "(" in source else source
-        thr_arg: str | float = "per_ion" if np.isnan(thr_value) else thr_value
-        signal = hops.p_hop(x, half_window, backend=backend) if method == "p_hop" else None
-        events = hops.detect(x, half_window=half_window, threshold=thr_arg, method=method,
-                             min_separation=min_separation, time_ps=time_ps, backend=backend,
-                             p_hop_values=signal)
-        events.attrs["half_window_source"] = source
-        if thr == "auto":
-            events.attrs["threshold_rule"] = rule_text
-            events.attrs["u2"] = fam.cage_u2
-        if method != "p_hop":
-            signal = hops.displacement(x, events.attrs["lag"], backend="cpu").T
-        table = hops.per_ion(x, events, window=plan.window, stride=plan.stride,
-                             cage_size=cage_size,
-                             p_hop_values=signal if method == "p_hop" else None)
+    with console.status("waiting times, concerted hops"):
+        signal = None
+        if plots:
+            signal = (hops.p_hop(x, half_window, backend=backend) if method == "p_hop"
+                      else hops.displacement(x, events.attrs["lag"], backend="cpu").T)
         wt = hops.waiting_times(events)
         tol = tolerance_ps if tolerance_ps is not None else half_window * events.attrs["dt_ps"]
         corr = hops.correlated_hops(events, x, traj.boxes(plan.frames), cutoff=cutoff,
@@ -229,7 +222,7 @@ def hops_cmd(
         "dt_ps": events.attrs["dt_ps"],
         "D_hop_A2_per_ps": d_hop,
     }
-    _write_h5(output, events, table, wt, corr, thresholds, ion_atoms, meta)
+    write_family_output(output, fam, *legacy_views(fam, wt, corr, meta))
     if plots:
         order = mobility_order(x)
         _plot_phop(png_phop, time_ps, signal, events, order, thresholds, method)

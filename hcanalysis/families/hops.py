@@ -52,6 +52,15 @@ class Hops(WindowedAnalysis):
     method : "p_hop" or "displacement"
     remove_drift : str or None
         As :class:`hcanalysis.families.MSD` (the default removes the framework's drift).
+    min_separation : int, optional
+        Runs above the threshold closer than this are merged, frames
+        (:func:`hcanalysis.hops.detect`).
+    cage_size : float
+        Trapped = no hop and sqrt(MSD plateau) below this, Å (:func:`hcanalysis.hops.per_ion`).
+    keep_events : bool
+        Also keep every hop event (``events``, ``arrays["events_<column>"]``) and the full
+        per-(ion, window) statistics of :func:`hcanalysis.hops.per_ion` (``stats``,
+        ``arrays["per_ion_<column>"]``), ions numbered over all ions (``hcanalysis hops``).
     """
 
     family = "hops"
@@ -64,8 +73,15 @@ class Hops(WindowedAnalysis):
                  half_window: int | None = _D.half_window,
                  threshold: float | str = _D.threshold, auto_factor: float = _D.auto_factor,
                  method: str = _D.method,
-                 remove_drift: str | None = MSDConfig.remove_drift) -> None:
+                 remove_drift: str | None = MSDConfig.remove_drift,
+                 min_separation: int | None = None, cage_size: float = 1.0,
+                 keep_events: bool = False) -> None:
         super().__init__(ions=ions, framework=framework)
+        self.min_separation = None if min_separation is None else int(min_separation)
+        self.cage_size = float(cage_size)
+        self.keep_events = bool(keep_events)
+        self.events = None
+        self.stats = None
         self.half_window_ps = half_window_ps
         self.half_window = half_window
         self.threshold = threshold
@@ -86,7 +102,8 @@ class Hops(WindowedAnalysis):
     def params(self):
         """The parameters given to ``__init__`` (JSON-serialisable)."""
         p = super().params()
-        p.pop("cage_u2", None)
+        for k in ("cage_u2", "events", "stats"):
+            p.pop(k, None)
         return p
 
     def drift_species(self) -> str | None:
@@ -142,6 +159,7 @@ class Hops(WindowedAnalysis):
     def _prepare(self, plan: WindowPlan) -> None:
         self._scale = self.scale(plan)
         self._n_events = 0
+        self._kept: list = []
         self.values = {c: np.empty((plan.n_ions, plan.n_windows)) for c in self.columns}
 
     def _accumulate(self, plan: WindowPlan, sl: slice, pos: np.ndarray) -> None:
@@ -152,11 +170,16 @@ class Hops(WindowedAnalysis):
         events = hops.detect(pos, half_window=half,
                              threshold="per_ion" if np.isnan(thr) else thr, method=self.method,
                              auto_factor=self.auto_factor, dt_ps=plan.dt_ps,
+                             min_separation=self.min_separation,
                              time_ps=plan.time_ps, backend=plan.backend,
                              p_hop_values=ph if self.method == "p_hop" else None)
         stats = hops.per_ion(pos, events, half_window=half, window=plan.window,
-                             stride=plan.stride, p_hop_values=ph).sort_values(["ion", "window"])
+                             stride=plan.stride, cage_size=self.cage_size,
+                             p_hop_values=ph).sort_values(["ion", "window"])
         self._n_events += len(events)
+        if self.keep_events:  # ions numbered over all ions
+            self._kept.append((events.assign(ion=events["ion"] + sl.start),
+                               stats.assign(ion=stats["ion"] + sl.start), events.attrs))
         shape = (pos.shape[1], plan.n_windows)
         length = stats["mean_length"].to_numpy(dtype=float)
         v = self.values
@@ -170,5 +193,24 @@ class Hops(WindowedAnalysis):
         half, thr, how = self._scale
         self.report = f"{self._n_events} hop events; {how}"
         self.meta.update({"half_window_frames": int(half), "threshold": float(thr),
+                          "scale": how,
                           "n_events": int(self._n_events), "remove_drift": self.remove_drift})
         plan.shared.pop(("hops_scale_sample", self.remove_drift), None)
+        if self.keep_events:
+            self._keep(plan)
+
+    def _keep(self, plan: WindowPlan) -> None:
+        import pandas as pd
+
+        kept, self._kept = self._kept, []
+        events = pd.concat([k[0] for k in kept], ignore_index=True)
+        attrs = dict(kept[0][2])
+        attrs["thresholds"] = tuple(t for k in kept for t in k[2]["thresholds"])
+        attrs["n_ions"] = plan.n_ions
+        events.attrs = attrs
+        self.events = events
+        self.stats = pd.concat([k[1] for k in kept], ignore_index=True)
+        self.arrays.update({f"events_{c}": events[c].to_numpy() for c in events.columns})
+        self.arrays.update({f"per_ion_{c}": self.stats[c].to_numpy() for c in self.stats.columns})
+        self.arrays["thresholds"] = np.asarray(attrs["thresholds"])
+        self.meta["events"] = {k: v for k, v in attrs.items() if k != "thresholds"}

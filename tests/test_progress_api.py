@@ -105,3 +105,27 @@ def test_helpers():
     both = []
     progress.tee(lambda *a: both.append(a), lambda *a: both.append(a))("x", 1, 2)
     assert both == [("x", 1, 2), ("x", 1, 2)]
+
+
+@pytest.mark.filterwarnings("ignore:tortuosity.local_per_window is deprecated")
+@pytest.mark.filterwarnings("ignore:voids.void_descriptors is deprecated")
+def test_older_per_frame_estimators_take_progress(traj):
+    """The two older estimators kept for scripts: ``progress=`` gets the maps and the samples;
+    ``on_sample=`` / ``on_frame=`` warn and still get each frame."""
+    from hcanalysis import tortuosity
+
+    kw = dict(frames=slice(0, 60), window=30, map_stride=30, spacing=0.6)
+    seen = []
+    tortuosity.local_per_window(traj, sample_stride=10, radius=3.0, **kw,
+                                progress=lambda s, d, t: seen.append((s, d, t)))
+    assert ("void maps", 2, 2) in seen and seen[-1] == ("tortuosity: samples", 6, 6)
+    got = []
+    with pytest.warns(DeprecationWarning, match="on_sample="):
+        tortuosity.local_per_window(traj, sample_stride=10, radius=3.0, **kw,
+                                    on_sample=got.append)
+    assert got == [0, 10, 20, 30, 40, 50]
+    frames = []
+    with pytest.warns(DeprecationWarning, match="on_frame="):
+        voids.void_descriptors(traj, frames=slice(0, 6), map_stride=6, spacing=0.6,
+                               voronoi=False, on_frame=frames.append)
+    assert frames == list(range(6))

@@ -2,10 +2,10 @@
 
 ``python -m mdrunner.sample --engine lammps --run-dir DIR`` (the default sample,
 ``hcanalysis/data/sample.h5``; parameters in :data:`SAMPLE_LAMMPS`) builds 1,000 C at
-1.0 g/cm³ (fragment generator, seed 0), inserts 67 Na (NaC15), and runs the LAMMPS engine
+1.05 g/cm³ (fragment generator, seed 0), inserts 67 Na (NaC15), and runs the LAMMPS engine
 (rigid framework, UFF Lennard-Jones Na, CSVR at 600 K, 2 fs; 50 ps of equilibration, then
-1 ns of production, a frame every 1 ps); ``--export FILE`` writes the production frames with
-the framework stored once. About 6 minutes on one free core (15 on the shared machine).
+1.5 ns of production, a frame every 1 ps); ``--export FILE`` writes the production frames with
+the framework stored once. About 4 minutes on one free core.
 
 The CHGNet smoke-test sample (``hcanalysis/data/sample_chgnet.h5``, :data:`SAMPLE`;
 ``--engine chgnet``):
@@ -46,21 +46,21 @@ SAMPLE = dict(
 )
 
 #: The default sample (LAMMPS engine): see the module docstring and hcanalysis/data/README.md.
-#: The same run as ``mdrunner run --engine lammps -o RUN --n-carbon 1000 --density 1.0
-#: --loading NaC15 --seed 0 -T 600 --timestep 2.0 --steps 500000 --save-every 500
+#: The same run as ``mdrunner run --engine lammps -o RUN --n-carbon 1000 --density 1.05
+#: --loading NaC15 --seed 0 -T 600 --timestep 2.0 --steps 750000 --save-every 500
 #: --checkpoint-every 25000 --equilibration-steps 25000`` (the cell: ``build_fragments(1000,
-#: 1.0, seed=0)`` + ``insert_na(carbon, "NaC15", seed=0)``, 67 Na; 200 FIRE steps with the
-#: framework held; 50 ps of CSVR equilibration, not saved; then 1 ns of production, a frame
+#: 1.05, seed=0)`` + ``insert_na(carbon, "NaC15", seed=0)``, 67 Na; 200 FIRE steps with the
+#: framework held; 50 ps of CSVR equilibration, not saved; then 1.5 ns of production, a frame
 #: every 1 ps, all of it exported with the framework stored once).
 SAMPLE_LAMMPS = dict(
     n_carbon=1000,
-    density=1.0,
+    density=1.05,
     loading="NaC15",
     seed=0,
     temperature_K=600.0,
     thermostat="csvr",
     tdamp_fs=100.0,
-    steps=500_000,
+    steps=750_000,
     timestep_fs=2.0,
     save_every=500,
     checkpoint_every=25_000,

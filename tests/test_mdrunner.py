@@ -376,7 +376,7 @@ def test_chgnet_sample_loads():
 
 
 def test_bundled_lammps_sample():
-    """The default sample: 67 Na in a rigid 1,000-C framework stored once, 1 ns, a frame
+    """The default sample: 67 Na in a rigid 1,000-C framework stored once, 1.5 ns, a frame
     every 1 ps. The Na MSD reaches the diffusive regime by the toolkit's own rule (local
     log-log slope 1 ± 0.1 over >= a factor 3 of lag; a caged or sub-diffusive system has
     none), most ions hop (p_hop, automatic half-window and threshold), and the run's
@@ -392,18 +392,18 @@ def test_bundled_lammps_sample():
     assert read_static_framework(path) is not None  # the framework is stored once
     traj = hcanalysis.load(path)
     assert traj.counts() == {"C": 1000, "Na": 67}
-    assert traj.n_frames == 1001 and np.allclose(np.diff(traj.time_ps), 1.0)
+    assert traj.n_frames == 1501 and np.allclose(np.diff(traj.time_ps), 1.0)
     c = traj.positions("C", frames=[0, traj.n_frames - 1])
     assert np.array_equal(c[0], c[1])  # rigid framework
     na = traj.positions("Na", unwrap=True)
-    assert np.abs(np.diff(na, axis=0)).max() < 27.1 / 2  # unwrapped: no jump of a box
-    dif = diffusion(na, traj.dt_ps, window=500, max_lag=250)
+    assert np.abs(np.diff(na, axis=0)).max() < 26.7 * 0.6  # unwrapped: no jump of a box
+    dif = diffusion(na, traj.dt_ps, window=750, max_lag=250)
     assert dif.range.found, dif.range.reason
     assert dif.range.hi_ps / dif.range.lo_ps >= 3.0 and dif.range.lo_ps >= 10.0
     lo, hi = dif.D_gls_ci95
     assert 0 < lo < dif.D < hi  # Å²/ps, with its interval
     events = hops.detect(na, dt_ps=traj.dt_ps)
-    assert events["ion"].nunique() > 67 // 2
+    assert events["ion"].nunique() > 67 // 2 and len(events) > 3 * 67
     with h5py.File(path, "r") as f:
         meta = json.loads(f["parameters/mdrunner"].attrs["json"])
     assert meta["model"]["framework"] == "rigid" and meta["sample"]["temperature_K"] == 600.0

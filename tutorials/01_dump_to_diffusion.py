@@ -45,7 +45,7 @@ from hcanalysis import hops, msd
 # hcanalysis ships a small Na-in-hard-carbon trajectory, `hcanalysis/data/sample_chgnet.h5`
 # (H5MD, made with `mdrunner` and the CHGNet potential: C144 Na18 in a 12.4 Å cubic cell,
 # Langevin NVT; see `hcanalysis/data/README.md`; the larger default sample, `sample.h5`, is a
-# 1 ns LAMMPS run of 67 Na in 1,000 C that `hcanalysis demo` analyses). We treat it as the
+# 1.5 ns LAMMPS run of 67 Na in 1,000 C that `hcanalysis demo` analyses). We treat it as the
 # output of an MD run and write it out as the LAMMPS dump such a run would produce.
 
 # %%

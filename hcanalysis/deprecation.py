@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -36,6 +37,43 @@ def renamed(**old_to_new: str) -> Callable[[F], F]:
     return wrap
 
 
+def keyword_only(fn: F) -> F:
+    """Decorator: options after the data are keyword-only; positional use still works, warns.
+
+    ``fn`` declares its options keyword-only (after ``*``), in the order they used to have as
+    positional parameters. A call that passes them by position (an older script) has them
+    mapped to those names in that order, with a DeprecationWarning naming the keywords to
+    use; too many positional arguments, or one also given by keyword, is a TypeError as
+    before.
+    """
+    params = list(inspect.signature(fn).parameters.values())
+    n_data = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    options = [p.name for p in params if p.kind is p.KEYWORD_ONLY]
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        raise TypeError(f"keyword_only cannot wrap {fn.__name__}(*args)")
+
+    @functools.wraps(fn)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > n_data:
+            extra = args[n_data:]
+            if len(extra) > len(options):
+                raise TypeError(f"{fn.__name__}() takes {n_data} positional arguments "
+                                f"but {len(args)} were given")
+            names = options[:len(extra)]
+            both = [n for n in names if n in kwargs]
+            if both:
+                raise TypeError(f"{fn.__name__}() got multiple values for {both[0]}=")
+            warnings.warn(f"{fn.__name__}(): passing {', '.join(names)} by position is "
+                          "deprecated; pass them by keyword ("
+                          + ", ".join(f"{n}=..." for n in names) + ")",
+                          DeprecationWarning, stacklevel=2)
+            kwargs.update(zip(names, extra, strict=True))
+            args = args[:n_data]
+        return fn(*args, **kwargs)
+
+    return inner  # type: ignore[return-value]
+
+
 def old_callback(func: str, old: str, fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
     """An older progress keyword (``on_progress=``, ``on_stage=``, ``on_map=``, ...) given to
     ``func``: warn (DeprecationWarning: use ``progress=``, :class:`hcanalysis.progress.ProgressFn`)
@@ -47,4 +85,4 @@ def old_callback(func: str, old: str, fn: Callable[..., Any] | None) -> Callable
     return fn
 
 
-__all__ = ["old_callback", "renamed"]
+__all__ = ["keyword_only", "old_callback", "renamed"]

@@ -41,7 +41,7 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 
 from hcanalysis.columns import feature_set
-from hcanalysis.deprecation import renamed
+from hcanalysis.deprecation import keyword_only, renamed
 from hcanalysis.table import as_frame
 
 #: |Spearman ρ| at or above which descriptors are grouped (average linkage).
@@ -141,7 +141,8 @@ class ImportanceResult:
 PERMUTATION_BATCH_ROWS = 2_000_000
 
 
-def permutation_drops(estimator, x: np.ndarray, y: np.ndarray, n_repeats: int,
+@keyword_only
+def permutation_drops(estimator, x: np.ndarray, y: np.ndarray, n_repeats: int, *,
                       random_state: int | np.random.Generator = 0,
                       groups: list[list[int]] | None = None) -> np.ndarray:
     """Permutation importance: the drop of R² when a feature (or a group of features) is
@@ -286,7 +287,8 @@ def _fold_groups(sub: pd.DataFrame, groups: str, n_splits: int) -> tuple[np.ndar
     return _pairs(traj, sub[groups].to_numpy()), f"trajectory and {groups}"
 
 
-def bootstrap_r2(y: np.ndarray, pred: np.ndarray, groups: np.ndarray,
+@keyword_only
+def bootstrap_r2(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, *,
                  n_bootstrap: int = N_BOOTSTRAP, seed: int = 0) -> np.ndarray:
     """R² of held-out predictions over cluster-bootstrap resamples of the groups.
 
@@ -312,11 +314,12 @@ def bootstrap_r2(y: np.ndarray, pred: np.ndarray, groups: np.ndarray,
 
 
 @renamed(random_state="seed")
+@keyword_only
 def rank(
     table,
+    *,
     target: str = "auto",
     features: str | list[str] = "structural",
-    *,
     model: str = "random_forest",
     n_splits: int = 5,
     n_repeats: int = 10,
@@ -399,9 +402,9 @@ def rank(
         oof[test] = est.predict(x[test])
         r2s.append(float(r2_score(y[test], oof[test])))
         drops.append(permutation_drops(est, x[test], y[test], n_repeats,
-                                       seed + fold, groups=gidx))
+                                       random_state=seed + fold, groups=gidx))
     r2 = float(r2_score(y, oof))
-    boot = bootstrap_r2(y, oof, grp, n_bootstrap, seed)
+    boot = bootstrap_r2(y, oof, grp, n_bootstrap=n_bootstrap, seed=seed)
     boot = boot[np.isfinite(boot)]
     r2_ci = ((float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
              if boot.size else (float("nan"), float("nan")))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hcanalysis.deprecation import keyword_only
 from hcanalysis.kernels import msd as _k
 from hcanalysis.kernels.backend import resolve_backend
 from hcanalysis.msd_fit import (
@@ -451,14 +452,15 @@ class WindowedMSD:
         return self.fits.msd_lag
 
 
+@keyword_only
 def windowed(
     positions: np.ndarray,
+    *,
     window: int | None = None,
     stride: int | None = None,
     max_lag: int | None = None,
     fit: tuple[int, int] | str | None = None,
     dt_ps: float = 1.0,
-    *,
     fit_ps: tuple[float, float] | None = None,
     slope_tol: float = SLOPE_TOL,
     min_span: float = MIN_SPAN,
@@ -857,7 +859,7 @@ def _gls(pos, fr: FitRange, dt_ps: float, dims: str, nd: int, be: str,
         c = _k.msd_windows(pos[:, i0 : i0 + step], np.array([0]), pos.shape[0], fr.hi,
                            dims=dims, backend=be, max_memory=max_memory, drift=dr)
         per[i0 : i0 + step] = c[:, 0, lags]
-    return gls_diffusion(per, lags, dt_ps, pos.shape[0], nd)
+    return gls_diffusion(per, lags, dt_ps, pos.shape[0], n_dims=nd)
 
 
 __all__ = [

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hcanalysis.deprecation import keyword_only
+
 #: default tolerance on the local log-log slope (|α(τ) - 1| <= tol is diffusive)
 SLOPE_TOL = 0.1
 #: default minimum extent of a diffusive range, as the ratio of its last to its first lag
@@ -108,7 +110,8 @@ def _grid(max_lag: int, per_decade: int = POINTS_PER_DECADE) -> np.ndarray:
     return np.unique(np.round(np.geomspace(1, max_lag, n)).astype(np.int64))
 
 
-def local_slope(msd: np.ndarray, max_lag: int | None = None,
+@keyword_only
+def local_slope(msd: np.ndarray, *, max_lag: int | None = None,
                 smooth: float = SMOOTH) -> tuple[np.ndarray, np.ndarray]:
     """Local log-log slope ``d ln MSD / d ln τ`` of one MSD curve on a log-spaced lag grid.
 
@@ -184,7 +187,7 @@ def find_fit_range(msd: np.ndarray, dt_ps: float, max_lag: int | None = None, *,
         return FitRange(-1, -1, found=False, reason=f"{max_lag} lag(s) only", **base)
     if not np.isfinite(m[1 : max_lag + 1]).all():
         return FitRange(-1, -1, found=False, reason="the MSD has non-finite values", **base)
-    g, a = local_slope(m, max_lag)
+    g, a = local_slope(m, max_lag=max_lag)
     base.update(grid_lags=g, local_slope=a)
     ok = np.abs(a - 1.0) <= tol  # NaN -> False
     # a single grid lag outside the band between two inside it is noise, not a regime
@@ -338,7 +341,8 @@ def gls_lags(lo: int, hi: int, max_n: int = GLS_MAX_LAGS) -> np.ndarray:
     return np.unique(np.round(np.linspace(lo, hi, max_n)).astype(np.int64))
 
 
-def gls_diffusion(per_ion_msd: np.ndarray, lags: np.ndarray, dt_ps: float, n_frames: int,
+@keyword_only
+def gls_diffusion(per_ion_msd: np.ndarray, lags: np.ndarray, dt_ps: float, n_frames: int, *,
                   n_dims: int = 3, terms: np.ndarray | None = None,
                   max_iter: int = 20) -> GLSResult:
     """D by generalised least squares with a random-walk covariance, checked against the ions.

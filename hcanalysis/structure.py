@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from hcanalysis.deprecation import renamed
+from hcanalysis.deprecation import keyword_only, renamed
 from hcanalysis.kernels.neighbors import (
     connected_components,
     neighbor_counts,
@@ -100,11 +100,13 @@ def _max_r(boxes: np.ndarray) -> float:
     return float(min(perpendicular_widths(b).min() for b in boxes) * 0.5)
 
 
+@keyword_only
 def rdf_from_positions(
     pos_a: np.ndarray,
     pos_b: np.ndarray | None,
     boxes: np.ndarray,
     r_max: float,
+    *,
     bins: int = 200,
     r_min: float = 0.0,
     backend: str | None = "auto",
@@ -161,10 +163,12 @@ def _rdf_result(counts, n_a, n_b, same, nf, mean_vol, r_min, r_max, a, b) -> RDF
                      mean_volume=float(mean_vol), a=a, b=b)
 
 
+@keyword_only
 def rdf(
     traj,
     a: str = "Na",
     b: str = "Na",
+    *,
     r_max: float | None = None,
     bins: int = 200,
     frames: slice | Sequence[int] | np.ndarray = slice(None),
@@ -286,9 +290,11 @@ def _parabola_vertex(x: np.ndarray, y: np.ndarray, k: int) -> tuple[float, float
     return float(xv), float(a * xv * xv + b * xv + c)
 
 
+@keyword_only
 def first_minimum(
     r: np.ndarray | RDFResult,
     g: np.ndarray | None = None,
+    *,
     smooth: float = 0.15,
     peak_fraction: float = 0.5,
     prominence: float = 0.05,
@@ -545,8 +551,9 @@ def _fractions(cn: np.ndarray) -> dict[str, float]:
     return {"sp": sp, "sp2": sp2, "sp3": sp3, "other": 1.0 - sp - sp2 - sp3 if len(cn) else 0.0}
 
 
+@keyword_only
 def carbon_hybridisation(
-    positions: np.ndarray, box: np.ndarray | None, cutoff: float = 1.85,
+    positions: np.ndarray, box: np.ndarray | None, *, cutoff: float = 1.85,
     backend: str | None = "auto",
 ) -> CarbonStructure:
     """C–C coordination and sp/sp²/sp³ fractions (coordination 2/3/4 within ``cutoff`` Å)."""
@@ -555,8 +562,9 @@ def carbon_hybridisation(
                            float(cutoff))
 
 
+@keyword_only
 def ring_statistics(
-    positions: np.ndarray, box: np.ndarray | None, cutoff: float = 1.85, max_size: int = 8,
+    positions: np.ndarray, box: np.ndarray | None, *, cutoff: float = 1.85, max_size: int = 8,
     backend: str | None = "auto",
 ) -> np.ndarray:
     """Ring size counts of the C–C bond graph (bonds ``r <= cutoff`` Å, periodic).
@@ -755,8 +763,8 @@ def analyze(
         r_max = min(10.0, half)
     pick = fidx[np.unique(np.linspace(0, len(fidx) - 1, min(rdf_frames, len(fidx))).astype(int))]
     rdfs = {
-        "ion-ion": rdf(traj, ion, ion, r_max, bins, pick, backend=backend),
-        "ion-C": rdf(traj, ion, carbon, r_max, bins, pick, backend=backend),
+        "ion-ion": rdf(traj, ion, ion, r_max=r_max, bins=bins, frames=pick, backend=backend),
+        "ion-C": rdf(traj, ion, carbon, r_max=r_max, bins=bins, frames=pick, backend=backend),
     }
     cutoffs, source, minima = {}, {}, {}
     for key, user, fb in (("ion-ion", cutoff_ion_ion, 4.0), ("ion-C", cutoff_ion_c, 3.0)):
@@ -791,11 +799,12 @@ def analyze(
         for k, f in enumerate(chunk_frames):
             box = traj.box(int(f))
             pi, pc = pos[k, :ni], pos[k, ni:]
-            cs = carbon_hybridisation(pc, box, cc_cutoff, backend)
+            cs = carbon_hybridisation(pc, box, cutoff=cc_cutoff, backend=backend)
             cfrac[row] = [cs.fractions[n] for n in HYBRID_NAMES]
             cmean[row] = cs.mean_coordination
             if ring_counts is not None:
-                ring_counts[row] = ring_statistics(pc, box, cc_cutoff, max_ring, backend)
+                ring_counts[row] = ring_statistics(pc, box, cutoff=cc_cutoff, max_size=max_ring,
+                                                   backend=backend)
             nc = neighbor_counts(pi, pc, box, [cutoffs["ion-C"], density_radius],
                                  weights=(cs.coordination == 3).astype(np.float64),
                                  backend=backend)

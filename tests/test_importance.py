@@ -71,7 +71,7 @@ def test_permutation_drops_equal_one_predict_per_copy_and_agree_with_sklearn(mon
             want[j, r] = base - r2_score(yt, est.predict(xp))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     monkeypatch.setattr(importance, "PERMUTATION_BATCH_ROWS", 130)  # 2 copies per batch
-    np.testing.assert_allclose(importance.permutation_drops(est, xt, yt, 5, 7), want,
+    np.testing.assert_allclose(importance.permutation_drops(est, xt, yt, 5, random_state=7), want,
                                rtol=1e-12, atol=1e-12)
     sk = permutation_importance(est, xt, yt, n_repeats=30, random_state=0, scoring="r2")
     ours = importance.permutation_drops(est, xt, yt, n_repeats=30, random_state=0)
@@ -156,7 +156,7 @@ def test_group_permutation_equals_manual_joint_shuffle():
     x = rng.normal(size=(120, 3))
     y = x[:, 0] + x[:, 1] + 0.1 * rng.normal(size=120)
     est = RandomForestRegressor(n_estimators=20, random_state=0).fit(x, y)
-    got = importance.permutation_drops(est, x, y, 3, 9, groups=[[0, 1], [2]])
+    got = importance.permutation_drops(est, x, y, 3, random_state=9, groups=[[0, 1], [2]])
     ref = np.random.default_rng(9)
     base = r2_score(y, est.predict(x))
     for gi, cols in enumerate([[0, 1], [2]]):

@@ -55,7 +55,7 @@ def test_fit_of_exact_lines():
 
 def test_windowed_tiles_as_documented(rng):
     x = _brownian(rng, 1000, 5, 0.2, 0.1)
-    res = msd.windowed(x, 300, 150, 100, fit=(20, 100), dt_ps=0.1)
+    res = msd.windowed(x, window=300, stride=150, max_lag=100, fit=(20, 100), dt_ps=0.1)
     np.testing.assert_array_equal(res.windows, window_bounds(1000, 300, 150))
     assert res.windows.tolist() == [[0, 300], [150, 450], [300, 600], [450, 750], [600, 900]]
     assert res.msd.shape == (5, 5, 101) and res.D.shape == (5, 5)
@@ -75,9 +75,9 @@ def test_windowed_tiles_as_documented(rng):
     assert d.fit[1] >= 3 * d.fit[0] and np.isclose(d.range.lo_ps, d.fit[0] * 1.0)
     np.testing.assert_allclose(np.nanmean(d.D), 0.2 * 0.1, rtol=0.3)  # dt_ps = 1 here
     with pytest.raises(ValueError, match="fit="):
-        msd.windowed(x, 300, fit=(0, 10))
+        msd.windowed(x, window=300, fit=(0, 10))
     with pytest.raises(ValueError, match="max_lag"):
-        msd.windowed(x, 300, max_lag=300)
+        msd.windowed(x, window=300, max_lag=300)
 
 
 def test_brownian_D_within_stated_error(rng):

@@ -72,7 +72,7 @@ def caged():
 def test_caged_ion_fit_range_is_diffusive_and_D_in_its_interval(caged):
     x, d_true = caged
     window, stride, max_lag = 4000, 2000, 2000  # 20 ps windows, lags up to 10 ps
-    w = msd.windowed(x, window, stride, max_lag, dt_ps=DT)
+    w = msd.windowed(x, window=window, stride=stride, max_lag=max_lag, dt_ps=DT)
     fr = w.range
     assert fr.found and fr.source == "auto", fr.reason
     # the data show the three regimes: ballistic first lags, a cage, then diffusion
@@ -101,7 +101,7 @@ def test_windowed_diffusion_and_pipeline_share_one_range(caged):
     x, _ = caged
     x = x[:4000]
     window, stride = 2000, 1000
-    w = msd.windowed(x, window, stride, dt_ps=DT)
+    w = msd.windowed(x, window=window, stride=stride, dt_ps=DT)
     d = msd.diffusion(x, DT, window=window, stride=stride, gls=False, n_alpha2_lags=2,
                       vanhove_lags=[])
     box = np.tile(np.eye(3) * 1000.0, (len(x), 1, 1))
@@ -121,18 +121,18 @@ def test_windowed_diffusion_and_pipeline_share_one_range(caged):
     assert meta["mobility_lag_ps"] == pytest.approx(w.range.lo_ps)
     np.testing.assert_allclose(df["log_msd_lag"], np.log10(df["msd_lag"]))
     # a range given in ps is used as given, in every entry point
-    given = msd.windowed(x, window, stride, dt_ps=DT, fit_ps=(1.0, 4.0))
+    given = msd.windowed(x, window=window, stride=stride, dt_ps=DT, fit_ps=(1.0, 4.0))
     assert given.fit == (200, 800) and given.range.source == "ps"
     assert msd.diffusion(x, DT, window=window, fit_ps=(1.0, 4.0), gls=False).fit == (200, 800)
-    assert msd.windowed(x, window, dt_ps=DT, fit=(200, 800)).fit == (200, 800)  # frames
+    assert msd.windowed(x, window=window, dt_ps=DT, fit=(200, 800)).fit == (200, 800)  # frames
     with pytest.raises(ValueError, match="fit_ps"):
-        msd.windowed(x, window, dt_ps=DT, fit_ps=(1.0, 40.0))
+        msd.windowed(x, window=window, dt_ps=DT, fit_ps=(1.0, 40.0))
 
 
 def test_cage_only_windows_have_no_diffusive_range_and_say_why(caged):
     x, _ = caged
     # 1 ps windows (lags up to 0.5 ps): ballistic start and cage, never diffusive
-    w = msd.windowed(x[:2000], 200, dt_ps=DT)
+    w = msd.windowed(x[:2000], window=200, dt_ps=DT)
     assert not w.range.found and w.fit == (-1, -1)
     assert "local log-log slope" in w.range.reason and "ps" in w.range.reason
     assert np.isnan(w.D).all() and np.isfinite(w.msd_lag).all() and np.isfinite(w.alpha).all()
@@ -150,7 +150,7 @@ def test_a_window_whose_ions_stop_gets_nan_with_its_reason(rng):
     n, ions, dt = 1000, 20, 0.1
     x = np.cumsum(rng.normal(scale=np.sqrt(2 * 0.5 * dt), size=(n, ions, 3)), axis=0)
     x[750:] = x[749] + rng.normal(scale=0.01, size=(250, ions, 3))
-    w = msd.windowed(x, 250, dt_ps=dt)
+    w = msd.windowed(x, window=250, dt_ps=dt)
     assert w.range.found
     assert w.fits.diffusive.tolist() == [True, True, True, False]
     assert np.isfinite(w.D[:, :3]).all() and np.isnan(w.D[:, 3]).all()
@@ -176,7 +176,7 @@ def test_stated_95_interval_covers_true_D_in_95_percent_of_200_seeds():
         lags = gls_lags(fr.lo, fr.hi)
         if fr.frames not in terms:
             terms[fr.frames] = rw_covariance_terms(n_frames, lags, 3)
-        g = gls_diffusion(per[s][:, lags], lags, dt, n_frames, 3, terms=terms[fr.frames])
+        g = gls_diffusion(per[s][:, lags], lags, dt, n_frames, n_dims=3, terms=terms[fr.frames])
         hit.append(g.ci95[0] <= d_true <= g.ci95[1])
         est.append(g.D)
         err.append(g.D_err_model)
@@ -213,7 +213,7 @@ def test_overdispersed_ions_widen_the_interval(rng):
     x = np.cumsum(rng.normal(size=(n, 12, 3)) * np.sqrt(2 * d_ion * dt)[None, :, None], axis=0)
     lags = gls_lags(1, 100)
     per = msd.per_ion(x, max_lag=100, backend="cpu")[:, lags]
-    g = gls_diffusion(per, lags, dt, n, 3)
+    g = gls_diffusion(per, lags, dt, n, n_dims=3)
     assert g.error_source == "ions" and g.overdispersion_p < 0.05
     assert g.D_err > 2 * g.D_err_model
     assert g.ci95[0] < d_ion.mean() < g.ci95[1]

@@ -79,7 +79,7 @@ def test_table_is_the_families_rows(families, table):
 
 def test_msd_family_equals_windowed(traj):
     fam = MSD(remove_drift=None, max_lag=19).compute(traj, windows=40)
-    ref = msd.windowed(traj.positions("Na", unwrap=True), 40, max_lag=19,
+    ref = msd.windowed(traj.positions("Na", unwrap=True), window=40, max_lag=19,
                        dt_ps=float(np.median(np.diff(traj.time_ps))))
     np.testing.assert_allclose(fam.arrays["msd"], ref.msd, rtol=1e-12)
     np.testing.assert_allclose(fam.values["alpha"], ref.alpha, rtol=1e-12, equal_nan=True)

@@ -81,7 +81,7 @@ def lj_liquid():
 def test_rdf_of_an_ideal_gas_is_one(rng):
     L, n, nf = 30.0, 1000, 12
     pos = rng.uniform(0, L, (nf, n, 3))
-    res = st.rdf_from_positions(pos, None, np.eye(3) * L, 10.0, 40, backend="cpu")
+    res = st.rdf_from_positions(pos, None, np.eye(3) * L, 10.0, bins=40, backend="cpu")
     far = res.r > 2.0
     assert abs(res.g[far].mean() - 1.0) < 0.01
     assert np.all(np.abs(res.g[far] - 1.0) < 0.08)
@@ -96,7 +96,7 @@ def test_rdf_of_fcc_has_peaks_and_shell_counts_12_6_24():
     a = 5.25
     atoms = bulk("Ar", "fcc", a=a, cubic=True).repeat((4, 4, 4))
     pos = atoms.get_positions()[None]
-    res = st.rdf_from_positions(pos, None, np.asarray(atoms.cell), 7.0, 350, backend="cpu")
+    res = st.rdf_from_positions(pos, None, np.asarray(atoms.cell), 7.0, bins=350, backend="cpu")
     shells = [a / np.sqrt(2), a, a * np.sqrt(1.5)]
     for r0 in shells:  # each shell distance falls in a populated bin, the bins around it empty
         k = np.searchsorted(res.edges, r0) - 1
@@ -193,7 +193,7 @@ def test_first_minimum_skips_a_wiggle_after_the_peak():
 
 def test_first_minimum_of_a_lennard_jones_liquid(lj_liquid):
     pos, box, sigma = lj_liquid
-    res = st.rdf_from_positions(pos, None, box, 0.5 * box[0, 0], 200, backend="cpu")
+    res = st.rdf_from_positions(pos, None, box, 0.5 * box[0, 0], bins=200, backend="cpu")
     fm = st.first_minimum(res)
     assert fm.found
     assert 1.0 * sigma < fm.r_peak < 1.2 * sigma

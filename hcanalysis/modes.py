@@ -74,6 +74,15 @@ EXCLUDED = ("hop_rate", "hop_length", "D", "alpha", "path_tortuosity", "net_disp
             "n_NaNa", "cluster_size", "nana_contact_fraction", "nana_partner_persistence",
             "nana_enrichment", "pore_radius", "pore_volume", "pores_visited",
             "pore_throats", "n_NaC", "sp2_fraction", "shell_reachable")
+#: behaviour columns: what the ion does (mobility, hop activity, distance to its nearest Na
+#: partner). Two mixture components are two modes only when one of these separates them
+#: (:func:`merge_map`); the other mixture columns describe the ion's surroundings (carbon
+#: density, Voronoi volume, Na–C distance, wall distance) and help the mixture fit, but a
+#: difference of neighbourhood alone is not a diffusion mode. The wall distance was a
+#: behaviour column first: on the planted suite it split the Na of one kind of tetrahedral
+#: cluster by where each corner sits in its pore (Ashman's D 3.4; ARI 1.00 -> 0.78),
+#: docs/modes.md
+BEHAVIOUR = ("log_msd_lag", "msd_lag", "msd_plateau", "log_D", "p_hop_max", "d_NaNa_min")
 #: positive, right-skewed descriptors that enter as log10
 LOG10 = ("msd_plateau", "msd_lag", "p_hop_max", "d_NaNa_min", "d_NaC_min", "pore_volume",
          "voronoi_volume", "net_displacement", "path_tortuosity", "local_tortuosity")
@@ -355,14 +364,17 @@ def mode_evidence(rows: pd.DataFrame, th: dict) -> dict[str, list[dict]]:
     if net_lim is None:
         pr = _median(rows, "pore_radius")
         net_lim = 2.0 * pr if np.isfinite(pr) else 10.0
-    ev[VOID_TRAPPING] = [
-        _crit(wall_name, wall, ">=", th["void_wall_distance"], "Å"),
-        _crit("median net displacement", _median(rows, "net_displacement"), "<=", net_lim, "Å"),
-        _crit("fraction of rows with site hops", hop_frac, "<=", th["max_hop_fraction"]),
-    ]
     plateau = _mobility_plateau(rows)
     pl = float(np.nanmedian(plateau.to_numpy(dtype=float))) if plateau is not None \
         else float("nan")
+    # void trapping is moving inside a void (an MSD plateau above the cage size, bounded by
+    # the pore); an ion that only vibrates is caged wherever it sits (the two are exclusive)
+    ev[VOID_TRAPPING] = [
+        _crit(wall_name, wall, ">=", th["void_wall_distance"], "Å"),
+        _crit("median MSD plateau", pl, ">=", th["cage_radius"] ** 2, "Å²"),
+        _crit("median net displacement", _median(rows, "net_displacement"), "<=", net_lim, "Å"),
+        _crit("fraction of rows with site hops", hop_frac, "<=", th["max_hop_fraction"]),
+    ]
     ev[CAGED] = [
         _crit("median MSD plateau", pl, "<=", th["cage_radius"] ** 2, "Å²"),
         _crit("fraction of rows with site hops", hop_frac, "<=", th["max_hop_fraction"]),
@@ -501,19 +513,25 @@ def block_permute(z: np.ndarray, groups: np.ndarray, strata: np.ndarray,
     return out
 
 
-def merge_map(gmm: GaussianMixture, min_separation: float) -> np.ndarray:
-    """Component -> mode: components that no column separates are one mode.
+def merge_map(gmm: GaussianMixture, min_separation: float,
+              columns: np.ndarray | None = None) -> np.ndarray:
+    """Component -> mode: components that no behaviour column separates are one mode.
 
-    Two components are separated when some column has Ashman's D =
-    √2 |μ₁ − μ₂| / √(σ₁² + σ₂²) ≥ ``min_separation`` (D > 2 is needed for a mixture of two
-    Gaussians to be cleanly bimodal; Ashman, Bird & Zepf, *AJ* 108, 2348, 1994). Pairs that
-    are not separated are merged transitively (single linkage), in the spirit of Hennig's
-    merging of Gaussian mixture components (*ADAC* 4, 3, 2010): a skewed or heavy-tailed
-    population that the mixture covers with several overlapping components stays one mode.
+    Two components are separated when some column of ``columns`` (a boolean mask over the
+    mixture columns; default all) has Ashman's D = √2 |μ₁ − μ₂| / √(σ₁² + σ₂²) ≥
+    ``min_separation`` (D > 2 is needed for a mixture of two Gaussians to be cleanly
+    bimodal; Ashman, Bird & Zepf, *AJ* 108, 2348, 1994). Pairs that are not separated are
+    merged transitively (single linkage), in the spirit of Hennig's merging of Gaussian
+    mixture components (*ADAC* 4, 3, 2010): a skewed or heavy-tailed population that the
+    mixture covers with several overlapping components stays one mode, and so do
+    components that differ only in their surroundings (environment columns: carbon density,
+    Voronoi volume, ...) and not in what the ions do (:data:`BEHAVIOUR`).
     """
     mu = gmm.means_
     var = gmm.covariances_ if gmm.covariance_type == "diag" else np.array(
         [np.diag(c) for c in gmm.covariances_])
+    if columns is not None and np.any(columns):
+        mu, var = mu[:, columns], var[:, columns]
     k = len(mu)
     parent = list(range(k))
 
@@ -664,6 +682,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         stability_bootstraps: int = 2,
         min_stability: float = 0.8,
         min_separation: float = 2.0,
+        behaviour_columns: tuple[str, ...] = BEHAVIOUR,
         thresholds: NamingThresholds | None = None,
         random_state: int = 0,
     ) -> None:
@@ -688,6 +707,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         self.stability_bootstraps = stability_bootstraps
         self.min_stability = min_stability
         self.min_separation = min_separation
+        self.behaviour_columns = behaviour_columns
         self.thresholds = thresholds
         self.random_state = random_state
 
@@ -754,6 +774,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         self.transform_, z, self.left_out_ = ModeFeatures.fit(
             frame, self.features, self.max_corr, self.max_dims, rng)
         self.features_ = list(self.transform_.columns)
+        self._behaviour = np.array([c in self.behaviour_columns for c in self.features_])
         groups = ion_groups(frame)
         # selection subsample: whole ions until max_fit_rows
         ug = rng.permutation(np.unique(groups))
@@ -778,7 +799,7 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         for kk in range(int(k_bic), 1, -1):
             null = self._null_test(zs, gs, strata, models[kk], models[1], rng)
             stab = None
-            merge = merge_map(models[kk], self.min_separation)
+            merge = merge_map(models[kk], self.min_separation, self._behaviour)
             if null["passed"]:
                 stab = self._stability(zs, gs, merge[models[kk].predict(zs)], kk, rng)
             sel["tried"].append({"k": kk, "null": null, "stability": stab})
@@ -845,14 +866,14 @@ class ModeFinder(ClusterMixin, BaseEstimator):
         for i in range(self.stability_seeds):
             g = self._gmm(zs, k, self.random_state + 1000 + i)
             seeds.append(float(adjusted_rand_score(
-                ref, merge_map(g, self.min_separation)[g.predict(zs)])))
+                ref, merge_map(g, self.min_separation, self._behaviour)[g.predict(zs)])))
         ug = np.unique(gs)
         for i in range(self.stability_bootstraps):
             pick = rng.choice(ug, size=len(ug), replace=True)
             idx = np.concatenate([np.flatnonzero(gs == p) for p in pick])
             g = self._gmm(zs[idx], k, self.random_state + 2000 + i)
             boots.append(float(adjusted_rand_score(
-                ref, merge_map(g, self.min_separation)[g.predict(zs)])))
+                ref, merge_map(g, self.min_separation, self._behaviour)[g.predict(zs)])))
         both = seeds + boots
         return {"ari_seeds": seeds, "ari_bootstrap": boots,
                 "mean": float(np.mean(both)) if both else float("nan")}

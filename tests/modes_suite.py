@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,30 @@ def config(n_frames: int, n_windows: int) -> AnalysisConfig:
 
 _TABLES: dict[str, tuple[pd.DataFrame, np.ndarray]] = {}
 
+#: on-disk cache of the descriptor tables (set ``HCA_MODES_CACHE`` to a folder to use it;
+#: ``python tests/modes_suite.py`` defaults it to /work/modes-cache when that exists)
+CACHE_ENV = "HCA_MODES_CACHE"
+
+
+def _code_key() -> str:
+    """Hash of what decides a table: the generator's source and this module's config."""
+    import hashlib
+    import inspect
+
+    h = hashlib.sha1(Path(planted_traj.__file__).read_bytes())
+    h.update(inspect.getsource(config).encode())
+    return h.hexdigest()[:10]
+
+
+def _cache_path(key: str) -> Path | None:
+    import os
+
+    folder = os.environ.get(CACHE_ENV)
+    if not folder:
+        return None
+    safe = "".join(ch if ch.isalnum() or ch in "._+-" else "_" for ch in key)
+    return Path(folder) / f"{safe}_{_code_key()}.pkl"
+
 
 def table(case: Case) -> tuple[pd.DataFrame, np.ndarray]:
     """The case's descriptor table and the planted behaviour of each row (made once per
@@ -99,6 +124,11 @@ def table(case: Case) -> tuple[pd.DataFrame, np.ndarray]:
     key = case.label() + f" f{case.n_frames}"
     if key in _TABLES:
         frame, rows = _TABLES[key]
+        return frame.copy(), rows.copy()
+    cached = _cache_path(key)
+    if cached is not None and cached.exists():
+        frame, rows = pd.read_pickle(cached)
+        _TABLES[key] = (frame, rows)
         return frame.copy(), rows.copy()
     traj, truth, jumps = planted_traj.make(case.units, n_frames=case.n_frames,
                                            seed=case.seed, noise=case.noise,
@@ -116,6 +146,11 @@ def table(case: Case) -> tuple[pd.DataFrame, np.ndarray]:
             rows[r] = "caged"
 
     _TABLES[key] = (frame, rows.astype(str))
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        pd.to_pickle((frame, rows.astype(str)), tmp)
+        tmp.replace(cached)
     return frame.copy(), rows.astype(str)
 
 

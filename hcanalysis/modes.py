@@ -636,6 +636,10 @@ class ModeFinder(ClusterMixin, BaseEstimator):
     min_separation : float
         Ashman's D a column must reach between two components for them to be two modes
         (:func:`merge_map`); less and they are merged.
+    behaviour_columns : tuple of str
+        The columns that can make two components two modes (default :data:`BEHAVIOUR`:
+        mobility, hop activity, Na–Na distance); components that differ only in the other
+        (environment) columns are merged.
     thresholds : NamingThresholds, optional
         Naming criteria (default :class:`NamingThresholds`).
     random_state : int

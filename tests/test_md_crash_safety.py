@@ -51,13 +51,15 @@ def test_sigkill_at_random_instants(tmp_path):
         log = run / "md.log"
         start = log.stat().st_size if log.exists() else 0
         proc = _child(run, what)
-        # wait for the MD to start (its log grows), then kill anywhere in the next 40 % of a
-        # whole run's MD time (measured above: the same share of the run whatever the load)
+        # wait for the MD to start (its log grows), then kill anywhere in the next 20 % of a
+        # whole run's MD time (measured above). 20 %, not 40 %: when the machine got quieter
+        # after the reference run, children ran faster than it and 40 % let only 2 kills
+        # land before the run finished (clean-clone CI, Dec 2026)
         deadline = time.monotonic() + 60
         while (not log.exists() or log.stat().st_size == start) and proc.poll() is None \
                 and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 0.4 * md_seconds))
+        time.sleep(rng.uniform(0.0, 0.2 * md_seconds))
         if proc.poll() is not None:  # finished before the kill
             assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
             break

@@ -90,3 +90,12 @@ def write_table(df: pd.DataFrame, stem: Path) -> None:
     df.to_csv(stem.with_suffix(".csv"), index=False, float_format="%.4g")
     stem.with_suffix(".md").write_text(markdown_table(df))
     print(df.to_string(index=False))
+
+
+def msd_at_lag(positions, dt_ps: float, lag_ps: float) -> float:
+    """Ion- and time-origin-averaged MSD (Å²) of unwrapped ``(n_frames, n_ions, 3)`` positions
+    (Å) at the lag nearest ``lag_ps`` (ps); NaN when that lag is 0 or not inside the run."""
+    k = int(round(lag_ps / dt_ps))
+    if k >= len(positions) or k < 1:
+        return float("nan")
+    return float(((positions[k:] - positions[:-k]) ** 2).sum(-1).mean())

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import write_table
+from benchmarks.common import msd_at_lag, write_table
 
 
 def summarise_run(run_dir: Path) -> dict | None:
@@ -35,10 +35,7 @@ def summarise_run(run_dir: Path) -> dict | None:
     span_ns = (traj.n_frames - 1) * dt / 1000.0
 
     def msd(lag_ps: float) -> float:
-        k = int(round(lag_ps / dt))
-        if k >= len(na) or k < 1:
-            return float("nan")
-        return float(((na[k:] - na[:-k]) ** 2).sum(-1).mean())
+        return msd_at_lag(na, dt, lag_ps)
 
     res = meta.get("result", {})
     return dict(

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import write_table
+from benchmarks.common import msd_at_lag, write_table
 
 
 def _epot_per_na(run_dir: Path, n_na: int) -> float:
@@ -50,10 +50,7 @@ def summarise_run(run_dir: Path, skip_ps: float) -> dict | None:
     fr = d.range
 
     def msd_at(lag_ps: float) -> float:
-        k = int(round(lag_ps / dt))
-        if k >= len(na) or k < 1:
-            return float("nan")
-        return float(((na[k:] - na[:-k]) ** 2).sum(-1).mean())
+        return msd_at_lag(na, dt, lag_ps)
 
     res = meta.get("result", {})
     ci = d.D_gls_ci95

@@ -279,14 +279,8 @@ class Trajectory:
                 out[rows[int(f)]] = pos[j]
         return out
 
-    def _iter_unwrapped(
-        self, atoms: np.ndarray | None, fidx: np.ndarray, chunk_frames: int = CHUNK_FRAMES
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Unwrapped positions of the sorted frames ``fidx``, chunk by chunk.
-
-        Image flags with a constant box, or stored unwrapped coordinates, need only the frames
-        asked for; continuity / von Bülow unwrapping walks every frame in between.
-        """
+    def _require_periodic(self) -> None:
+        """Unwrapping needs periodic images on all three axes: a clear error otherwise."""
         boundary = getattr(self._source, "boundary", None)
         if not is_periodic(boundary):
             raise TrajectoryFormatError(
@@ -295,6 +289,16 @@ class Trajectory:
                 "three axes; rerun with 'boundary p p p', or read positions with unwrap=False",
                 path=self.path,
             )
+
+    def _iter_unwrapped(
+        self, atoms: np.ndarray | None, fidx: np.ndarray, chunk_frames: int = CHUNK_FRAMES
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Unwrapped positions of the sorted frames ``fidx``, chunk by chunk.
+
+        Image flags with a constant box, or stored unwrapped coordinates, need only the frames
+        asked for; continuity / von Bülow unwrapping walks every frame in between.
+        """
+        self._require_periodic()
         ids = np.arange(self._source.n_atoms) if atoms is None else atoms
         all_boxes = np.asarray(self._source.boxes, dtype=np.float64)
         direct = self.coords_unwrapped or (self.has_image_flags and self.box_is_constant)
@@ -379,13 +383,7 @@ class Trajectory:
                 out[row:row + len(pos)] = np.einsum("fai,a->fi", pos, w)
                 row += len(pos)
             return out
-        boundary = getattr(self._source, "boundary", None)
-        if not is_periodic(boundary):
-            raise TrajectoryFormatError(
-                f"boundaries '{boundary}' are not periodic along every axis: unwrapping "
-                "assumes periodic images on all three axes; rerun with 'boundary p p p'",
-                path=self.path,
-            )
+        self._require_periodic()
         all_boxes = np.asarray(self._source.boxes, dtype=np.float64)
         walk = np.arange(fidx[0], fidx[-1] + 1)
         keep = np.isin(walk, fidx)
